@@ -1,0 +1,71 @@
+# lobflow's one entry point. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+export VIRTUAL_ENV := $(VENV)
+export PATH := $(VENV)/bin:$(PATH)
+# Every cache the build writes stays inside the repo's ignored folders.
+export PIP_CACHE_DIR := $(CURDIR)/.cache/pip
+export CARGO_TARGET_DIR := $(CURDIR)/target
+export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help dev demo test lint fmt test-rust test-py test-slow bench bench-rust clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(VENV)/.deps: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "maturin>=1.9.4,<2"
+	touch $@
+
+dev: $(VENV)/.deps ## build the extension in release mode into .venv (with dev tools)
+	maturin develop --release --extras dev
+	$(PY) -c "import lobflow._core"
+
+demo: dev ## build everything and run the whole pipeline on the bundled data
+	$(PY) -m lobflow.demo
+
+lint: dev ## formatters and linters (Rust and Python), stubs against the extension
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	ruff format --check python tests benches
+	ruff check python tests benches
+	mypy
+	$(PY) -m mypy.stubtest lobflow._core
+
+test-rust: ## cargo tests: unit, integration, doctests, the release stress test, loom, benches compile
+	cargo test -p lobflow-core
+	cargo test -p lobflow-core --release --test ring_stress
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(CURDIR)/target/loom \
+		cargo test -p lobflow-core --release --test ring_loom
+	cargo test -p lobflow-core --benches
+
+test-py: dev ## pytest (slow and benchmark tests deselected)
+	$(PY) -m pytest -q
+
+test: lint test-rust test-py ## build everything and run all tests (Rust and Python) and lints
+
+test-slow: dev ## the slow pytest suites too
+	$(PY) -m pytest -q -m "slow"
+
+bench-rust: ## criterion benches (ring vs rtrb and crossbeam, features, engine)
+	cargo bench -p lobflow-core
+
+bench: dev ## pytest-benchmark suites in benches/ (Engine.run vs NumPy, collector, features, backtest)
+	$(PY) -m pytest benches -m benchmark --benchmark-enable -p no:cacheprovider \
+		--benchmark-columns=min,median,mean,max,ops --benchmark-json=.cache/bench.json
+
+fmt: dev ## format Rust and Python in place
+	cargo fmt --all
+	ruff format python tests benches
+	ruff check --fix python tests benches
+
+clean: ## remove build outputs (keeps .venv)
+	cargo clean

@@ -1,0 +1,53 @@
+"""Column and feature names of FEATURE_CONTRACT.md, shared by every stage."""
+
+from __future__ import annotations
+
+LEVELS = 5
+DEFAULT_WINDOWS_MS: tuple[int, int, int] = (10, 20, 50)
+
+BID_PX = tuple(f"bid_px_{k}" for k in range(LEVELS))
+BID_SZ = tuple(f"bid_sz_{k}" for k in range(LEVELS))
+ASK_PX = tuple(f"ask_px_{k}" for k in range(LEVELS))
+ASK_SZ = tuple(f"ask_sz_{k}" for k in range(LEVELS))
+
+#: The book columns in the order the engine takes them (after `ts`).
+BOOK_COLUMNS: tuple[str, ...] = BID_PX + BID_SZ + ASK_PX + ASK_SZ
+#: Every column a feed must have, `ts` first.
+CONTRACT_COLUMNS: tuple[str, ...] = ("ts", *BOOK_COLUMNS)
+#: Columns that split a table into feeds (OFI and windows never cross them).
+FEED_KEYS: tuple[str, ...] = ("exchange", "symbol")
+
+
+def check_windows(windows_ms: tuple[int, ...] | list[int]) -> tuple[int, int, int]:
+    """Validate three positive, strictly ascending window lengths in milliseconds.
+
+    Examples
+    --------
+    >>> check_windows([10, 20, 50])
+    (10, 20, 50)
+    """
+    w = tuple(int(x) for x in windows_ms)
+    if len(w) != 3 or any(x <= 0 for x in w) or not (w[0] < w[1] < w[2]):
+        msg = f"windows_ms must be three positive, strictly ascending integers, got {windows_ms!r}"
+        raise ValueError(msg)
+    return (w[0], w[1], w[2])
+
+
+def feature_names(windows_ms: tuple[int, ...] | list[int] = DEFAULT_WINDOWS_MS) -> tuple[str, ...]:
+    """The 18 feature names in contract order for the given windows.
+
+    Examples
+    --------
+    >>> feature_names((10, 20, 50))[9]
+    'rolling_ofi_10ms'
+    >>> len(feature_names((1000, 2000, 5000)))
+    18
+    """
+    w = check_windows(windows_ms)
+    base = ("mid", "spread", "ofi", "microprice", *(f"qi_{k}" for k in range(LEVELS)))
+    rolling = tuple(f"rolling_{f}_{ms}ms" for f in ("ofi", "spread", "qi0") for ms in w)
+    return base + rolling
+
+
+#: Feature names for the default windows.
+FEATURE_NAMES: tuple[str, ...] = feature_names(DEFAULT_WINDOWS_MS)

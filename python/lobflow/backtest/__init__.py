@@ -1,0 +1,1 @@
+"""lobflow.backtest (being filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""lobflow.collect (being filled in by its owner)."""

@@ -1,0 +1,27 @@
+"""lobflow's exceptions: the engine's (raised from Rust) and the Python stages' own."""
+
+from __future__ import annotations
+
+from lobflow._core import EngineError, LobflowError, WeightsFormatError
+
+
+class LobflowWarning(UserWarning):
+    """Something worked, but not as asked (e.g. cores fell back, windows shorter than the data)."""
+
+
+class CollectorError(LobflowError):
+    """The collector could not start or could not write its output."""
+
+
+class BacktestError(LobflowError):
+    """A backtest configuration or input that cannot be simulated."""
+
+
+__all__ = [
+    "BacktestError",
+    "CollectorError",
+    "EngineError",
+    "LobflowError",
+    "LobflowWarning",
+    "WeightsFormatError",
+]

@@ -1,0 +1,1 @@
+"""lobflow.features (being filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""lobflow.train (being filled in by its owner)."""

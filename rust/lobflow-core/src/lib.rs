@@ -1,0 +1,21 @@
+//! lobflow-core: the pure-Rust inference engine behind `lobflow.Engine` (no Python here).
+//!
+//! The pipeline is producer → [`ring`] → worker: the producer encodes feed rows into
+//! 88-byte [`tick::L2Tick`]s, the worker turns them into the 18 contract features
+//! ([`features`]), scores them with a baked linear model ([`scorer`]) and emits a signal.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+pub mod backtest;
+pub mod c2c;
+pub mod engine;
+pub mod error;
+pub mod features;
+pub mod feed;
+pub mod pin;
+pub mod ring;
+pub mod scorer;
+pub mod tick;
+
+pub use error::{Error, Result};

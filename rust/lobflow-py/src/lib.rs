@@ -1,0 +1,18 @@
+//! `lobflow._core`: the thin PyO3 face of lobflow-core (conversions, GIL release, error mapping).
+#![forbid(unsafe_code)]
+
+mod backtest;
+mod engine;
+mod errors;
+
+use pyo3::prelude::*;
+
+/// The extension module. Each submodule registers its own classes and functions.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    engine::register(m)?;
+    backtest::register(m)?;
+    Ok(())
+}
