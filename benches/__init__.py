@@ -1,0 +1,1 @@
+"""lobflow's pytest-benchmark suites (a package so tests can share generators and the oracle)."""
