@@ -15,6 +15,7 @@ pub mod features;
 pub mod feed;
 pub mod pin;
 pub mod ring;
+mod sync;
 pub mod scorer;
 pub mod tick;
 

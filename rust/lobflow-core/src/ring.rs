@@ -1,1 +1,308 @@
-//! Placeholder: owned by a helper, filled in shortly.
+//! Lock-free single-producer single-consumer ring buffer (rtrb's API shape).
+//!
+//! Design:
+//! - Capacity is a power of two so a slot index is `position & mask`; positions are free-running
+//!   `usize` counters that never wrap in practice (2^64 items) and wrap correctly if they did,
+//!   because only differences (`tail - head`) are used.
+//! - `tail` (next slot to write) is stored only by the producer, `head` (next slot to read) only
+//!   by the consumer. Each lives on its own cache line so the two cores do not false-share.
+//! - The producer publishes a written slot with a `Release` store of `tail`; the consumer
+//!   observes it with an `Acquire` load, which makes the slot's contents visible. Symmetrically
+//!   the consumer releases a slot with a `Release` store of `head` and the producer acquires it
+//!   before overwriting.
+//! - Each side caches the last value it read of the other side's index and reloads it only when
+//!   the cache says full (producer) or empty (consumer), so in steady state a push or pop touches
+//!   no cache line the other core is writing.
+
+use crate::sync::{Arc, AtomicUsize, Ordering, UnsafeCell};
+use crossbeam_utils::CachePadded;
+use std::mem::MaybeUninit;
+
+/// The shared part of the ring: the slots and the two indices.
+pub struct RingBuffer<T> {
+    /// Next position the consumer will read. Written only by the consumer.
+    head: CachePadded<AtomicUsize>,
+    /// Next position the producer will write. Written only by the producer.
+    tail: CachePadded<AtomicUsize>,
+    mask: usize,
+    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+}
+
+impl<T> RingBuffer<T> {
+    /// Creates a ring of `capacity` slots and returns its two ends.
+    ///
+    /// # Errors
+    /// [`crate::Error::Capacity`] unless `capacity` is a power of two ≥ 2.
+    ///
+    /// # Examples
+    /// ```
+    /// use lobflow_core::ring::RingBuffer;
+    /// let (mut tx, mut rx) = RingBuffer::<u64>::new(4).unwrap();
+    /// tx.push(7).unwrap();
+    /// assert_eq!(rx.pop().unwrap(), 7);
+    /// assert!(RingBuffer::<u64>::new(6).is_err());
+    /// ```
+    pub fn new(capacity: usize) -> crate::Result<(Producer<T>, Consumer<T>)> {
+        if capacity < 2 || !capacity.is_power_of_two() {
+            return Err(crate::Error::Capacity { capacity });
+        }
+        let slots = (0..capacity)
+            .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+            .collect();
+        let ring = Arc::new(RingBuffer {
+            head: CachePadded::new(AtomicUsize::new(0)),
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            mask: capacity - 1,
+            slots,
+        });
+        let producer = Producer {
+            ring: Arc::clone(&ring),
+            tail: 0,
+            cached_head: 0,
+        };
+        let consumer = Consumer {
+            ring,
+            head: 0,
+            cached_tail: 0,
+        };
+        Ok((producer, consumer))
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+}
+
+impl<T> Drop for RingBuffer<T> {
+    fn drop(&mut self) {
+        // Both ends are gone (we hold the last Arc), so no other thread can touch the slots and
+        // the indices are final: positions head..tail hold initialised items.
+        let head = self.head.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed);
+        let mut pos = head;
+        while pos != tail {
+            let slot = &self.slots[pos & self.mask];
+            // SAFETY: positions in head..tail were written by the producer and not yet read by
+            // the consumer; we are the only owner left, so each such slot is initialised and is
+            // dropped here exactly once.
+            slot.with_mut(|p| unsafe { (*p).assume_init_drop() });
+            pos = pos.wrapping_add(1);
+        }
+    }
+}
+
+/// Error of [`Producer::push`]: the ring is full; the value is handed back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushError<T> {
+    /// No free slot; retry later.
+    Full(T),
+}
+
+/// Error of [`Consumer::pop`]: nothing to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PopError {
+    /// No item available; retry later.
+    Empty,
+}
+
+impl<T> std::fmt::Display for PushError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ring buffer is full")
+    }
+}
+
+impl std::fmt::Display for PopError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ring buffer is empty")
+    }
+}
+
+impl<T: std::fmt::Debug> std::error::Error for PushError<T> {}
+impl std::error::Error for PopError {}
+
+/// The writing end. Exactly one exists per ring.
+pub struct Producer<T> {
+    ring: Arc<RingBuffer<T>>,
+    /// Local copy of `ring.tail`: only this side writes it, so it never needs reloading.
+    tail: usize,
+    /// Last observed `ring.head`; may be stale (too small), which is always safe.
+    cached_head: usize,
+}
+
+/// The reading end. Exactly one exists per ring.
+pub struct Consumer<T> {
+    ring: Arc<RingBuffer<T>>,
+    /// Local copy of `ring.head`: only this side writes it.
+    head: usize,
+    /// Last observed `ring.tail`; may be stale (too small), which is always safe.
+    cached_tail: usize,
+}
+
+// SAFETY: a Producer only writes slots the consumer has released (ordered by the Acquire load
+// of `head`) and publishes them with a Release store, so moving it to another thread is sound
+// whenever the items themselves may move (`T: Send`).
+// WARNING: cloning a Producer or handing out `&mut` to two threads would break the single-writer
+// invariant; neither is possible through this API.
+unsafe impl<T: Send> Send for Producer<T> {}
+// SAFETY: symmetric to the Producer: the Consumer reads only slots published by the Release
+// store of `tail` it has Acquire-loaded, and releases them with a Release store of `head`.
+// WARNING: two consumers would read the same slot twice (a double drop); the API allows one.
+unsafe impl<T: Send> Send for Consumer<T> {}
+
+impl<T> Producer<T> {
+    /// Appends `value`, or hands it back in [`PushError::Full`] when no slot is free.
+    ///
+    /// # Errors
+    /// [`PushError::Full`] when the consumer has not yet freed a slot.
+    #[inline]
+    pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
+        let cap = self.ring.mask + 1;
+        if self.tail.wrapping_sub(self.cached_head) == cap {
+            // Acquire pairs with the consumer's Release store of `head`: the consumer's reads
+            // of the slot we are about to overwrite happen before our write.
+            self.cached_head = self.ring.head.load(Ordering::Acquire);
+            if self.tail.wrapping_sub(self.cached_head) == cap {
+                return Err(PushError::Full(value));
+            }
+        }
+        let slot = &self.ring.slots[self.tail & self.ring.mask];
+        // SAFETY: `tail - head < cap`, so the slot at `tail` is not in the consumer's readable
+        // range head..tail; the consumer cannot read it until we publish `tail + 1` below, and
+        // no other producer exists. Its previous item (if any) was moved out by `pop`.
+        slot.with_mut(|p| unsafe { (*p).write(value) });
+        self.tail = self.tail.wrapping_add(1);
+        // Release publishes the write above to the consumer's Acquire load of `tail`.
+        self.ring.tail.store(self.tail, Ordering::Release);
+        Ok(())
+    }
+
+    /// Free slots as seen now (a lower bound: the consumer may free more at any time).
+    pub fn slots(&self) -> usize {
+        let head = self.ring.head.load(Ordering::Acquire);
+        self.ring.capacity() - self.tail.wrapping_sub(head)
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+
+    /// True when the consumer has been dropped (nobody will ever free a slot again).
+    pub fn is_abandoned(&self) -> bool {
+        Arc::strong_count(&self.ring) < 2
+    }
+}
+
+impl<T> Consumer<T> {
+    /// Removes the oldest item, or returns [`PopError::Empty`].
+    ///
+    /// # Errors
+    /// [`PopError::Empty`] when the producer has not published anything new.
+    #[inline]
+    pub fn pop(&mut self) -> Result<T, PopError> {
+        if self.head == self.cached_tail {
+            // Acquire pairs with the producer's Release store of `tail`: the slot's contents
+            // written before that store are visible after this load.
+            self.cached_tail = self.ring.tail.load(Ordering::Acquire);
+            if self.head == self.cached_tail {
+                return Err(PopError::Empty);
+            }
+        }
+        let slot = &self.ring.slots[self.head & self.ring.mask];
+        // SAFETY: `head < tail` (as Acquire-loaded), so the producer initialised this slot and
+        // its write happens-before this read; the producer will not touch it again until we
+        // publish `head + 1` below. Reading moves the item out, leaving the slot logically
+        // uninitialised, which is what every later index says about it.
+        let value = slot.with(|p| unsafe { (*p).assume_init_read() });
+        self.head = self.head.wrapping_add(1);
+        // Release orders our read of the slot before the producer's reuse of it.
+        self.ring.head.store(self.head, Ordering::Release);
+        Ok(value)
+    }
+
+    /// Items available now (a lower bound: the producer may publish more at any time).
+    pub fn slots(&self) -> usize {
+        let tail = self.ring.tail.load(Ordering::Acquire);
+        tail.wrapping_sub(self.head)
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+
+    /// True when the producer has been dropped (no new items will arrive).
+    pub fn is_abandoned(&self) -> bool {
+        Arc::strong_count(&self.ring) < 2
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize as StdAtomic;
+
+    #[test]
+    fn capacity_must_be_power_of_two() {
+        for bad in [0, 1, 3, 6, 100, 131_071] {
+            let err = RingBuffer::<u8>::new(bad).err().expect("must fail");
+            assert!(err.to_string().contains(&bad.to_string()));
+        }
+        for good in [2, 4, 131_072] {
+            let (p, c) = RingBuffer::<u8>::new(good).unwrap();
+            assert_eq!(p.capacity(), good);
+            assert_eq!(c.capacity(), good);
+        }
+    }
+
+    #[test]
+    fn full_and_empty_edges_and_wraparound() {
+        let (mut p, mut c) = RingBuffer::<u32>::new(4).unwrap();
+        assert_eq!(c.pop(), Err(PopError::Empty));
+        for round in 0..10u32 {
+            for i in 0..4 {
+                p.push(round * 10 + i).unwrap();
+            }
+            assert_eq!(p.push(99), Err(PushError::Full(99)));
+            assert_eq!(p.slots(), 0);
+            assert_eq!(c.slots(), 4);
+            for i in 0..4 {
+                assert_eq!(c.pop(), Ok(round * 10 + i));
+            }
+            assert_eq!(c.pop(), Err(PopError::Empty));
+        }
+    }
+
+    #[test]
+    fn abandonment_is_seen_by_both_sides() {
+        let (p, c) = RingBuffer::<u8>::new(2).unwrap();
+        assert!(!p.is_abandoned());
+        drop(c);
+        assert!(p.is_abandoned());
+        let (p, c) = RingBuffer::<u8>::new(2).unwrap();
+        drop(p);
+        assert!(c.is_abandoned());
+    }
+
+    struct Counted<'a>(&'a StdAtomic);
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn leftover_items_drop_exactly_once() {
+        let drops = StdAtomic::new(0);
+        {
+            let (mut p, mut c) = RingBuffer::new(8).unwrap();
+            for _ in 0..8 {
+                assert!(p.push(Counted(&drops)).is_ok());
+            }
+            drop(c.pop().unwrap()); // one popped and dropped by the caller
+            assert!(p.push(Counted(&drops)).is_ok()); // wraps into the freed slot
+        }
+        assert_eq!(drops.load(std::sync::atomic::Ordering::Relaxed), 9);
+    }
+}
