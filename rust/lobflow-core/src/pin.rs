@@ -1,1 +1,127 @@
-//! Placeholder: owned by a helper, filled in shortly.
+//! Best-effort thread pinning: what was asked, what exists, what was used — always reported.
+
+/// Outcome of planning where the producer and worker threads run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinReport {
+    /// Cores asked for, (producer, worker).
+    pub requested: [usize; 2],
+    /// Cores chosen, (producer, worker).
+    pub used: [usize; 2],
+    /// Cores this process may run on.
+    pub available: Vec<usize>,
+    /// True when `used != requested`.
+    pub fell_back: bool,
+    /// A sentence for the user when the plan differs from the request.
+    pub note: Option<String>,
+}
+
+/// Core ids this process may run on (empty when the OS does not say).
+pub fn available_cores() -> Vec<usize> {
+    let mut ids: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// Plans the (producer, worker) cores against this machine's cores.
+pub fn plan(requested: [usize; 2]) -> PinReport {
+    plan_with(requested, &available_cores())
+}
+
+/// Plans against an explicit list of available cores: requested cores that exist are kept,
+/// the others are replaced by existing ones, preferring two distinct cores.
+pub fn plan_with(requested: [usize; 2], available: &[usize]) -> PinReport {
+    let mut used = requested;
+    if !available.is_empty() {
+        for i in 0..2 {
+            if !available.contains(&used[i]) {
+                let other = used[1 - i];
+                used[i] = available
+                    .iter()
+                    .copied()
+                    .find(|c| *c != other || available.len() == 1)
+                    .unwrap_or(available[0]);
+            }
+        }
+    }
+    let fell_back = used != requested;
+    let note = if available.is_empty() {
+        Some(format!(
+            "the OS did not list this process's cores; threads run unpinned (asked for {requested:?})"
+        ))
+    } else if fell_back {
+        let shared = if used[0] == used[1] {
+            " (both threads share one core: expect lower throughput)"
+        } else {
+            ""
+        };
+        Some(format!(
+            "cores {} and {} requested but this machine has cores {available:?}; using {} and {}{shared}",
+            requested[0], requested[1], used[0], used[1]
+        ))
+    } else {
+        None
+    };
+    PinReport {
+        requested,
+        used,
+        available: available.to_vec(),
+        fell_back: fell_back || available.is_empty(),
+        note,
+    }
+}
+
+/// Pins the calling thread to `core`; false when the OS refused. Never panics.
+pub fn pin_current(core: usize) -> bool {
+    core_affinity::set_for_current(core_affinity::CoreId { id: core })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_existing_cores() {
+        let r = plan_with([2, 4], &[0, 1, 2, 3, 4, 5]);
+        assert_eq!(r.used, [2, 4]);
+        assert!(!r.fell_back);
+        assert!(r.note.is_none());
+    }
+
+    #[test]
+    fn falls_back_visibly_on_two_cores() {
+        let r = plan_with([2, 4], &[0, 1]);
+        assert_eq!(r.used, [0, 1]);
+        assert!(r.fell_back);
+        assert!(r.note.unwrap().contains("[0, 1]"));
+    }
+
+    #[test]
+    fn keeps_the_valid_half_and_avoids_sharing() {
+        assert_eq!(plan_with([1, 4], &[0, 1]).used, [1, 0]);
+        assert_eq!(plan_with([7, 0], &[0, 1, 2]).used, [1, 0]);
+    }
+
+    #[test]
+    fn one_core_is_shared_and_said() {
+        let r = plan_with([2, 4], &[0]);
+        assert_eq!(r.used, [0, 0]);
+        assert!(r.note.unwrap().contains("share one core"));
+    }
+
+    #[test]
+    fn unknown_topology_is_reported() {
+        let r = plan_with([2, 4], &[]);
+        assert!(r.fell_back);
+        assert!(r.note.is_some());
+    }
+
+    #[test]
+    fn this_machine_plans_without_panicking() {
+        let r = plan([2, 4]);
+        assert!(r.available.is_empty() || r.available.contains(&r.used[0]));
+    }
+}

@@ -1,1 +1,139 @@
-//! Placeholder: owned by a helper, filled in shortly.
+//! The 88-byte `L2Tick` that crosses the ring, and the price codec that keeps it exact.
+//!
+//! A raw f32 cannot hold an exchange price: at 90 000 its spacing is 0.0078, so a one-cent spread
+//! would read 0.0078. The tick therefore stores each price as an integer number of *quanta*
+//! away from a per-run *anchor*: `price = anchor + k · quantum` with `k` an integer held exactly
+//! by the f32 (every integer with |k| ≤ 2^24 is exact). [`PriceCodec::fit`] picks the smallest
+//! power-of-ten quantum for which every level-0 price of the feed lies within 2^23 quanta of the
+//! anchor, so prices on any decimal grid at least that fine round-trip exactly and differences
+//! such as the spread are exact multiples of the quantum. See `docs/tick-encoding.md`.
+
+use std::mem::{offset_of, size_of};
+
+/// One top-5 L2 snapshot as the producer hands it to the worker.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct L2Tick {
+    /// Bid prices, best first, as quanta from the run's anchor ([`PriceCodec`]).
+    pub bid_px: [f32; 5],
+    /// Bid sizes, best first (f32: relative error ≤ 6e-8, inside the contract's 1e-6 bar).
+    pub bid_sz: [f32; 5],
+    /// Ask prices, best first, as quanta from the run's anchor ([`PriceCodec`]).
+    pub ask_px: [f32; 5],
+    /// Ask sizes, best first.
+    pub ask_sz: [f32; 5],
+    /// Snapshot time, nanoseconds since the Unix epoch.
+    pub ts: u64,
+}
+
+/// Size of [`L2Tick`] in bytes.
+pub const TICK_SIZE: usize = size_of::<L2Tick>();
+const _: () = assert!(TICK_SIZE == 88);
+
+/// Byte offset of each field of [`L2Tick`], for the NumPy dtype mirror.
+pub const TICK_FIELD_OFFSETS: [(&str, usize); 5] = [
+    ("bid_px", offset_of!(L2Tick, bid_px)),
+    ("bid_sz", offset_of!(L2Tick, bid_sz)),
+    ("ask_px", offset_of!(L2Tick, ask_px)),
+    ("ask_sz", offset_of!(L2Tick, ask_sz)),
+    ("ts", offset_of!(L2Tick, ts)),
+];
+
+/// Largest offset, in quanta, that [`PriceCodec::fit`] allows (2^23, half the exact f32 range,
+/// leaving room for prices that drift beyond the fitted range).
+const MAX_QUANTA: f64 = 8_388_608.0;
+
+/// Maps prices to and from f32 quanta: `price = anchor + k · quantum`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PriceCodec {
+    /// A multiple of `quantum` near the middle of the feed's level-0 prices.
+    pub anchor: f64,
+    /// A power of ten: the price resolution of the encoding.
+    pub quantum: f64,
+}
+
+impl PriceCodec {
+    /// The smallest power-of-ten quantum (down to 1e-12) that puts every price in `[lo, hi]`
+    /// within 2^23 quanta of an anchor at the range's middle.
+    ///
+    /// # Examples
+    /// ```
+    /// use lobflow_core::tick::PriceCodec;
+    /// let c = PriceCodec::fit(90_000.00, 90_000.01);
+    /// let (b, a) = (c.encode(90_000.00), c.encode(90_000.01));
+    /// assert!((c.decode(a) - c.decode(b) - 0.01).abs() < 1e-9);
+    /// ```
+    pub fn fit(lo: f64, hi: f64) -> Self {
+        let (lo, hi) = if lo.is_finite() && hi.is_finite() && lo <= hi {
+            (lo, hi)
+        } else {
+            (0.0, 0.0)
+        };
+        let mid = 0.5 * (lo + hi);
+        let half = 0.5 * (hi - lo);
+        let mut exp = -12;
+        loop {
+            let quantum = 10f64.powi(exp);
+            let anchor = (mid / quantum).round() * quantum;
+            let reach = (hi - anchor).abs().max((anchor - lo).abs()) + quantum;
+            if reach / quantum < MAX_QUANTA || exp >= 30 {
+                debug_assert!(half <= reach);
+                return Self { anchor, quantum };
+            }
+            exp += 1;
+        }
+    }
+
+    /// Price → quanta (an integer-valued f32 while within 2^24 quanta of the anchor).
+    #[inline]
+    pub fn encode(&self, price: f64) -> f32 {
+        ((price - self.anchor) / self.quantum).round() as f32
+    }
+
+    /// Quanta → price, in f64.
+    #[inline]
+    pub fn decode(&self, k: f32) -> f64 {
+        self.anchor + f64::from(k) * self.quantum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_matches_the_contract() {
+        assert_eq!(TICK_SIZE, 88);
+        let offsets: Vec<usize> = TICK_FIELD_OFFSETS.iter().map(|(_, o)| *o).collect();
+        assert_eq!(offsets, vec![0, 20, 40, 60, 80]);
+    }
+
+    #[test]
+    fn spreads_are_exact_at_both_price_scales() {
+        for (b, a, spread) in [
+            (90_000.00, 90_000.01, 0.01),
+            (0.000_012_34, 0.000_012_35, 1e-8),
+            (1.0, 1.0001, 1e-4),
+        ] {
+            let c = PriceCodec::fit(b, a);
+            let got = c.decode(c.encode(a)) - c.decode(c.encode(b));
+            assert!((got - spread).abs() <= 1e-9 * spread.max(1e-9), "{b} {a}: {got}");
+        }
+    }
+
+    #[test]
+    fn gridded_prices_round_trip_across_a_wide_range() {
+        let c = PriceCodec::fit(60_000.0, 120_000.0);
+        assert!(c.quantum <= 0.01, "quantum {}", c.quantum);
+        for cents in (6_000_000i64..12_000_000).step_by(99_991) {
+            let p = cents as f64 / 100.0;
+            assert!((c.decode(c.encode(p)) - p).abs() < 1e-9, "{p}");
+        }
+    }
+
+    #[test]
+    fn the_f32_raw_price_would_have_failed() {
+        let raw = f64::from(90_000.01f32) - f64::from(90_000.00f32);
+        assert!((raw - 0.01).abs() > 1e-3, "raw f32 spread {raw}");
+    }
+}
