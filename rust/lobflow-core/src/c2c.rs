@@ -74,6 +74,7 @@ pub fn core_to_core_latency(cores: [usize; 2], round_trips: usize) -> crate::Res
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // expected values are exact by construction
 mod tests {
     use super::*;
 

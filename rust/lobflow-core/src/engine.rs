@@ -221,8 +221,9 @@ impl Engine {
                 match out {
                     Ok(p) => Some(ProducerOut { pinned, ..p }),
                     Err(e) => {
-                        *feed_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                            Some(e);
+                        *feed_error
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
                         stop.store(true, Ordering::Release);
                         None
                     }
@@ -242,8 +243,12 @@ impl Engine {
                     stop.store(true, Ordering::Release);
                 }
             }
-            let prod = producer.join().map_err(|p| Error::WorkerPanicked(panic_message(&p)));
-            let work = worker.join().map_err(|p| Error::WorkerPanicked(panic_message(&p)));
+            let prod = producer
+                .join()
+                .map_err(|p| Error::WorkerPanicked(panic_message(&p)));
+            let work = worker
+                .join()
+                .map_err(|p| Error::WorkerPanicked(panic_message(&p)));
             if interrupted && prod.is_ok() && work.is_ok() {
                 return (Err(Error::Interrupted), work);
             }
@@ -252,7 +257,10 @@ impl Engine {
         let elapsed = started.elapsed();
         let work = work?;
         let prod = prod?;
-        if let Some(e) = feed_error.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        if let Some(e) = feed_error
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
             return Err(e);
         }
         let (Some(prod), Some(work)) = (prod, work) else {
@@ -294,14 +302,21 @@ impl Engine {
         let pace_ticks = opts.pace_ns.map(|ns| self.clock_ticks_per_ns() * ns as f64);
         for i in 0..feed.len() {
             if i % STOP_CHECK_EVERY == 0 && stop.load(Ordering::Acquire) {
-                return Ok(ProducerOut { pinned: false, skipped, max_price_error: max_err });
+                return Ok(ProducerOut {
+                    pinned: false,
+                    skipped,
+                    max_price_error: max_err,
+                });
             }
             let tick = if let Some(bad) = feed.check_row(i, last_ts) {
                 if opts.on_bad == OnBad::Raise {
                     return Err(bad.at(i));
                 }
                 skipped += 1;
-                L2Tick { ts: SKIPPED, ..L2Tick::default() }
+                L2Tick {
+                    ts: SKIPPED,
+                    ..L2Tick::default()
+                }
             } else {
                 last_ts = feed.ts[i];
                 let (t, err) = feed.encode_row(i, codec);
@@ -322,11 +337,19 @@ impl Engine {
             while let Err(crate::ring::PushError::Full(back)) = tx.push(item) {
                 item = back;
                 if !backoff(&mut spins, stop) {
-                    return Ok(ProducerOut { pinned: false, skipped, max_price_error: max_err });
+                    return Ok(ProducerOut {
+                        pinned: false,
+                        skipped,
+                        max_price_error: max_err,
+                    });
                 }
             }
         }
-        Ok(ProducerOut { pinned: false, skipped, max_price_error: max_err })
+        Ok(ProducerOut {
+            pinned: false,
+            skipped,
+            max_price_error: max_err,
+        })
     }
 
     /// TSC ticks per ns, from quanta's calibration.
@@ -349,8 +372,8 @@ impl Engine {
         stamps: &[AtomicU64],
         every: u64,
     ) -> Option<WorkerOut> {
-        let w = &self.weights;
-        let mut state = FeatureState::new(w.windows_ms);
+        let model = &self.weights;
+        let mut state = FeatureState::new(model.windows_ms);
         let mut scores = vec![f64::NAN; n];
         let mut signals = vec![0i8; n];
         let mut features = opts.record_features.then(|| vec![f64::NAN; n * N_FEATURES]);
@@ -368,18 +391,19 @@ impl Engine {
                     }
                 }
             };
-            if opts.panic_at_row == Some(i) {
-                panic!("injected worker panic at row {i}");
-            }
+            assert!(
+                opts.panic_at_row != Some(i),
+                "injected worker panic at row {i}"
+            );
             if tick.ts != SKIPPED {
                 let bid_sz = tick.bid_sz.map(f64::from);
                 let ask_sz = tick.ask_sz.map(f64::from);
                 let b = codec.decode(tick.bid_px[0]);
                 let a = codec.decode(tick.ask_px[0]);
                 let f = state.update(tick.ts, b, a, &bid_sz, &ask_sz);
-                let score = w.score(&f);
+                let score = model.score(&f);
                 scores[i] = score;
-                signals[i] = w.signal(score);
+                signals[i] = model.signal(score);
                 if let Some(out) = features.as_mut() {
                     out[i * N_FEATURES..(i + 1) * N_FEATURES].copy_from_slice(&f);
                 }

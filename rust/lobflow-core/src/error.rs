@@ -13,7 +13,7 @@ pub enum Error {
         /// The rejected capacity.
         capacity: usize,
     },
-    /// A malformed weights file (see WEIGHTS_FORMAT.md); `line` is 1-based, 0 for the whole file.
+    /// A malformed weights file (see `WEIGHTS_FORMAT.md`); `line` is 1-based, 0 for the whole file.
     #[error("{path}:{line}: {msg}")]
     WeightsFormat {
         /// The file the text came from (or a label such as `<string>`).

@@ -211,6 +211,7 @@ impl FeatureState {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // expected values are exact by construction
 mod tests {
     use super::*;
 
@@ -261,7 +262,10 @@ mod tests {
         let mut s = FeatureState::new([10, 20, 50]);
         // spreads 1, 2, 3, 4 at t = 0, 0, 15ms, 40ms
         let f0 = s.update(0, 100.0, 101.0, &Z, &Z);
-        assert_eq!(f0[12], 1.0, "the later equal-timestamp row is not in the window yet");
+        assert_eq!(
+            f0[12], 1.0,
+            "the later equal-timestamp row is not in the window yet"
+        );
         let f1 = s.update(0, 100.0, 102.0, &Z, &Z);
         assert_eq!(f1[12], 1.5);
         let f2 = s.update(15 * ms, 100.0, 103.0, &Z, &Z);
@@ -273,7 +277,10 @@ mod tests {
         assert_eq!(f3[14], 2.5, "50 ms window holds all four");
         // exactly W old is excluded (ts_m > ts_n − W)
         let f4 = s.update(65 * ms, 100.0, 105.0, &Z, &Z);
-        assert_eq!(f4[14], 4.5, "t=15ms is exactly 50ms old → out; 40ms and 65ms remain");
+        assert_eq!(
+            f4[14], 4.5,
+            "t=15ms is exactly 50ms old → out; 40ms and 65ms remain"
+        );
     }
 
     #[test]

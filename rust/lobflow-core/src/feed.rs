@@ -106,27 +106,45 @@ impl<'a> Feed<'a> {
     pub fn check_row(&self, i: usize, last_ts: i64) -> Option<Bad> {
         let ts = self.ts[i];
         if ts < 0 {
-            return Some(Bad { column: None, why: "negative timestamp" });
+            return Some(Bad {
+                column: None,
+                why: "negative timestamp",
+            });
         }
         if ts < last_ts {
-            return Some(Bad { column: None, why: "timestamp decreases (feed must be time-ordered)" });
+            return Some(Bad {
+                column: None,
+                why: "timestamp decreases (feed must be time-ordered)",
+            });
         }
         for c in [BID_PX, ASK_PX] {
             if !self.cols[c][i].is_finite() {
-                return Some(Bad { column: Some(c), why: "price is NaN or infinite" });
+                return Some(Bad {
+                    column: Some(c),
+                    why: "price is NaN or infinite",
+                });
             }
         }
         for c in (BID_SZ..BID_SZ + 5).chain(ASK_SZ..ASK_SZ + 5) {
             let v = self.cols[c][i];
             if !v.is_finite() {
-                return Some(Bad { column: Some(c), why: "size is NaN or infinite" });
+                return Some(Bad {
+                    column: Some(c),
+                    why: "size is NaN or infinite",
+                });
             }
             if v < 0.0 {
-                return Some(Bad { column: Some(c), why: "size is negative" });
+                return Some(Bad {
+                    column: Some(c),
+                    why: "size is negative",
+                });
             }
         }
         if self.cols[BID_PX][i] >= self.cols[ASK_PX][i] {
-            return Some(Bad { column: Some(ASK_PX), why: "crossed or locked book (bid_px_0 >= ask_px_0)" });
+            return Some(Bad {
+                column: Some(ASK_PX),
+                why: "crossed or locked book (bid_px_0 >= ask_px_0)",
+            });
         }
         None
     }
@@ -151,6 +169,7 @@ impl<'a> Feed<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // expected values are exact by construction
 mod tests {
     use super::*;
 

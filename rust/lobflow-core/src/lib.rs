@@ -15,8 +15,8 @@ pub mod features;
 pub mod feed;
 pub mod pin;
 pub mod ring;
-mod sync;
 pub mod scorer;
+mod sync;
 pub mod tick;
 
 pub use error::{Error, Result};

@@ -80,6 +80,7 @@ pub fn pin_current(core: usize) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // expected values are exact by construction
 mod tests {
     use super::*;
 

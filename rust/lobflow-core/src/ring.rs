@@ -42,6 +42,7 @@ impl<T> RingBuffer<T> {
     /// assert_eq!(rx.pop().unwrap(), 7);
     /// assert!(RingBuffer::<u64>::new(6).is_err());
     /// ```
+    #[allow(clippy::new_ret_no_self)] // rtrb's shape: the shared ring is only reachable via its ends
     pub fn new(capacity: usize) -> crate::Result<(Producer<T>, Consumer<T>)> {
         if capacity < 2 || !capacity.is_power_of_two() {
             return Err(crate::Error::Capacity { capacity });

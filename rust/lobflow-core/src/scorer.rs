@@ -1,4 +1,4 @@
-//! Weights files (WEIGHTS_FORMAT.md v1) and the linear scorer: `score = bias + w·x`.
+//! Weights files (`WEIGHTS_FORMAT.md` v1) and the linear scorer: `score = bias + w·x`.
 
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -66,7 +66,10 @@ impl<'a> Lines<'a> {
             if t.is_empty() || t.starts_with('#') {
                 continue;
             }
-            return Some((i + 1, t.split([' ', '\t']).filter(|f| !f.is_empty()).collect()));
+            return Some((
+                i + 1,
+                t.split([' ', '\t']).filter(|f| !f.is_empty()).collect(),
+            ));
         }
         None
     }
@@ -101,7 +104,7 @@ fn parse_f64(lines: &Lines<'_>, line: usize, key: &str, text: &str) -> Result<f6
 }
 
 impl Weights {
-    /// Parses WEIGHTS_FORMAT.md v1 text; `source` names the file in error messages.
+    /// Parses `WEIGHTS_FORMAT.md` v1 text; `source` names the file in error messages.
     ///
     /// # Errors
     /// [`Error::WeightsFormat`] with the 1-based line of the first problem: a missing or
@@ -122,7 +125,10 @@ impl Weights {
             inner: text.lines().enumerate().peekable(),
             last_line: 0,
         };
-        let first = lines.inner.next().map(|(_, l)| l.strip_suffix('\r').unwrap_or(l));
+        let first = lines
+            .inner
+            .next()
+            .map(|(_, l)| l.strip_suffix('\r').unwrap_or(l));
         if first != Some(HEADER) {
             return Err(lines.err(1, format!("first line must be exactly `{HEADER}`")));
         }
@@ -186,17 +192,19 @@ impl Weights {
 
     /// Writes the file text; every number round-trips f64 exactly.
     pub fn to_text(&self, comments: &[String]) -> String {
+        use std::fmt::Write as _;
+        // Writing into a String cannot fail, so the fmt::Results below are always Ok.
         let mut out = format!("{HEADER}\n");
         for c in comments {
             for l in c.lines() {
-                out += &format!("# {l}\n");
+                let _ = writeln!(out, "# {l}");
             }
         }
         let [a, b, c] = self.windows_ms;
-        out += &format!("windows_ms {a} {b} {c}\n");
-        out += &format!("threshold {:?}\nbias {:?}\n", self.threshold, self.bias);
+        let _ = writeln!(out, "windows_ms {a} {b} {c}");
+        let _ = writeln!(out, "threshold {:?}\nbias {:?}", self.threshold, self.bias);
         for (name, w) in self.feature_names().iter().zip(self.coef) {
-            out += &format!("{name} {w:?}\n");
+            let _ = writeln!(out, "{name} {w:?}");
         }
         out
     }
@@ -230,14 +238,17 @@ impl Weights {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // expected values are exact by construction
 mod tests {
     use super::*;
 
     fn good() -> String {
-        let mut t = String::from("# lobflow-weights v1\r\n# trained on x\n\nwindows_ms\t10  20 50\n");
+        let mut t =
+            String::from("# lobflow-weights v1\r\n# trained on x\n\nwindows_ms\t10  20 50\n");
         t += "threshold 0.85\nbias -0.0123456789\n";
         for (i, n) in feature_names([10, 20, 50]).iter().enumerate() {
-            t += &format!("{n} {}\n", 0.5 * i as f64 - 1.25e-7);
+            let v = 0.5 * i as f64 - 1.25e-7;
+            t = t + n + " " + &v.to_string() + "\n";
         }
         t
     }
@@ -260,31 +271,58 @@ mod tests {
 
     #[test]
     fn header_is_required() {
-        fails(&good().replacen("# lobflow-weights v1", "# lobflow-weights v2", 1), 1, "first line");
+        fails(
+            &good().replacen("# lobflow-weights v1", "# lobflow-weights v2", 1),
+            1,
+            "first line",
+        );
         fails("", 1, "first line");
     }
 
     #[test]
     fn every_malformed_case_names_the_line() {
         let g = good();
-        fails(&g.replace("windows_ms\t10  20 50", "windows_ms 10 20"), 4, "3 number");
-        fails(&g.replace("windows_ms\t10  20 50", "windows_ms 20 10 50"), 4, "ascending");
-        fails(&g.replace("windows_ms\t10  20 50", "windows_ms 0 10 50"), 4, "positive");
+        fails(
+            &g.replace("windows_ms\t10  20 50", "windows_ms 10 20"),
+            4,
+            "3 number",
+        );
+        fails(
+            &g.replace("windows_ms\t10  20 50", "windows_ms 20 10 50"),
+            4,
+            "ascending",
+        );
+        fails(
+            &g.replace("windows_ms\t10  20 50", "windows_ms 0 10 50"),
+            4,
+            "positive",
+        );
         fails(&g.replace("threshold 0.85", "threshold -1"), 5, "≥ 0");
         fails(&g.replace("threshold 0.85", "threshold nan"), 5, "finite");
         fails(&g.replace("bias -0.0123456789", "bias inf"), 6, "finite");
-        fails(&g.replace("bias -0.0123456789", "bias x1"), 6, "not a number");
+        fails(
+            &g.replace("bias -0.0123456789", "bias x1"),
+            6,
+            "not a number",
+        );
         fails(&g.replace("bias -0.0123456789\n", ""), 6, "expected `bias`");
         // swapped feature lines
-        let swapped = g.replace("mid ", "TMP ").replace("spread ", "mid ").replace("TMP ", "spread ");
+        let swapped = g
+            .replace("mid ", "TMP ")
+            .replace("spread ", "mid ")
+            .replace("TMP ", "spread ");
         fails(&swapped, 7, "expected `mid`");
         // names that do not match the windows
-        fails(&g.replace("rolling_ofi_10ms", "rolling_ofi_15ms"), 16, "expected `rolling_ofi_10ms`");
+        fails(
+            &g.replace("rolling_ofi_10ms", "rolling_ofi_15ms"),
+            16,
+            "expected `rolling_ofi_10ms`",
+        );
         // duplicated / unknown / trailing keys
         fails(&g.replace("spread ", "mid "), 8, "expected `spread`");
         fails(&format!("{g}extra 1\n"), 25, "unexpected `extra`");
         fails(&g.replace("qi_4 ", "qi_4 1 "), 15, "1 number(s), found 2");
-        let truncated: String = g.lines().take(20).map(|l| format!("{l}\n")).collect();
+        let truncated = g.lines().take(20).collect::<Vec<_>>().join("\n") + "\n";
         fails(&truncated, 21, "missing `rolling_spread_50ms`");
     }
 

@@ -30,7 +30,7 @@ pub struct L2Tick {
 pub const TICK_SIZE: usize = size_of::<L2Tick>();
 const _: () = assert!(TICK_SIZE == 88);
 
-/// Byte offset of each field of [`L2Tick`], for the NumPy dtype mirror.
+/// Byte offset of each field of [`L2Tick`], for the `NumPy` dtype mirror.
 pub const TICK_FIELD_OFFSETS: [(&str, usize); 5] = [
     ("bid_px", offset_of!(L2Tick, bid_px)),
     ("bid_sz", offset_of!(L2Tick, bid_sz)),
@@ -98,6 +98,7 @@ impl PriceCodec {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // expected values are exact by construction
 mod tests {
     use super::*;
 
@@ -117,7 +118,10 @@ mod tests {
         ] {
             let c = PriceCodec::fit(b, a);
             let got = c.decode(c.encode(a)) - c.decode(c.encode(b));
-            assert!((got - spread).abs() <= 1e-9 * spread.max(1e-9), "{b} {a}: {got}");
+            assert!(
+                (got - spread).abs() <= 1e-9 * spread.max(1e-9),
+                "{b} {a}: {got}"
+            );
         }
     }
 

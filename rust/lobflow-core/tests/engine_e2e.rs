@@ -1,4 +1,5 @@
-//! The threaded engine against a direct float64 recomputation of FEATURE_CONTRACT.md.
+//! The threaded engine against a direct float64 recomputation of `FEATURE_CONTRACT.md`.
+#![allow(clippy::many_single_char_names)] // b, a, qb, qa: the contract's own notation
 
 use lobflow_core::engine::{Engine, EngineConfig, RunOptions};
 use lobflow_core::feed::{Feed, OnBad};
@@ -24,7 +25,7 @@ impl Rng {
 fn books(n: usize, base: f64, tick: f64, seed: u64) -> (Vec<i64>, Vec<Vec<f64>>) {
     let mut r = Rng(seed);
     let mut ts = Vec::with_capacity(n);
-    let mut cols = vec![Vec::with_capacity(n); 20];
+    let mut cols: Vec<Vec<f64>> = (0..20).map(|_| Vec::with_capacity(n)).collect();
     let mut t: i64 = 1_700_000_000_000_000_000;
     let mut mid_ticks: i64 = (base / tick).round() as i64;
     for _ in 0..n {
@@ -43,7 +44,13 @@ fn books(n: usize, base: f64, tick: f64, seed: u64) -> (Vec<i64>, Vec<Vec<f64>>)
         let half = 1 + (r.next() % 3) as i64;
         for k in 0..5 {
             let empty = r.unit() < 0.05;
-            let sz = |r: &mut Rng| if empty { 0.0 } else { (r.unit() * 50.0 * 1e3).round() / 1e3 };
+            let sz = |r: &mut Rng| {
+                if empty {
+                    0.0
+                } else {
+                    (r.unit() * 50.0 * 1e3).round() / 1e3
+                }
+            };
             cols[k].push((mid_ticks - half - k as i64) as f64 * tick);
             cols[5 + k].push(sz(&mut r));
             cols[10 + k].push((mid_ticks + half + k as i64) as f64 * tick);
@@ -53,7 +60,7 @@ fn books(n: usize, base: f64, tick: f64, seed: u64) -> (Vec<i64>, Vec<Vec<f64>>)
     (ts, cols)
 }
 
-/// FEATURE_CONTRACT.md, written out plainly: O(n · window) and no shared state with the engine.
+/// `FEATURE_CONTRACT.md`, written out plainly: O(n · window) and no shared state with the engine.
 fn reference(ts: &[i64], c: &[Vec<f64>], windows_ms: [u64; 3]) -> Vec<[f64; N_FEATURES]> {
     let n = ts.len();
     let mut out = vec![[0.0; N_FEATURES]; n];
@@ -70,10 +77,18 @@ fn reference(ts: &[i64], c: &[Vec<f64>], windows_ms: [u64; 3]) -> Vec<[f64; N_FE
             let ind = |x: bool| if x { 1.0 } else { 0.0 };
             f[2] = ind(b >= pb) * qb - ind(b <= pb) * pqb - ind(a <= pa) * qa + ind(a >= pa) * pqa;
         }
-        f[3] = if qb + qa == 0.0 { f[0] } else { (b * qa + a * qb) / (qb + qa) };
+        f[3] = if qb + qa == 0.0 {
+            f[0]
+        } else {
+            (b * qa + a * qb) / (qb + qa)
+        };
         for k in 0..5 {
             let d = c[5 + k][i] + c[15 + k][i];
-            f[4 + k] = if d == 0.0 { 0.0 } else { (c[5 + k][i] - c[15 + k][i]) / d };
+            f[4 + k] = if d == 0.0 {
+                0.0
+            } else {
+                (c[5 + k][i] - c[15 + k][i]) / d
+            };
         }
         ofi[i] = f[2];
         spread[i] = f[1];
@@ -83,7 +98,8 @@ fn reference(ts: &[i64], c: &[Vec<f64>], windows_ms: [u64; 3]) -> Vec<[f64; N_FE
         for (wi, w) in windows_ms.iter().enumerate() {
             let w_ns = (*w * 1_000_000) as i64;
             let members: Vec<usize> = (0..=i).filter(|&m| ts[m] > ts[i] - w_ns).collect();
-            let mean = |v: &[f64]| members.iter().map(|&m| v[m]).sum::<f64>() / members.len() as f64;
+            let mean =
+                |v: &[f64]| members.iter().map(|&m| v[m]).sum::<f64>() / members.len() as f64;
             out[i][9 + wi] = mean(&ofi);
             out[i][12 + wi] = mean(&spread);
             out[i][15 + wi] = mean(&qi0);
@@ -100,32 +116,62 @@ fn weights(threshold: f64, windows_ms: [u64; 3]) -> Weights {
     }
     coef[0] = 0.0; // mid is a level, not a signal
     coef[3] = 0.0;
-    Weights { windows_ms, threshold, bias: 0.01, coef }
+    Weights {
+        windows_ms,
+        threshold,
+        bias: 0.01,
+        coef,
+    }
 }
 
-fn run(ts: &[i64], cols: &[Vec<f64>], w: Weights, opts: &RunOptions) -> lobflow_core::Result<lobflow_core::engine::RunOutput> {
+fn run(
+    ts: &[i64],
+    cols: &[Vec<f64>],
+    w: Weights,
+    opts: &RunOptions,
+) -> lobflow_core::Result<lobflow_core::engine::RunOutput> {
     let feed = Feed::new(ts, std::array::from_fn(|i| cols[i].as_slice()))?;
-    let engine = Engine::new(w, EngineConfig { capacity: 1024, cores: [0, 1] })?;
+    let engine = Engine::new(
+        w,
+        EngineConfig {
+            capacity: 1024,
+            cores: [0, 1],
+        },
+    )?;
     engine.run(&feed, opts, &mut || true)
 }
 
 fn check_parity(base: f64, tick: f64, windows_ms: [u64; 3]) {
     let (ts, cols) = books(3_000, base, tick, 7);
     let w = weights(0.05, windows_ms);
-    let opts = RunOptions { record_features: true, ..RunOptions::default() };
+    let opts = RunOptions {
+        record_features: true,
+        ..RunOptions::default()
+    };
     let out = run(&ts, &cols, w.clone(), &opts).unwrap();
     let got = out.features.unwrap();
     let want = reference(&ts, &cols, windows_ms);
     for j in 0..N_FEATURES {
-        let scale = want.iter().map(|f| f[j].abs()).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+        let scale = want
+            .iter()
+            .map(|f| f[j].abs())
+            .fold(0.0, f64::max)
+            .max(f64::MIN_POSITIVE);
         for i in 0..ts.len() {
             let d = (got[i * N_FEATURES + j] - want[i][j]).abs();
-            assert!(d <= 1e-6 * scale, "feature {j} row {i}: {} vs {} (scale {scale})", got[i * N_FEATURES + j], want[i][j]);
+            assert!(
+                d <= 1e-6 * scale,
+                "feature {j} row {i}: {} vs {} (scale {scale})",
+                got[i * N_FEATURES + j],
+                want[i][j]
+            );
         }
     }
     let ref_scores: Vec<f64> = want.iter().map(|f| w.score(f)).collect();
     let mean = ref_scores.iter().sum::<f64>() / ref_scores.len() as f64;
-    let std = (ref_scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / ref_scores.len() as f64).sqrt();
+    let std = (ref_scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>()
+        / ref_scores.len() as f64)
+        .sqrt();
     let mut mixed = [0usize; 3];
     for (i, s) in ref_scores.iter().enumerate() {
         assert!((out.scores[i] - s).abs() <= 1e-6 * std, "score row {i}");
@@ -134,7 +180,10 @@ fn check_parity(base: f64, tick: f64, windows_ms: [u64; 3]) {
         }
         mixed[(w.signal(*s) + 1) as usize] += 1;
     }
-    assert!(mixed.iter().all(|&c| c > 0), "signals should be a mix: {mixed:?}");
+    assert!(
+        mixed.iter().all(|&c| c > 0),
+        "signals should be a mix: {mixed:?}"
+    );
     assert!(out.max_price_error < 1e-9 * base);
 }
 
@@ -155,17 +204,26 @@ fn parity_with_long_windows() {
 
 #[test]
 fn exact_spreads() {
-    for (b, a, spread) in [(90_000.00, 90_000.01, 0.01), (0.000_012_34, 0.000_012_35, 1e-8)] {
+    for (b, a, spread) in [
+        (90_000.00, 90_000.01, 0.01),
+        (0.000_012_34, 0.000_012_35, 1e-8),
+    ] {
         let ts = vec![1, 2];
         let mut cols = vec![vec![1.0; 2]; 20];
         for k in 0..5 {
             cols[k] = vec![b - k as f64 * spread; 2];
             cols[10 + k] = vec![a + k as f64 * spread; 2];
         }
-        let opts = RunOptions { record_features: true, ..RunOptions::default() };
+        let opts = RunOptions {
+            record_features: true,
+            ..RunOptions::default()
+        };
         let out = run(&ts, &cols, weights(0.0, [10, 20, 50]), &opts).unwrap();
         let got = out.features.unwrap()[1];
-        assert!((got - spread).abs() <= 1e-9 * spread.max(1e-9), "{got} vs {spread}");
+        assert!(
+            (got - spread).abs() <= 1e-9 * spread.max(1e-9),
+            "{got} vs {spread}"
+        );
     }
 }
 
@@ -173,7 +231,13 @@ fn exact_spreads() {
 fn bad_rows_raise_with_column_and_row() {
     let (ts, mut cols) = books(500, 100.0, 0.01, 3);
     cols[17][321] = -1.0;
-    let err = run(&ts, &cols, weights(0.0, [10, 20, 50]), &RunOptions::default()).unwrap_err();
+    let err = run(
+        &ts,
+        &cols,
+        weights(0.0, [10, 20, 50]),
+        &RunOptions::default(),
+    )
+    .unwrap_err();
     match err {
         Error::Feed { column, row, .. } => {
             assert_eq!(column, "ask_sz_2");
@@ -191,17 +255,28 @@ fn skipped_rows_stay_aligned_and_do_not_enter_state() {
     bad[0][100] = f64::NAN;
     bad[0][200] = bad[10][200] + 1.0; // crossed
     bad_ts[300] = bad_ts[299] - 1; // goes back in time
-    let opts = RunOptions { record_features: true, on_bad: OnBad::Skip, ..RunOptions::default() };
+    let opts = RunOptions {
+        record_features: true,
+        on_bad: OnBad::Skip,
+        ..RunOptions::default()
+    };
     let out = run(&bad_ts, &bad, weights(0.0, [10, 20, 50]), &opts).unwrap();
     assert_eq!(out.skipped, 3);
     assert_eq!(out.scores.len(), 400);
     // Removing the rows beforehand must give the same features for every kept row.
     let keep: Vec<usize> = (0..400).filter(|i| ![100, 200, 300].contains(i)).collect();
     let kts: Vec<i64> = keep.iter().map(|&i| ts[i]).collect();
-    let kcols: Vec<Vec<f64>> = cols.iter().map(|c| keep.iter().map(|&i| c[i]).collect()).collect();
+    let kcols: Vec<Vec<f64>> = cols
+        .iter()
+        .map(|c| keep.iter().map(|&i| c[i]).collect())
+        .collect();
     let clean = run(&kts, &kcols, weights(0.0, [10, 20, 50]), &opts).unwrap();
     for (j, &i) in keep.iter().enumerate() {
-        assert_eq!(out.scores[i].to_bits(), clean.scores[j].to_bits(), "row {i}");
+        assert_eq!(
+            out.scores[i].to_bits(),
+            clean.scores[j].to_bits(),
+            "row {i}"
+        );
     }
     for i in [100, 200, 300] {
         assert!(out.scores[i].is_nan());
@@ -213,9 +288,19 @@ fn skipped_rows_stay_aligned_and_do_not_enter_state() {
 fn interrupt_stops_a_paced_run() {
     let (ts, cols) = books(200_000, 100.0, 0.01, 5);
     let feed = Feed::new(&ts, std::array::from_fn(|i| cols[i].as_slice())).unwrap();
-    let engine = Engine::new(weights(0.0, [10, 20, 50]), EngineConfig { capacity: 1024, cores: [0, 1] }).unwrap();
+    let engine = Engine::new(
+        weights(0.0, [10, 20, 50]),
+        EngineConfig {
+            capacity: 1024,
+            cores: [0, 1],
+        },
+    )
+    .unwrap();
     // 200k ticks 1 ms apart would take 200 s; the poll stops it after a few calls.
-    let opts = RunOptions { pace_ns: Some(1_000_000), ..RunOptions::default() };
+    let opts = RunOptions {
+        pace_ns: Some(1_000_000),
+        ..RunOptions::default()
+    };
     let mut calls = 0;
     let t0 = std::time::Instant::now();
     let err = engine.run(&feed, &opts, &mut || {
@@ -229,17 +314,32 @@ fn interrupt_stops_a_paced_run() {
 #[test]
 fn a_worker_panic_becomes_an_error() {
     let (ts, cols) = books(10_000, 100.0, 0.01, 5);
-    let opts = RunOptions { panic_at_row: Some(5_000), ..RunOptions::default() };
+    let opts = RunOptions {
+        panic_at_row: Some(5_000),
+        ..RunOptions::default()
+    };
     let err = run(&ts, &cols, weights(0.0, [10, 20, 50]), &opts).unwrap_err();
-    assert!(matches!(&err, Error::WorkerPanicked(m) if m.contains("row 5000")), "{err}");
+    assert!(
+        matches!(&err, Error::WorkerPanicked(m) if m.contains("row 5000")),
+        "{err}"
+    );
 }
 
 #[test]
 fn fallback_is_reported_on_small_machines() {
     let (ts, cols) = books(100, 100.0, 0.01, 5);
     let feed = Feed::new(&ts, std::array::from_fn(|i| cols[i].as_slice())).unwrap();
-    let engine = Engine::new(weights(0.0, [10, 20, 50]), EngineConfig { capacity: 1024, cores: [2, 4] }).unwrap();
-    let out = engine.run(&feed, &RunOptions::default(), &mut || true).unwrap();
+    let engine = Engine::new(
+        weights(0.0, [10, 20, 50]),
+        EngineConfig {
+            capacity: 1024,
+            cores: [2, 4],
+        },
+    )
+    .unwrap();
+    let out = engine
+        .run(&feed, &RunOptions::default(), &mut || true)
+        .unwrap();
     let has_4 = out.pin.available.contains(&4);
     assert_eq!(out.pin.fell_back, !has_4 || !out.pin.available.contains(&2));
     if out.pin.fell_back {
@@ -251,6 +351,13 @@ fn fallback_is_reported_on_small_machines() {
 
 #[test]
 fn capacity_must_be_a_power_of_two() {
-    let err = Engine::new(weights(0.0, [10, 20, 50]), EngineConfig { capacity: 1000, cores: [0, 1] }).unwrap_err();
+    let err = Engine::new(
+        weights(0.0, [10, 20, 50]),
+        EngineConfig {
+            capacity: 1000,
+            cores: [0, 1],
+        },
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("1000"));
 }

@@ -64,7 +64,10 @@ fn fat_items_are_never_torn() {
     let mut expected = 0u64;
     while expected < n {
         if let Ok(item) = rx.pop() {
-            assert!(item.words.iter().all(|&w| w == expected), "torn item at {expected}");
+            assert!(
+                item.words.iter().all(|&w| w == expected),
+                "torn item at {expected}"
+            );
             expected += 1;
         }
     }

@@ -4,9 +4,24 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
 
-create_exception!(lobflow.errors, LobflowError, PyException, "Base class of lobflow's errors.");
-create_exception!(lobflow.errors, WeightsFormatError, LobflowError, "A malformed weights file.");
-create_exception!(lobflow.errors, EngineError, LobflowError, "An engine thread failed.");
+create_exception!(
+    lobflow.errors,
+    LobflowError,
+    PyException,
+    "Base class of lobflow's errors."
+);
+create_exception!(
+    lobflow.errors,
+    WeightsFormatError,
+    LobflowError,
+    "A malformed weights file."
+);
+create_exception!(
+    lobflow.errors,
+    EngineError,
+    LobflowError,
+    "An engine thread failed."
+);
 
 /// Newtype so the binding may implement `From` for a foreign error (orphan rule).
 pub struct PyLobflowError(pub lobflow_core::Error);
@@ -27,7 +42,9 @@ impl From<PyLobflowError> for PyErr {
                 PyValueError::new_err(msg)
             }
             E::Interrupted => PyKeyboardInterrupt::new_err(msg),
-            E::Io { source, .. } => pyo3::exceptions::PyOSError::new_err(format!("{msg} ({source})")),
+            E::Io { source, .. } => {
+                pyo3::exceptions::PyOSError::new_err(format!("{msg} ({source})"))
+            }
             _ => EngineError::new_err(msg),
         }
     }

@@ -1,4 +1,4 @@
-//! `lobflow._core`: the thin PyO3 face of lobflow-core (conversions, GIL release, error mapping).
+//! `lobflow._core`: the thin `PyO3` face of `lobflow-core` (conversions, GIL release, error mapping).
 #![forbid(unsafe_code)]
 
 mod backtest;
