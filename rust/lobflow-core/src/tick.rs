@@ -87,7 +87,9 @@ impl PriceCodec {
     /// Price → quanta (an integer-valued f32 while within 2^24 quanta of the anchor).
     #[inline]
     pub fn encode(&self, price: f64) -> f32 {
-        ((price - self.anchor) / self.quantum).round() as f32
+        // Multiplying by the exact power-of-ten reciprocal differs from dividing by at most an
+        // ulp, far from the .5 boundary where `round` could tell them apart for gridded prices.
+        ((price - self.anchor) * (1.0 / self.quantum)).round() as f32
     }
 
     /// Quanta → price, in f64.

@@ -1,0 +1,180 @@
+"""`lobflow.Engine`: the Rust inference engine with a Python face."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import polars as pl
+
+from lobflow import _core
+from lobflow._feed import FeedLike, engine_columns
+from lobflow.errors import LobflowWarning
+from lobflow.weights import Weights
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What `Engine.run` returns: outputs aligned with the feed, and how the run went."""
+
+    scores: NDArray[np.float64]
+    signals: NDArray[np.int8]
+    features: NDArray[np.float64] | None
+    feature_names: tuple[str, ...]
+    latency_ns: dict[str, int]
+    latency_sampled_every: int
+    ticks_per_s: float
+    elapsed_ns: int
+    n: int
+    skipped: int
+    cores_requested: tuple[int, int]
+    cores_used: tuple[int, int]
+    pinned: tuple[bool, bool]
+    pin_note: str | None
+    price_quantum: float
+    max_price_error: float
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    def features_frame(self) -> pl.DataFrame:
+        """The recorded features as a DataFrame named by the model's windows."""
+        if self.features is None:
+            raise ValueError("features were not recorded: run with record_features=True")
+        return pl.DataFrame(self.features, schema=list(self.feature_names), orient="row")
+
+    def summary(self) -> str:
+        """One line for a terminal: throughput, latency percentiles, cores."""
+        lat = ", ".join(f"{k} {v:,} ns" for k, v in self.latency_ns.items())
+        return (
+            f"{self.n:,} ticks ({self.skipped:,} skipped) at {self.ticks_per_s / 1e6:.1f} M ticks/s; "
+            f"latency {lat} (1 in {self.latency_sampled_every} timed); "
+            f"cores {self.cores_used[0]}+{self.cores_used[1]}"
+        )
+
+
+class Engine:
+    """A baked linear model, scored on two pinned threads over a lock-free ring.
+
+    Parameters
+    ----------
+    weights
+        A weights file path or a `Weights`.
+    capacity
+        Ring size in ticks; a power of two.
+    cores
+        (producer, worker) cores. Where they do not exist the engine uses existing ones and
+        warns with `LobflowWarning`.
+
+    Examples
+    --------
+    >>> import lobflow, polars as pl
+    >>> w = lobflow.Weights((10, 20, 50), 0.0, 0.0, (0.0, 1.0) + (0.0,) * 16)
+    >>> book = {c: [1.0] for c in lobflow.CONTRACT_COLUMNS[1:]}
+    >>> feed = pl.DataFrame({"ts": [0], **book, "bid_px_0": [100.0], "ask_px_0": [100.5]})
+    >>> lobflow.Engine(w, cores=(0, 1)).run(feed).scores.tolist()
+    [0.5]
+    """
+
+    def __init__(
+        self,
+        weights: Weights | str | os.PathLike[str],
+        *,
+        capacity: int = 131072,
+        cores: tuple[int, int] = (2, 4),
+    ) -> None:
+        self.weights = weights if isinstance(weights, Weights) else Weights.load(weights)
+        source = "<Weights>" if isinstance(weights, Weights) else str(Path(weights))
+        if capacity < 2 or capacity & (capacity - 1):
+            msg = f"capacity must be a power of two >= 2, got {capacity}"
+            raise ValueError(msg)
+        self.capacity = capacity
+        self.cores = (int(cores[0]), int(cores[1]))
+        self._inner = _core.Engine(self.weights.to_text(), source, capacity, self.cores)
+
+    def __repr__(self) -> str:
+        return (
+            f"Engine(windows_ms={self.weights.windows_ms}, threshold={self.weights.threshold}, "
+            f"capacity={self.capacity}, cores={self.cores})"
+        )
+
+    def run(
+        self,
+        feed: FeedLike,
+        *,
+        record_features: bool = False,
+        pace_ns: int | None = None,
+        on_bad: Literal["raise", "skip"] = "raise",
+    ) -> RunResult:
+        """Score every snapshot of one feed.
+
+        Parameters
+        ----------
+        feed
+            A polars DataFrame/LazyFrame with the contract's columns, a NumPy structured array
+            with those fields, or a Parquet file or hive folder. One feed (exchange, symbol).
+        record_features
+            Also return the (n, 18) feature matrix.
+        pace_ns
+            Space the producer's pushes this many ns apart, so the latency percentiles measure
+            the pipeline rather than queueing.
+        on_bad
+            ``"raise"``: a `ValueError` naming the column and first bad row. ``"skip"``: skip
+            bad rows (score NaN, signal 0, outside OFI and windows) and count them.
+
+        Returns
+        -------
+        RunResult
+        """
+        if on_bad not in ("raise", "skip"):
+            msg = f"on_bad must be 'raise' or 'skip', got {on_bad!r}"
+            raise ValueError(msg)
+        if pace_ns is not None and pace_ns < 0:
+            msg = f"pace_ns must be >= 0, got {pace_ns}"
+            raise ValueError(msg)
+        cols = engine_columns(feed)
+        raw = self._inner.run(
+            cols.ts,
+            cols.cols,
+            record_features=record_features,
+            pace_ns=pace_ns,
+            skip_bad=on_bad == "skip",
+        )
+        return self._result(raw)
+
+    def _result(self, raw: dict[str, Any]) -> RunResult:
+        result = RunResult(
+            scores=raw["scores"],
+            signals=raw["signals"],
+            features=raw["features"],
+            feature_names=self.weights.feature_names,
+            latency_ns=dict(raw["latency_ns"]),
+            latency_sampled_every=int(raw["latency_sampled_every"]),
+            ticks_per_s=float(raw["ticks_per_s"]),
+            elapsed_ns=int(raw["elapsed_ns"]),
+            n=int(raw["n"]),
+            skipped=int(raw["skipped"]),
+            cores_requested=tuple(raw["cores_requested"]),  # type: ignore[arg-type]
+            cores_used=tuple(raw["cores_used"]),  # type: ignore[arg-type]
+            pinned=tuple(raw["pinned"]),  # type: ignore[arg-type]
+            pin_note=raw["pin_note"],
+            price_quantum=float(raw["price_quantum"]),
+            max_price_error=float(raw["max_price_error"]),
+            raw=raw,
+        )
+        if result.pin_note:
+            warnings.warn(result.pin_note, LobflowWarning, stacklevel=3)
+        if result.max_price_error > 0.5 * result.price_quantum:
+            warnings.warn(
+                f"prices are not on a grid the tick encoding holds exactly: worst level-0 price "
+                f"error {result.max_price_error:.3g} (quantum {result.price_quantum:g}); "
+                "see docs/tick-encoding.md",
+                LobflowWarning,
+                stacklevel=3,
+            )
+        return result

@@ -1,0 +1,130 @@
+"""`Weights`: a baked linear model in the WEIGHTS_FORMAT.md file format, parsed by the engine."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lobflow import _core
+from lobflow._schema import check_windows, feature_names
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+N_FEATURES = 18
+
+
+@dataclass(frozen=True)
+class Weights:
+    """A linear model with its scaler baked in: ``score = bias + coef · features``.
+
+    Reading goes through the Rust engine's parser, so a file ``Weights.load`` accepts is
+    exactly a file the engine accepts.
+
+    Examples
+    --------
+    >>> w = Weights((10, 20, 50), threshold=0.5, bias=1.0, coef=(0.0,) * 18)
+    >>> Weights.from_text(w.to_text()) == w
+    True
+    >>> int(w.signal(w.score(np.zeros((1, 18))))[0])
+    1
+    """
+
+    windows_ms: tuple[int, int, int]
+    threshold: float
+    bias: float
+    coef: tuple[float, ...]
+    comments: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "windows_ms", check_windows(self.windows_ms))
+        coef = tuple(float(c) for c in self.coef)
+        if len(coef) != N_FEATURES:
+            msg = f"coef must hold {N_FEATURES} weights, got {len(coef)}"
+            raise ValueError(msg)
+        if not all(np.isfinite(coef)) or not np.isfinite(self.bias):
+            raise ValueError("coef and bias must be finite")
+        if not (np.isfinite(self.threshold) and self.threshold >= 0):
+            msg = f"threshold must be finite and >= 0, got {self.threshold}"
+            raise ValueError(msg)
+        object.__setattr__(self, "coef", coef)
+        object.__setattr__(self, "threshold", float(self.threshold))
+        object.__setattr__(self, "bias", float(self.bias))
+        object.__setattr__(self, "comments", tuple(self.comments))
+
+    def __eq__(self, other: object) -> bool:
+        # Comments are provenance, not part of the model.
+        if not isinstance(other, Weights):
+            return NotImplemented
+        return (self.windows_ms, self.threshold, self.bias, self.coef) == (
+            other.windows_ms,
+            other.threshold,
+            other.bias,
+            other.coef,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.windows_ms, self.threshold, self.bias, self.coef))
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The 18 feature names for this model's windows, in contract order."""
+        return feature_names(self.windows_ms)
+
+    def to_text(self) -> str:
+        """The weights file text; every number is ``repr`` so it round-trips float64."""
+        lines = ["# lobflow-weights v1"]
+        lines += [f"# {line}" for c in self.comments for line in c.splitlines()]
+        lines.append("windows_ms {} {} {}".format(*self.windows_ms))
+        lines.append(f"threshold {self.threshold!r}")
+        lines.append(f"bias {self.bias!r}")
+        lines += [f"{n} {c!r}" for n, c in zip(self.feature_names, self.coef, strict=True)]
+        return "\n".join(lines) + "\n"
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the file atomically (temporary file, then rename) and return its path."""
+        p = Path(path)
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(self.to_text(), encoding="utf-8")
+        tmp.replace(p)
+        return p
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "<string>") -> Weights:
+        """Parse weights-file text; errors name ``source`` and the line."""
+        windows, threshold, bias, coef = _core.parse_weights(text, source)
+        comments = tuple(
+            line[1:].strip()
+            for line in text.splitlines()[1:]
+            if line.startswith("#")
+        )
+        return cls(windows, threshold, bias, tuple(coef), comments)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Weights:
+        """Read a weights file; a malformed one raises `WeightsFormatError` with path:line."""
+        p = Path(path)
+        return cls.from_text(p.read_text(encoding="utf-8"), str(p))
+
+    def score(self, features: ArrayLike) -> NDArray[np.float64]:
+        """Scores of an (n, 18) feature matrix, summed in the engine's order."""
+        x = np.asarray(features, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != N_FEATURES:
+            msg = f"features must have shape (n, {N_FEATURES}), got {x.shape}"
+            raise ValueError(msg)
+        s = np.full(x.shape[0], self.bias)
+        for j, c in enumerate(self.coef):
+            s += c * x[:, j]
+        return s
+
+    def signal(self, scores: ArrayLike) -> NDArray[np.int8]:
+        """-1, 0 or +1 per score by the threshold."""
+        s = np.asarray(scores, dtype=np.float64)
+        out = np.zeros(s.shape, dtype=np.int8)
+        out[s > self.threshold] = 1
+        out[s < -self.threshold] = -1
+        return out
