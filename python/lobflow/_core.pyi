@@ -5,6 +5,20 @@ from typing import Any, final
 import numpy as np
 from numpy.typing import NDArray
 
+__all__ = [
+    "FEATURE_COUNT",
+    "TICK_FIELD_OFFSETS",
+    "TICK_SIZE",
+    "Engine",
+    "EngineError",
+    "LobflowError",
+    "WeightsFormatError",
+    "__version__",
+    "core_to_core_latency",
+    "feature_names",
+    "parse_weights",
+]
+
 __version__: str
 TICK_SIZE: int
 TICK_FIELD_OFFSETS: list[tuple[str, int]]
@@ -21,7 +35,7 @@ class Engine:
         weights_text: str,
         source: str,
         capacity: int = 131072,
-        cores: tuple[int, int] = (2, 4),
+        cores: tuple[int, int] = ...,
     ) -> Engine: ...
     def run(
         self,
@@ -39,5 +53,5 @@ def parse_weights(
 ) -> tuple[tuple[int, int, int], float, float, list[float]]: ...
 def feature_names(windows_ms: tuple[int, int, int]) -> list[str]: ...
 def core_to_core_latency(
-    cores: tuple[int, int] = (0, 1), round_trips: int = 100000
+    cores: tuple[int, int] = ..., round_trips: int = 100000
 ) -> dict[str, Any]: ...

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import polars as pl
 
 from lobflow import _core
@@ -17,6 +15,9 @@ from lobflow.errors import LobflowWarning
 from lobflow.weights import Weights
 
 if TYPE_CHECKING:
+    import os
+
+    import numpy as np
     from numpy.typing import NDArray
 
 
@@ -52,7 +53,8 @@ class RunResult:
         """One line for a terminal: throughput, latency percentiles, cores."""
         lat = ", ".join(f"{k} {v:,} ns" for k, v in self.latency_ns.items())
         return (
-            f"{self.n:,} ticks ({self.skipped:,} skipped) at {self.ticks_per_s / 1e6:.1f} M ticks/s; "
+            f"{self.n:,} ticks ({self.skipped:,} skipped) at "
+            f"{self.ticks_per_s / 1e6:.1f} M ticks/s; "
             f"latency {lat} (1 in {self.latency_sampled_every} timed); "
             f"cores {self.cores_used[0]}+{self.cores_used[1]}"
         )
@@ -159,9 +161,9 @@ class Engine:
             elapsed_ns=int(raw["elapsed_ns"]),
             n=int(raw["n"]),
             skipped=int(raw["skipped"]),
-            cores_requested=tuple(raw["cores_requested"]),  # type: ignore[arg-type]
-            cores_used=tuple(raw["cores_used"]),  # type: ignore[arg-type]
-            pinned=tuple(raw["pinned"]),  # type: ignore[arg-type]
+            cores_requested=tuple(raw["cores_requested"]),
+            cores_used=tuple(raw["cores_used"]),
+            pinned=tuple(raw["pinned"]),
             pin_note=raw["pin_note"],
             price_quantum=float(raw["price_quantum"]),
             max_price_error=float(raw["max_price_error"]),

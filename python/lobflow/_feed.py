@@ -54,7 +54,10 @@ def to_frame(feed: FeedLike) -> pl.DataFrame:
         return pl.DataFrame({name: feed[name] for name in feed.dtype.names})
     if isinstance(feed, str | os.PathLike):
         return read_parquet(feed)
-    msg = f"feed must be a polars DataFrame, a NumPy structured array or a Parquet path, not {type(feed).__name__}"
+    msg = (
+        "feed must be a polars DataFrame, a NumPy structured array or a Parquet path, "
+        f"not {type(feed).__name__}"
+    )
     raise TypeError(msg)
 
 

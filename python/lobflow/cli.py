@@ -13,11 +13,11 @@ app = typer.Typer(
 
 # Each stage registers its own commands; heavy imports stay inside the command bodies so that
 # `lobflow --help` is instant.
+from lobflow._engine_cli import register as _register_engine  # noqa: E402
+from lobflow.backtest._cli import register as _register_backtest  # noqa: E402
 from lobflow.collect._cli import register as _register_collect  # noqa: E402
 from lobflow.features._cli import register as _register_features  # noqa: E402
 from lobflow.train._cli import register as _register_train  # noqa: E402
-from lobflow.backtest._cli import register as _register_backtest  # noqa: E402
-from lobflow._engine_cli import register as _register_engine  # noqa: E402
 
 for _register in (
     _register_collect,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +12,8 @@ from lobflow import _core
 from lobflow._schema import check_windows, feature_names
 
 if TYPE_CHECKING:
+    import os
+
     from numpy.typing import ArrayLike, NDArray
 
 N_FEATURES = 18
@@ -97,11 +98,7 @@ class Weights:
     def from_text(cls, text: str, source: str = "<string>") -> Weights:
         """Parse weights-file text; errors name ``source`` and the line."""
         windows, threshold, bias, coef = _core.parse_weights(text, source)
-        comments = tuple(
-            line[1:].strip()
-            for line in text.splitlines()[1:]
-            if line.startswith("#")
-        )
+        comments = tuple(line[1:].strip() for line in text.splitlines()[1:] if line.startswith("#"))
         return cls(windows, threshold, bias, tuple(coef), comments)
 
     @classmethod

@@ -38,16 +38,16 @@ fn snaps(n: usize) -> Vec<Snap> {
         .collect()
 }
 
-fn bench(c: &mut Criterion) {
+fn bench(crit: &mut Criterion) {
     let n = 100_000;
     let data = snaps(n);
-    let w = Weights {
+    let model = Weights {
         windows_ms: [10, 20, 50],
         threshold: 0.1,
         bias: 0.0,
         coef: [0.01; N_FEATURES],
     };
-    let mut g = c.benchmark_group("features");
+    let mut g = crit.benchmark_group("features");
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("update", |b| {
         b.iter_batched_ref(
@@ -67,7 +67,7 @@ fn bench(c: &mut Criterion) {
                 let mut acc = 0i64;
                 for s in &data {
                     let f = st.update(s.ts, s.b, s.a, &s.bs, &s.asz);
-                    acc += i64::from(w.signal(w.score(&f)));
+                    acc += i64::from(model.signal(model.score(&f)));
                 }
                 black_box(acc)
             },

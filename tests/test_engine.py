@@ -1,0 +1,134 @@
+"""Engine.run against the NumPy oracle, in every input form, on generated and real books."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+import pytest
+
+import lobflow
+from tests.books import make_books
+from tests.oracle import assert_features_close, oracle_features, oracle_scores
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+CORES = (0, 1)  # these machines have two cores; the default (2, 4) falls back with a warning
+
+
+def model(windows: tuple[int, int, int], scale: float, threshold: float = 0.0) -> lobflow.Weights:
+    """Weights that give every feature a say, normalised by the price scale."""
+    rng = np.random.default_rng(42)
+    coef = rng.normal(size=18)
+    coef[[0, 3]] = 0.0  # price levels would swamp the score
+    coef[1] /= scale
+    coef[[10, 11, 12, 13, 14]] /= [1, 1, scale, scale, scale]
+    return lobflow.Weights(windows, threshold, 0.01, tuple(float(c) for c in coef))
+
+
+def check_run(df: pl.DataFrame, w: lobflow.Weights) -> None:
+    res = lobflow.Engine(w, cores=CORES).run(df, record_features=True)
+    want = oracle_features(df, w.windows_ms)
+    assert res.features is not None
+    assert_features_close(res.features, want)
+    ref = oracle_scores(want, w.bias, w.coef)
+    assert np.abs(res.scores - ref).max() <= 1e-6 * ref.std()
+    # Rows whose score is within rounding of ±threshold could legitimately differ; there are
+    # none in these feeds, and we check that rather than assume it.
+    near = np.abs(np.abs(ref) - w.threshold) <= 1e-6 * ref.std()
+    assert not near.any()
+    np.testing.assert_array_equal(res.signals, w.signal(ref))
+    assert set(np.unique(res.signals)) == {-1, 0, 1}
+
+
+@pytest.mark.parametrize("scale", ["btc", "tiny", "eth"])
+@pytest.mark.parametrize("windows", [(10, 20, 50), (1000, 2000, 5000)])
+def test_parity_with_oracle(scale: str, windows: tuple[int, int, int]) -> None:
+    df = make_books(4000, seed=3, price_scale=scale)  # type: ignore[arg-type]
+    px = float(df["ask_px_0"][0] - df["bid_px_0"][0])
+    check_run(df, model(windows, px, threshold=0.5))
+
+
+def test_parity_on_real_binance_books(shared_data: Path) -> None:
+    for path in sorted(shared_data.glob("*.parquet"))[:3]:
+        df = pl.read_parquet(path).head(8000)
+        px = float(np.median((df["ask_px_0"] - df["bid_px_0"]).to_numpy()))
+        check_run(df, model((10, 20, 50), px, threshold=0.3))
+
+
+@pytest.mark.parametrize(
+    ("bid", "ask", "spread"), [(90_000.00, 90_000.01, 0.01), (0.000_012_34, 0.000_012_35, 1e-8)]
+)
+def test_exact_spread(bid: float, ask: float, spread: float) -> None:
+    df = make_books(3, seed=1).with_columns(bid_px_0=pl.lit(bid), ask_px_0=pl.lit(ask))
+    w = lobflow.Weights((10, 20, 50), 0.0, 0.0, (0.0,) * 18)
+    res = lobflow.Engine(w, cores=CORES).run(df, record_features=True)
+    assert res.features is not None
+    np.testing.assert_allclose(res.features[:, 1], spread, rtol=1e-9, atol=0)
+
+
+def test_input_forms_agree(tmp_path: Path) -> None:
+    df = make_books(2000, seed=5)
+    w = model((10, 20, 50), 0.02)
+    eng = lobflow.Engine(w, cores=CORES)
+    base = eng.run(df).scores
+    path = tmp_path / "feed.parquet"
+    df.write_parquet(path)
+    structured = df.drop("exchange", "symbol").to_numpy(structured=True)
+    for other in (eng.run(path), eng.run(str(path)), eng.run(structured), eng.run(df.lazy())):
+        np.testing.assert_array_equal(other.scores, base)
+
+
+def test_engine_accepts_a_weights_path(tmp_path: Path) -> None:
+    w = model((10, 20, 50), 0.02)
+    p = w.save(tmp_path / "w.txt")
+    df = make_books(500, seed=2)
+    np.testing.assert_array_equal(
+        lobflow.Engine(p, cores=CORES).run(df).scores, lobflow.Engine(w, cores=CORES).run(df).scores
+    )
+
+
+def test_result_reports_the_run() -> None:
+    res = lobflow.Engine(model((10, 20, 50), 0.02), cores=CORES).run(make_books(3000, seed=9))
+    assert res.n == 3000
+    assert res.skipped == 0
+    assert res.scores.dtype == np.float64
+    assert res.signals.dtype == np.int8
+    assert res.features is None
+    assert set(res.latency_ns) == {"p50", "p90", "p99", "p99.9", "max"}
+    lat = list(res.latency_ns.values())
+    assert lat == sorted(lat)
+    assert res.ticks_per_s > 0
+    assert res.cores_used == CORES
+    assert res.price_quantum <= 0.01
+    assert res.max_price_error < 1e-9
+    assert "ticks" in res.summary()
+
+
+def test_paced_run_times_every_tick() -> None:
+    res = lobflow.Engine(model((10, 20, 50), 0.02), cores=CORES).run(
+        make_books(2000, seed=9), pace_ns=10_000
+    )
+    assert res.latency_sampled_every == 1
+    assert res.raw["latency_count"] == 2000
+
+
+def test_features_frame_is_named_by_windows() -> None:
+    w = model((1000, 2000, 5000), 0.02)
+    res = lobflow.Engine(w, cores=CORES).run(make_books(100, seed=1), record_features=True)
+    frame = res.features_frame()
+    assert frame.columns == list(lobflow.feature_names((1000, 2000, 5000)))
+    assert frame.height == 100
+
+
+def test_default_cores_fall_back_visibly() -> None:
+    if {2, 4} <= os.sched_getaffinity(0):
+        pytest.skip("this machine has cores 2 and 4: nothing to fall back from")
+    eng = lobflow.Engine(model((10, 20, 50), 0.02))
+    with pytest.warns(lobflow.LobflowWarning, match="requested but this machine has cores"):
+        res = eng.run(make_books(100, seed=1))
+    assert res.cores_requested == (2, 4)
+    assert res.cores_used != (2, 4)

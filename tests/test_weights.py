@@ -1,0 +1,74 @@
+"""`Weights` round-trips through the engine's parser; malformed files name path and line."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+
+import lobflow
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+W = lobflow.Weights(
+    (10, 20, 50), 0.85, -0.0123456789, tuple(0.1 * i - 1.3e-7 for i in range(18)), ("hello",)
+)
+
+
+def test_round_trip_is_exact(tmp_path: Path) -> None:
+    back = lobflow.Weights.load(W.save(tmp_path / "w.txt"))
+    assert back == W
+    assert back.coef == W.coef
+    assert back.comments == ("hello",)
+
+
+def test_text_matches_the_spec() -> None:
+    lines = W.to_text().splitlines()
+    assert lines[0] == "# lobflow-weights v1"
+    assert lines[2] == "windows_ms 10 20 50"
+    assert lines[3] == "threshold 0.85"
+    assert [ln.split()[0] for ln in lines[5:]] == list(lobflow.FEATURE_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("edit", "line", "needle"),
+    [
+        (lambda t: t.replace("# lobflow-weights v1", "# lobflow-weights v2"), 1, "first line"),
+        (
+            lambda t: t.replace("mid ", "X ").replace("spread ", "mid ").replace("X ", "spread "),
+            6,
+            "expected `mid`",
+        ),
+        (lambda t: t.replace("windows_ms 10 20 50", "windows_ms 10 20 60"), 17, "rolling_ofi_60ms"),
+        (lambda t: re.sub(r"^qi_2 .*$", "qi_2 inf", t, flags=re.M), 12, "finite"),
+        (lambda t: t.replace("bias", "bias 1"), 5, "takes 1 number"),
+        (lambda t: t + "extra 1\n", 24, "unexpected `extra`"),
+    ],
+)
+def test_malformed_files_name_path_and_line(
+    tmp_path: Path, edit: object, line: int, needle: str
+) -> None:
+    p = tmp_path / "bad.txt"
+    p.write_text(edit(W.to_text()))  # type: ignore[operator]
+    with pytest.raises(lobflow.WeightsFormatError, match=rf"{p}:{line}: .*{needle}"):
+        lobflow.Weights.load(p)
+
+
+def test_constructor_validates() -> None:
+    with pytest.raises(ValueError, match="18 weights"):
+        lobflow.Weights((10, 20, 50), 0.0, 0.0, (1.0,) * 17)
+    with pytest.raises(ValueError, match="ascending"):
+        lobflow.Weights((20, 10, 50), 0.0, 0.0, (1.0,) * 18)
+    with pytest.raises(ValueError, match="threshold"):
+        lobflow.Weights((10, 20, 50), -1.0, 0.0, (1.0,) * 18)
+
+
+def test_score_and_signal_match_the_engine_rule() -> None:
+    x = np.random.default_rng(0).normal(size=(100, 18))
+    s = W.score(x)
+    np.testing.assert_allclose(s, W.bias + x @ np.array(W.coef), rtol=1e-12, atol=1e-12)
+    sig = W.signal(np.array([0.85, 0.86, -0.85, -0.86]))
+    assert sig.tolist() == [0, 1, 0, -1]
