@@ -1,0 +1,132 @@
+"""polars features == the NumPy oracle == the Rust engine, per feed, without look-ahead."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+import pytest
+
+import lobflow
+from lobflow import features
+from tests.books import make_books
+from tests.oracle import assert_features_close, oracle_features
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+WINDOWS = [(10, 20, 50), (1000, 2000, 5000)]
+
+
+def matrix(df: pl.DataFrame, windows: tuple[int, int, int]) -> np.ndarray:
+    return df.select(lobflow.feature_names(windows)).to_numpy()
+
+
+@pytest.mark.parametrize("scale", ["btc", "tiny"])
+@pytest.mark.parametrize("windows", WINDOWS)
+def test_matches_oracle(scale: str, windows: tuple[int, int, int]) -> None:
+    df = make_books(5000, seed=11, price_scale=scale)  # type: ignore[arg-type]
+    assert_features_close(
+        matrix(features.compute(df, windows), windows), oracle_features(df, windows)
+    )
+
+
+@pytest.mark.parametrize("windows", WINDOWS)
+def test_matches_engine(windows: tuple[int, int, int]) -> None:
+    df = make_books(5000, seed=12)
+    w = lobflow.Weights(windows, 0.0, 0.0, (0.0,) * 18)
+    res = lobflow.Engine(w, cores=(0, 1)).run(df, record_features=True)
+    assert res.features is not None
+    assert_features_close(matrix(features.compute(df, windows), windows), res.features)
+
+
+def test_matches_engine_on_real_books(shared_data: Path) -> None:
+    for path in sorted(shared_data.glob("*.parquet")):
+        df = pl.read_parquet(path)
+        w = lobflow.Weights((10, 20, 50), 0.0, 0.0, (0.0,) * 18)
+        res = lobflow.Engine(w, cores=(0, 1)).run(df, record_features=True)
+        assert res.features is not None
+        assert_features_close(matrix(features.compute(df), (10, 20, 50)), res.features)
+
+
+def test_feeds_never_mix() -> None:
+    a = make_books(800, seed=1, symbol="A")
+    b = make_books(800, seed=2, symbol="B", price_scale="eth")
+    # Interleave the two feeds by time, as a collector writes them.
+    both = pl.concat([a, b]).sort("ts", maintain_order=True)
+    out = features.compute(both)
+    for sym, part in (("A", a), ("B", b)):
+        got = out.filter(pl.col("symbol") == sym)
+        assert_features_close(matrix(got, (10, 20, 50)), oracle_features(part))
+
+
+def test_later_equal_timestamps_do_not_leak_back() -> None:
+    df = make_books(3, seed=1).with_columns(
+        ts=pl.Series([5, 5, 5]),
+        ask_px_0=pl.Series([90_000.02, 90_000.05, 90_000.11]),
+        bid_px_0=pl.Series([90_000.01] * 3),
+    )
+    got = features.compute(df)["rolling_spread_10ms"].to_numpy()
+    np.testing.assert_allclose(got, [0.01, 0.025, 0.05], rtol=1e-9)
+
+
+def test_appending_future_rows_changes_nothing_before() -> None:
+    df = make_books(3000, seed=5)
+    head = features.compute(df.head(2000))
+    full = features.compute(df).head(2000)
+    assert head.equals(full)
+
+
+def test_inputs_forms(tmp_path: Path) -> None:
+    df = make_books(1000, seed=3)
+    base = features.compute(df)
+    hive = tmp_path / "processed" / "exchange=test" / "symbol=BTC-USDT"
+    hive.mkdir(parents=True)
+    df.drop("exchange", "symbol").write_parquet(hive / "part-0.parquet")
+    assert (
+        features.compute(tmp_path / "processed")
+        .select(lobflow.FEATURE_NAMES)
+        .equals(base.select(lobflow.FEATURE_NAMES))
+    )
+    lazy = features.compute(df.lazy())
+    assert isinstance(lazy, pl.LazyFrame)
+    assert lazy.collect(engine="streaming").equals(base)
+
+
+def test_output_columns() -> None:
+    out = features.compute(make_books(10, seed=1), (1000, 2000, 5000))
+    assert out.columns == ["ts", "exchange", "symbol", *lobflow.feature_names((1000, 2000, 5000))]
+    assert all(out[c].dtype == pl.Float64 for c in out.columns[3:])
+
+
+def test_bad_rows_raise_or_skip() -> None:
+    df = make_books(100, seed=1)
+    bad = df.with_columns(
+        bid_px_0=pl.when(pl.int_range(pl.len()) == 40).then(1e9).otherwise(pl.col("bid_px_0"))
+    )
+    with pytest.raises(ValueError, match=r"row 40, column `ask_px_0`"):
+        features.compute(bad)
+    skipped = features.compute(bad, on_bad="skip")
+    assert skipped.height == 99
+    kept = df.with_row_index().filter(pl.col("index") != 40).drop("index")
+    assert skipped.equals(features.compute(kept))
+    with pytest.raises(ValueError, match="missing column"):
+        features.compute(df.drop("ask_sz_4"))
+
+
+def test_labels_use_the_first_snapshot_at_or_after_the_horizon() -> None:
+    df = pl.DataFrame(
+        {"ts": [0, 400, 1000, 1000, 1600], "bid_px_0": [99.0, 100.0, 101.0, 102.0, 103.0]}
+    ).with_columns(ask_px_0=pl.col("bid_px_0") + 2.0)
+    got = features.labels(df, 1000)
+    assert isinstance(got, pl.DataFrame)
+    mids = [100.0, 101.0, 102.0, 103.0, 104.0]
+    expect = [
+        (mids[2] - mids[0]) / mids[0] * 1e4,
+        (mids[4] - mids[1]) / mids[1] * 1e4,
+        None,
+        None,
+        None,
+    ]
+    assert got["fwd_ret_bps"].to_list() == expect
