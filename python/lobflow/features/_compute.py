@@ -125,8 +125,10 @@ def feature_exprs(
 
 
 def helper_exprs(windows_ms: tuple[int, int, int], keys: list[str]) -> list[pl.Expr]:
-    """Window starts (one search per window, shared by the three series) and cumulative sums
-    of each series minus its feed's first value (shared by the three windows).
+    """Window starts and per-feed cumulative sums, each computed once and shared.
+
+    One search per window serves the three series; one cumulative sum of each series (minus
+    its feed's first value) serves the three windows.
     """
     out = [
         _per_feed(
@@ -200,7 +202,8 @@ def compute(
     >>> import polars as pl
     >>> from lobflow import features
     >>> book = {c: [1.0, 1.0] for c in features.BOOK_COLUMNS}
-    >>> df = pl.DataFrame({"ts": [0, 0], **book, "bid_px_0": [99.0, 99.0], "ask_px_0": [101.0, 103.0]})
+    >>> best = {"bid_px_0": [99.0, 99.0], "ask_px_0": [101.0, 103.0]}
+    >>> df = pl.DataFrame({"ts": [0, 0], **book, **best})
     >>> features.compute(df)["rolling_spread_10ms"].to_list()
     [2.0, 3.0]
     """
@@ -240,8 +243,10 @@ def compute(
 
 
 def labels(books: pl.DataFrame | pl.LazyFrame, horizon_ns: int) -> pl.DataFrame | pl.LazyFrame:
-    """Forward mid return in bps over `horizon_ns`: the future mid is the first snapshot of the
-    same feed with ``ts >= ts_n + horizon``; rows without one get null.
+    """Forward mid return in bps over `horizon_ns` (column ``fwd_ret_bps``).
+
+    The future mid is the first snapshot of the same feed with ``ts >= ts_n + horizon``; rows
+    without one get null. Uses a ``mid`` column where present, else the best bid and ask.
 
     Examples
     --------
@@ -254,7 +259,7 @@ def labels(books: pl.DataFrame | pl.LazyFrame, horizon_ns: int) -> pl.DataFrame 
     lf = books.lazy()
     names = lf.collect_schema().names()
     keys = [k for k in FEED_KEYS if k in names]
-    mid = (pl.col("bid_px_0") + pl.col("ask_px_0")) / 2
+    mid = pl.col("mid") if "mid" in names else (pl.col("bid_px_0") + pl.col("ask_px_0")) / 2
     pos = _per_feed(pl.col("ts").search_sorted(pl.col("ts") + horizon_ns, side="left"), keys)
     n = _per_feed(pl.len(), keys)
     future = _per_feed(mid.gather(pl.min_horizontal(pos, n - 1)), keys)

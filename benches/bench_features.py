@@ -1,0 +1,120 @@
+"""features.compute on 10^7 snapshots: rows/s, against the look-ahead polars a user would write.
+
+Run with ``.venv/bin/python -m pytest benches/bench_features.py -m benchmark --benchmark-enable``.
+The accuracy check measures the worst error of the vectorised windows against an 80-bit
+(``np.longdouble``) reference on the same 10^7 rows, per feature scale, so the cancellation of
+long cumulative sums is measured rather than assumed.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+import pytest
+from tests.books import make_books
+
+import lobflow
+from lobflow import features
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+N = int(os.environ.get("LOBFLOW_BENCH_ROWS", 10_000_000))
+WINDOWS = (10, 20, 50)
+
+
+@pytest.fixture(scope="module")
+def books() -> pl.DataFrame:
+    return make_books(N, seed=7)
+
+
+def naive(df: pl.DataFrame) -> pl.DataFrame:
+    """What a user writes first: `shift` for OFI and `rolling_mean_by` over `ts`.
+
+    It is not the contract (a later row with an equal timestamp leaks into the window), and
+    it is here only as the speed a plain-polars user would get.
+    """
+    b, a, qb, qa = (pl.col(c) for c in ("bid_px_0", "ask_px_0", "bid_sz_0", "ask_sz_0"))
+    pb, pa, pqb, pqa = (e.shift(1) for e in (b, a, qb, qa))
+    ofi = (
+        (b >= pb).cast(pl.Float64) * qb
+        - (b <= pb).cast(pl.Float64) * pqb
+        - (a <= pa).cast(pl.Float64) * qa
+        + (a >= pa).cast(pl.Float64) * pqa
+    ).fill_null(0.0)
+    point = [
+        ((b + a) / 2).alias("mid"),
+        (a - b).alias("spread"),
+        ofi.alias("ofi"),
+        ((b * qa + a * qb) / (qb + qa)).alias("microprice"),
+        *(
+            (
+                (pl.col(f"bid_sz_{k}") - pl.col(f"ask_sz_{k}"))
+                / (pl.col(f"bid_sz_{k}") + pl.col(f"ask_sz_{k}"))
+            )
+            .fill_nan(0.0)
+            .alias(f"qi_{k}")
+            for k in range(5)
+        ),
+    ]
+    rolling = [
+        pl.col(src).rolling_mean_by("ts", f"{w}ms").alias(f"rolling_{name}_{w}ms")
+        for name, src in (("ofi", "ofi"), ("spread", "spread"), ("qi0", "qi_0"))
+        for w in WINDOWS
+    ]
+    return (
+        df.lazy()
+        .with_columns(pl.col("ts").cast(pl.Datetime("ns")))
+        .with_columns(point)
+        .with_columns(rolling)
+        .select(["ts", *lobflow.feature_names(WINDOWS)])
+        .collect()
+    )
+
+
+def longdouble_means(
+    ts: NDArray[np.int64], v: NDArray[np.float64], w_ms: int
+) -> NDArray[np.longdouble]:
+    """Causal window means with 80-bit prefix sums: a reference far finer than 1e-6."""
+    start = np.searchsorted(ts, ts - w_ms * 1_000_000, side="right")
+    c = np.concatenate([[np.longdouble(0)], np.cumsum(v.astype(np.longdouble))])
+    idx = np.arange(len(ts))
+    out: NDArray[np.longdouble] = (c[idx + 1] - c[start]) / (idx + 1 - start)
+    return out
+
+
+@pytest.mark.benchmark(group="features")
+def test_bench_compute(benchmark: Any, books: pl.DataFrame) -> None:
+    out = benchmark.pedantic(features.compute, args=(books, WINDOWS), rounds=3, iterations=1)
+    assert out.height == N
+    benchmark.extra_info["rows"] = N
+    benchmark.extra_info["rows_per_s_median"] = N / benchmark.stats.stats.median
+
+
+@pytest.mark.benchmark(group="features")
+def test_bench_naive_rolling_mean_by(benchmark: Any, books: pl.DataFrame) -> None:
+    out = benchmark.pedantic(naive, args=(books.drop("exchange", "symbol"),), rounds=3)
+    assert out.height == N
+    benchmark.extra_info["rows"] = N
+    benchmark.extra_info["rows_per_s_median"] = N / benchmark.stats.stats.median
+
+
+@pytest.mark.benchmark(group="features-accuracy")
+def test_accuracy_on_1e7_rows(books: pl.DataFrame) -> None:
+    """Worst window-mean error over 10^7 rows, per feature scale, against 80-bit sums."""
+    out = features.compute(books, WINDOWS)
+    ts = books["ts"].to_numpy()
+    worst = 0.0
+    for name, src in (("ofi", "ofi"), ("spread", "spread"), ("qi0", "qi_0")):
+        v = out[src].to_numpy()
+        scale = float(np.abs(v).max())
+        for w in WINDOWS:
+            ref = longdouble_means(ts, v, w)
+            got = out[f"rolling_{name}_{w}ms"].to_numpy().astype(np.longdouble)
+            err = float(np.abs(got - ref).max()) / scale
+            print(f"rolling_{name}_{w}ms: max error {err:.3e} of scale {scale:.6g}")
+            worst = max(worst, err)
+    assert worst <= 1e-6

@@ -1,0 +1,79 @@
+"""Bake a fitted `Pipeline(StandardScaler, linear model)` into engine weights.
+
+With ``z = (x - mean) / scale`` and ``score = b + w·z``, the engine scores raw features with
+``w' = w / scale`` and ``b' = b - Σ w·mean/scale``. For a classifier the score is its
+decision function (log-odds of an up move).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from lobflow._schema import DEFAULT_WINDOWS_MS
+from lobflow.weights import N_FEATURES, Weights
+
+
+def bake(
+    pipeline: Pipeline,
+    windows_ms: tuple[int, int, int] = DEFAULT_WINDOWS_MS,
+    threshold: float = 0.0,
+    comments: tuple[str, ...] = (),
+) -> Weights:
+    """Fold the scaler into the linear model's weights.
+
+    Parameters
+    ----------
+    pipeline
+        A fitted `sklearn.pipeline.Pipeline` of a `StandardScaler` then any linear model with
+        ``coef_`` and ``intercept_`` over the 18 contract features (a binary classifier's
+        decision function is the score).
+    windows_ms
+        The windows the features were computed with (written to the file).
+    threshold
+        Signal threshold in score units.
+    comments
+        Provenance lines for the file's header.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import Ridge
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> x = np.random.default_rng(0).normal(3.0, 2.0, (200, 18))
+    >>> p = make_pipeline(StandardScaler(), Ridge()).fit(x, x[:, 1])
+    >>> w = bake(p)
+    >>> bool(np.allclose(w.score(x), p.predict(x)))
+    True
+    """
+    if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 2:
+        msg = "expected a fitted Pipeline(StandardScaler, <linear model>)"
+        raise TypeError(msg)
+    scaler, model = pipeline.steps[0][1], pipeline.steps[1][1]
+    if not isinstance(scaler, StandardScaler):
+        msg = f"the first step must be a StandardScaler, got {type(scaler).__name__}"
+        raise TypeError(msg)
+    if not hasattr(model, "coef_"):
+        msg = f"the last step must be a fitted linear model, got {type(model).__name__}"
+        raise TypeError(msg)
+    coef = np.asarray(model.coef_, dtype=np.float64)
+    if coef.ndim == 2:
+        if coef.shape[0] != 1:
+            msg = "only binary classifiers (one decision function) can be baked"
+            raise ValueError(msg)
+        coef = coef[0]
+    if coef.shape != (N_FEATURES,):
+        msg = f"the model must use the {N_FEATURES} contract features, got {coef.shape[0]}"
+        raise ValueError(msg)
+    intercept = (
+        float(np.ravel(model.intercept_)[0])
+        if np.ndim(model.intercept_)
+        else float(model.intercept_)
+    )
+    mean = scaler.mean_ if scaler.with_mean else np.zeros(N_FEATURES)
+    scale = scaler.scale_ if scaler.with_std else np.ones(N_FEATURES)
+    w = coef / scale
+    b = intercept - float(np.sum(coef * mean / scale))
+    return Weights(tuple(windows_ms), float(threshold), b, tuple(w.tolist()), comments)  # type: ignore[arg-type]
