@@ -14,6 +14,7 @@ __all__ = [
     "LobflowError",
     "WeightsFormatError",
     "__version__",
+    "backtest",
     "core_to_core_latency",
     "feature_names",
     "parse_weights",
@@ -54,4 +55,10 @@ def parse_weights(
 def feature_names(windows_ms: tuple[int, int, int]) -> list[str]: ...
 def core_to_core_latency(
     cores: tuple[int, int] = ..., round_trips: int = 100000
+) -> dict[str, Any]: ...
+def backtest(
+    ts: NDArray[np.int64],
+    cols: list[NDArray[np.float64]],
+    signals: NDArray[np.int8],
+    config: dict[str, Any],
 ) -> dict[str, Any]: ...

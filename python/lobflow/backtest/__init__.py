@@ -1,1 +1,7 @@
-"""lobflow.backtest (being filled in by its owner)."""
+"""Backtest: simulated execution of engine signals against recorded books (Rust loop)."""
+
+from __future__ import annotations
+
+from lobflow.backtest._run import BacktestConfig, BacktestResult, run
+
+__all__ = ["BacktestConfig", "BacktestResult", "run"]

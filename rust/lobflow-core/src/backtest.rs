@@ -1,1 +1,500 @@
-//! Placeholder: owned by a helper, filled in shortly.
+//! Simulated execution of signals against recorded books: taker (walks the 5 levels after a
+//! latency) and passive (joins the best price behind a conservative L2 queue estimate).
+//!
+//! Timing: the signal of snapshot n is seen by the strategy at `ts_n + md_latency` (market data
+//! reaches it late) and the order it sends arrives at `ts_n + md_latency + order_latency`. It
+//! executes against the first snapshot whose `ts` is at or after the arrival — never against
+//! the snapshot that produced the signal unless both latencies are zero.
+
+use crate::error::{Error, Result};
+use crate::feed::Feed;
+use std::collections::VecDeque;
+
+/// How orders execute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Immediate-or-cancel market orders: walk the book for size, VWAP, unfilled rest dropped.
+    Taker,
+    /// Limit orders at the best price on our side, filled by the queue model.
+    Passive,
+}
+
+/// What to do when the signal is 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnZero {
+    /// Keep the position.
+    Hold,
+    /// Go flat.
+    Flatten,
+}
+
+/// Backtest parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Execution mode.
+    pub mode: Mode,
+    /// Position a signal of ±1 targets (units of the base asset).
+    pub order_size: f64,
+    /// Largest absolute position allowed.
+    pub max_position: f64,
+    /// Policy for signal 0.
+    pub on_zero: OnZero,
+    /// Minimum time between a fill and the next position change, ns.
+    pub min_hold_ns: u64,
+    /// Delay from snapshot time to the strategy seeing it, ns.
+    pub md_latency_ns: u64,
+    /// Delay from decision to the order reaching the venue, ns.
+    pub order_latency_ns: u64,
+    /// Taker fee, bps of notional.
+    pub taker_fee_bps: f64,
+    /// Maker fee, bps of notional (negative for a rebate).
+    pub maker_fee_bps: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Taker,
+            order_size: 1.0,
+            max_position: 1.0,
+            on_zero: OnZero::Hold,
+            min_hold_ns: 0,
+            md_latency_ns: 0,
+            order_latency_ns: 0,
+            taker_fee_bps: 0.0,
+            maker_fee_bps: 0.0,
+        }
+    }
+}
+
+/// One fill.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fill {
+    /// Row of the snapshot it executed against.
+    pub row: usize,
+    /// Row of the snapshot whose signal sent the order.
+    pub decision_row: usize,
+    /// Signed quantity (+ buy, − sell).
+    pub qty: f64,
+    /// Average price.
+    pub price: f64,
+    /// Fee paid (negative for a rebate).
+    pub fee: f64,
+    /// Cost against the decision snapshot's mid, in quote currency (positive = worse).
+    pub slippage: f64,
+}
+
+/// Per-snapshot state and the fills.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Position after each snapshot.
+    pub position: Vec<f64>,
+    /// Cash after each snapshot (fees included).
+    pub cash: Vec<f64>,
+    /// Mark-to-mid equity after each snapshot: cash + position · mid.
+    pub equity: Vec<f64>,
+    /// Cumulative fees after each snapshot.
+    pub fees: Vec<f64>,
+    /// Every fill, in time order.
+    pub fills: Vec<Fill>,
+    /// Quantity asked for by all orders.
+    pub requested_qty: f64,
+    /// Quantity that could not be filled (taker: beyond the 5 levels; passive: cancelled).
+    pub unfilled_qty: f64,
+}
+
+struct Order {
+    arrival: i64,
+    qty: f64,
+    decision_row: usize,
+    decision_mid: f64,
+    /// Passive: price, queue ahead (None until the order reaches the book), depletion seen.
+    price: f64,
+    queue_ahead: Option<f64>,
+    last_size: f64,
+}
+
+/// Runs the backtest of `signals` (one per row) on `feed`.
+///
+/// # Errors
+/// [`Error::Config`] for non-positive sizes or non-finite fees, [`Error::FeedShape`] when the
+/// signals do not line up with the feed.
+pub fn run(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Result<Outcome> {
+    let n = feed.len();
+    if signals.len() != n {
+        return Err(Error::FeedShape(format!(
+            "{} signals for {n} rows",
+            signals.len()
+        )));
+    }
+    if !(cfg.order_size > 0.0 && cfg.max_position >= cfg.order_size) {
+        return Err(Error::Config(
+            "order_size must be > 0 and max_position >= order_size".into(),
+        ));
+    }
+    if !cfg.taker_fee_bps.is_finite() || !cfg.maker_fee_bps.is_finite() {
+        return Err(Error::Config("fees must be finite".into()));
+    }
+    let c = &feed.cols;
+    let lat = (cfg.md_latency_ns + cfg.order_latency_ns) as i64;
+    let mut out = Outcome {
+        position: Vec::with_capacity(n),
+        cash: Vec::with_capacity(n),
+        equity: Vec::with_capacity(n),
+        fees: Vec::with_capacity(n),
+        ..Outcome::default()
+    };
+    let (mut pos, mut cash, mut fees) = (0.0f64, 0.0f64, 0.0f64);
+    let mut inflight: VecDeque<Order> = VecDeque::new();
+    let mut last_fill_ts = i64::MIN;
+    for j in 0..n {
+        let ts = feed.ts[j];
+        let mid = 0.5 * (c[0][j] + c[10][j]);
+        // 1. This snapshot's signal sets a new target position.
+        let target = match (signals[j], cfg.on_zero) {
+            (1, _) => Some(cfg.order_size),
+            (-1, _) => Some(-cfg.order_size),
+            (0, OnZero::Flatten) => Some(0.0),
+            _ => None,
+        };
+        let held_long_enough = ts.saturating_sub(last_fill_ts) >= cfg.min_hold_ns as i64;
+        if let (Some(target), true) = (target, held_long_enough) {
+            let target = target.clamp(-cfg.max_position, cfg.max_position);
+            let pending: f64 = inflight.iter().map(|o| o.qty).sum();
+            let qty = target - pos - pending;
+            if qty.abs() > 1e-12 {
+                if cfg.mode == Mode::Passive {
+                    // One working quote at a time: replace what is resting.
+                    for o in inflight.drain(..) {
+                        out.unfilled_qty += o.qty.abs();
+                    }
+                }
+                let qty = target - pos;
+                if qty.abs() > 1e-12 {
+                    out.requested_qty += qty.abs();
+                    let price = if qty > 0.0 { c[0][j] } else { c[10][j] };
+                    inflight.push_back(Order {
+                        arrival: ts.saturating_add(lat),
+                        qty,
+                        decision_row: j,
+                        decision_mid: mid,
+                        price,
+                        queue_ahead: None,
+                        last_size: 0.0,
+                    });
+                }
+            }
+        }
+        // 2. Orders that have reached the venue by this snapshot (including one just sent with
+        //    zero latency) execute against it.
+        let mut k = 0;
+        while k < inflight.len() {
+            if inflight[k].arrival > ts {
+                k += 1;
+                continue;
+            }
+            let done = match cfg.mode {
+                Mode::Taker => {
+                    let o = inflight.remove(k).expect("index checked above");
+                    let (filled, vwap) = walk(feed, j, o.qty);
+                    out.unfilled_qty += (o.qty - filled).abs();
+                    if filled != 0.0 {
+                        let fee = filled.abs() * vwap * cfg.taker_fee_bps * 1e-4;
+                        book_fill(
+                            &mut out, &mut pos, &mut cash, &mut fees, j, &o, filled, vwap, fee,
+                        );
+                        last_fill_ts = ts;
+                    }
+                    continue;
+                }
+                Mode::Passive => passive_step(feed, j, &mut inflight[k]),
+            };
+            if done {
+                let o = inflight.remove(k).expect("index checked above");
+                let fee = o.qty.abs() * o.price * cfg.maker_fee_bps * 1e-4;
+                book_fill(
+                    &mut out, &mut pos, &mut cash, &mut fees, j, &o, o.qty, o.price, fee,
+                );
+                last_fill_ts = ts;
+            } else {
+                k += 1;
+            }
+        }
+        out.position.push(pos);
+        out.cash.push(cash);
+        out.equity.push(cash + pos * mid);
+        out.fees.push(fees);
+    }
+    out.unfilled_qty += inflight.iter().map(|o| o.qty.abs()).sum::<f64>();
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn book_fill(
+    out: &mut Outcome,
+    pos: &mut f64,
+    cash: &mut f64,
+    fees: &mut f64,
+    row: usize,
+    o: &Order,
+    qty: f64,
+    price: f64,
+    fee: f64,
+) {
+    *pos += qty;
+    *cash -= qty * price + fee;
+    *fees += fee;
+    out.fills.push(Fill {
+        row,
+        decision_row: o.decision_row,
+        qty,
+        price,
+        fee,
+        slippage: qty * (price - o.decision_mid),
+    });
+}
+
+/// Walks the 5 levels of row `j` for a signed quantity; returns (filled, VWAP).
+fn walk(feed: &Feed<'_>, j: usize, qty: f64) -> (f64, f64) {
+    let (px, sz) = if qty > 0.0 { (10, 15) } else { (0, 5) };
+    let mut left = qty.abs();
+    let mut notional = 0.0;
+    for k in 0..5 {
+        let (p, s) = (feed.cols[px + k][j], feed.cols[sz + k][j]);
+        if left <= 0.0 || !(p.is_finite() && s > 0.0) {
+            continue;
+        }
+        let take = left.min(s);
+        notional += take * p;
+        left -= take;
+    }
+    let filled = qty.abs() - left;
+    if filled == 0.0 {
+        (0.0, 0.0)
+    } else {
+        (filled.copysign(qty), notional / filled)
+    }
+}
+
+/// Advances a resting limit order at row `j`; true when it fills.
+///
+/// Conservative L2 queue: on arrival the queue ahead is the displayed size at our price. The
+/// displayed size only tells us that *something* left the queue, so a decrease is counted as
+/// queue consumed ahead of us only (never behind us), and we fill once the decreases add up to
+/// the queue ahead plus our own size, or when the price trades through ours.
+fn passive_step(feed: &Feed<'_>, j: usize, o: &mut Order) -> bool {
+    let c = &feed.cols;
+    let buy = o.qty > 0.0;
+    let (best, size_at, opposite) = if buy {
+        (c[0][j], level_size(feed, j, 0, 5, o.price), c[10][j])
+    } else {
+        (c[10][j], level_size(feed, j, 10, 15, o.price), c[0][j])
+    };
+    let through = if buy {
+        best < o.price || opposite <= o.price
+    } else {
+        best > o.price || opposite >= o.price
+    };
+    match o.queue_ahead {
+        None => {
+            if through {
+                return true;
+            }
+            o.queue_ahead = Some(size_at);
+            o.last_size = size_at;
+            false
+        }
+        Some(ahead) => {
+            if through {
+                return true;
+            }
+            let drop = (o.last_size - size_at).max(0.0);
+            o.last_size = size_at;
+            let left = ahead + o.qty.abs() - drop;
+            o.queue_ahead = Some(left - o.qty.abs());
+            left <= 0.0
+        }
+    }
+}
+
+/// Displayed size at `price` on one side of row `j` (0 when the price is not among 5 levels).
+fn level_size(feed: &Feed<'_>, j: usize, px: usize, sz: usize, price: f64) -> f64 {
+    (0..5)
+        .find(|&k| feed.cols[px + k][j] == price)
+        .map_or(0.0, |k| feed.cols[sz + k][j])
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp)] // hand-computed cases use exactly representable numbers
+mod tests {
+    use super::*;
+
+    /// Books with bid = mid − 0.5, ask = mid + 0.5, 1 unit per level, levels 1 apart.
+    fn books(mids: &[f64], ts: &[i64]) -> (Vec<i64>, Vec<Vec<f64>>) {
+        let mut cols = vec![Vec::new(); 20];
+        for &m in mids {
+            for k in 0..5 {
+                cols[k].push(m - 0.5 - k as f64);
+                cols[5 + k].push(1.0);
+                cols[10 + k].push(m + 0.5 + k as f64);
+                cols[15 + k].push(1.0);
+            }
+        }
+        (ts.to_vec(), cols)
+    }
+
+    fn feed<'a>(ts: &'a [i64], cols: &'a [Vec<f64>]) -> Feed<'a> {
+        Feed::new(ts, std::array::from_fn(|i| cols[i].as_slice())).unwrap()
+    }
+
+    #[test]
+    fn known_path_long_then_flat() {
+        let (ts, cols) = books(&[100.0, 102.0, 104.0, 103.0], &[0, 10, 20, 30]);
+        let f = feed(&ts, &cols);
+        let cfg = Config {
+            on_zero: OnZero::Flatten,
+            ..Config::default()
+        };
+        let out = run(&f, &[1, 1, 0, 0], &cfg).unwrap();
+        // Buy 1 at 100.5 (row 0, zero latency), sell 1 at 103.5 (row 2's bid).
+        assert_eq!(out.fills.len(), 2);
+        assert_eq!(out.fills[0].price, 100.5);
+        assert_eq!(out.fills[1].price, 103.5);
+        assert_eq!(out.equity, vec![-0.5, 1.5, 3.0, 3.0]);
+        assert_eq!(out.position, vec![1.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn latency_skips_a_snapshot() {
+        let (ts, cols) = books(&[100.0, 101.0, 105.0], &[0, 5, 20]);
+        let f = feed(&ts, &cols);
+        let cfg = Config {
+            md_latency_ns: 4,
+            order_latency_ns: 8,
+            ..Config::default()
+        };
+        let out = run(&f, &[1, 0, 0], &cfg).unwrap();
+        // Arrives at 12: row 1 (ts 5) is too early, it fills at row 2's ask.
+        assert_eq!(out.fills[0].row, 2);
+        assert_eq!(out.fills[0].price, 105.5);
+        assert_eq!(out.fills[0].slippage, 5.5);
+    }
+
+    #[test]
+    fn a_fill_walks_three_levels_and_fees_are_charged() {
+        let (ts, cols) = books(&[100.0], &[0]);
+        let f = feed(&ts, &cols);
+        let cfg = Config {
+            order_size: 2.5,
+            max_position: 3.0,
+            taker_fee_bps: 10.0,
+            ..Config::default()
+        };
+        let out = run(&f, &[1], &cfg).unwrap();
+        let vwap = (100.5 + 101.5 + 0.5 * 102.5) / 2.5;
+        assert!((out.fills[0].price - vwap).abs() < 1e-12);
+        let fee = 2.5 * vwap * 10.0 * 1e-4;
+        assert!((out.fills[0].fee - fee).abs() < 1e-12);
+        assert!((out.cash[0] - (-(2.5 * vwap) - fee)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_size_larger_than_the_book_is_partly_unfilled() {
+        let (ts, cols) = books(&[100.0], &[0]);
+        let f = feed(&ts, &cols);
+        let cfg = Config {
+            order_size: 7.0,
+            max_position: 7.0,
+            ..Config::default()
+        };
+        let out = run(&f, &[-1], &cfg).unwrap();
+        assert_eq!(out.fills[0].qty, -5.0);
+        assert_eq!(out.unfilled_qty, 2.0);
+        assert_eq!(out.requested_qty, 7.0);
+    }
+
+    #[test]
+    fn a_flip_trades_twice_the_size() {
+        let (ts, cols) = books(&[100.0, 100.0], &[0, 1]);
+        let f = feed(&ts, &cols);
+        let out = run(&f, &[1, -1], &Config::default()).unwrap();
+        assert_eq!(out.fills[1].qty, -2.0);
+        assert_eq!(out.position, vec![1.0, -1.0]);
+    }
+
+    #[test]
+    fn min_hold_defers_changes() {
+        let (ts, cols) = books(&[100.0, 100.0, 100.0], &[0, 5, 20]);
+        let f = feed(&ts, &cols);
+        let cfg = Config {
+            min_hold_ns: 10,
+            ..Config::default()
+        };
+        let out = run(&f, &[1, -1, -1], &cfg).unwrap();
+        assert_eq!(out.position, vec![1.0, 1.0, -1.0]);
+    }
+
+    #[test]
+    fn passive_waits_for_the_queue() {
+        // We join the bid at 99.5 behind 1 unit; the size there drops 1 → 0.5 → 0 (plus our
+        // own 1 must go): fill only once 2 units have left, i.e. never with these books...
+        let (ts, mut cols) = books(&[100.0, 100.0, 100.0, 100.0], &[0, 1, 2, 3]);
+        cols[5] = vec![1.0, 0.5, 0.2, 3.0];
+        let f = feed(&ts, &cols);
+        let cfg = Config {
+            mode: Mode::Passive,
+            maker_fee_bps: -1.0,
+            ..Config::default()
+        };
+        let out = run(&f, &[1, 0, 0, 0], &cfg).unwrap();
+        assert!(
+            out.fills.is_empty(),
+            "only 0.8 left the queue: ahead 1 + ours 1 not consumed"
+        );
+        // ...but a trade-through (the bid drops below our price) fills at our price.
+        let (ts, mut cols) = books(&[100.0, 100.0, 98.0], &[0, 1, 2]);
+        cols[5] = vec![1.0, 1.0, 1.0];
+        let f = feed(&ts, &cols);
+        let out = run(&f, &[1, 0, 0], &cfg).unwrap();
+        assert_eq!(out.fills.len(), 1);
+        assert_eq!(out.fills[0].row, 2);
+        assert_eq!(out.fills[0].price, 99.5);
+        assert!(out.fills[0].fee < 0.0, "maker rebate");
+    }
+
+    #[test]
+    fn passive_fills_when_queue_ahead_and_ours_are_consumed() {
+        let (ts, mut cols) = books(&[100.0; 4], &[0, 1, 2, 3]);
+        cols[5] = vec![2.0, 2.0, 1.0, 0.0];
+        // Ahead 2 on arrival (row 0), then drops 1 and 1 = 2 → our 1 is not yet consumed;
+        // add row 4 where size refills and drops again.
+        let f = feed(&ts, &cols);
+        let cfg = Config {
+            mode: Mode::Passive,
+            ..Config::default()
+        };
+        let out = run(&f, &[1, 0, 0, 0], &cfg).unwrap();
+        assert!(out.fills.is_empty());
+        let (ts, mut cols) = books(&[100.0; 3], &[0, 1, 2]);
+        cols[5] = vec![2.0, 4.0, 0.0];
+        let f = feed(&ts, &cols);
+        let out = run(&f, &[1, 0, 0], &cfg).unwrap();
+        assert_eq!(
+            out.fills.len(),
+            1,
+            "4 units left after we joined behind 2: filled"
+        );
+    }
+
+    #[test]
+    fn config_and_shape_errors() {
+        let (ts, cols) = books(&[100.0], &[0]);
+        let f = feed(&ts, &cols);
+        assert!(run(&f, &[1, 1], &Config::default()).is_err());
+        let bad = Config {
+            order_size: 0.0,
+            ..Config::default()
+        };
+        assert!(run(&f, &[1], &bad).is_err());
+    }
+}

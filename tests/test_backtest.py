@@ -1,0 +1,82 @@
+"""Backtest metrics on hand-computed paths; signals from weights come from the engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+import lobflow
+from lobflow import backtest
+from lobflow.collect.simbook import simulate_books
+
+CORES = (0, 1)
+
+
+def ladder(mids: list[float], ts: list[int]) -> pl.DataFrame:
+    """bid = mid - 0.5, ask = mid + 0.5, 1 unit per level, levels 1 apart."""
+    cols: dict[str, object] = {"ts": ts}
+    for k in range(5):
+        cols[f"bid_px_{k}"] = [m - 0.5 - k for m in mids]
+        cols[f"bid_sz_{k}"] = [1.0] * len(mids)
+        cols[f"ask_px_{k}"] = [m + 0.5 + k for m in mids]
+        cols[f"ask_sz_{k}"] = [1.0] * len(mids)
+    return pl.DataFrame(cols)
+
+
+def cfg(**kw: object) -> backtest.BacktestConfig:
+    base: dict[str, object] = {"md_latency_ns": 0, "order_latency_ns": 0, "taker_fee_bps": 0.0}
+    base.update(kw)
+    return backtest.BacktestConfig(**base)  # type: ignore[arg-type]
+
+
+def test_known_path_with_a_flip() -> None:
+    books = ladder([100, 102, 104, 101, 99], [0, 10**9, 2 * 10**9, 3 * 10**9, 4 * 10**9])
+    r = backtest.run(books, np.array([1, 0, -1, 0, 1], np.int8), cfg())
+    # buy 1 @100.5; flip: sell 2 at 103.5 (1) and 102.5 (1); buy 2 at 99.5 and 100.5.
+    assert r.fills["qty"].to_list() == [1.0, -2.0, 2.0]
+    assert r.fills["price"].to_list() == [100.5, 103.0, 100.0]
+    assert r.metrics["trades"] == 5  # two flips count two each
+    assert r.position.tolist() == [1, 1, -1, -1, 1]
+    # equity: cash + pos·mid; final cash = -100.5 + 206 - 200 = -94.5, +1·99
+    assert r.metrics["pnl"] == pytest.approx(4.5)
+    assert r.metrics["fill_ratio"] == 1.0
+    # Round trips: long 100.5 → closed at the flip (win), short → closed at the next flip (win).
+    assert r.metrics["hit_rate"] == 1.0
+    assert r.metrics["avg_holding_s"] == pytest.approx(2.0)
+    # equity (cash + pos·mid): -0.5, 1.5, 1.5, 4.5, 4.5 never falls: no drawdown
+    np.testing.assert_allclose(r.equity, [-0.5, 1.5, 1.5, 4.5, 4.5])
+    assert r.metrics["max_drawdown"] == 0.0
+
+
+def test_drawdown_from_the_peak() -> None:
+    r = backtest.run(ladder([100, 98, 101, 97], [0, 1, 2, 3]), np.ones(4, np.int8), cfg())
+    np.testing.assert_allclose(r.equity, [-0.5, -2.5, 0.5, -3.5])
+    assert r.metrics["max_drawdown"] == pytest.approx(4.0)
+
+
+def test_fees_and_unfilled_size() -> None:
+    books = ladder([100], [0])
+    r = backtest.run(books, np.array([1], np.int8), cfg(order_size=7, max_position=7, taker_fee_bps=10))
+    assert r.fills["qty"].to_list() == [5.0]
+    assert r.metrics["unfilled_qty"] == 2.0
+    assert r.metrics["fill_ratio"] == pytest.approx(5 / 7)
+    notional = sum(100.5 + k for k in range(5))
+    assert r.metrics["fees"] == pytest.approx(notional * 10e-4)
+
+
+def test_weights_go_through_the_engine() -> None:
+    books = simulate_books(5000, seed=3)
+    w = lobflow.Weights((1000, 2000, 5000), 0.2, 0.0, (0.0,) * 4 + (1.0,) + (0.0,) * 13)
+    r = backtest.run(books, w, cfg(cores=CORES))
+    np.testing.assert_array_equal(r.signals, lobflow.Engine(w, cores=CORES).run(books).signals)
+    assert r.scores is not None
+    assert r.engine["cores_used"] == CORES
+    assert r.metrics["snapshots"] == 5000
+
+
+def test_bad_signal_length() -> None:
+    with pytest.raises(lobflow.errors.BacktestError, match="3 signals for 1 rows"):
+        backtest.run(ladder([100], [0]), np.zeros(3, np.int8), cfg())
+    with pytest.raises(ValueError, match="order_size"):
+        backtest.run(ladder([100], [0]), np.zeros(1, np.int8), cfg(order_size=0.0))
