@@ -1,12 +1,72 @@
-"""CLI commands of lobflow.backtest."""
+"""CLI commands `lobflow backtest` and `lobflow report`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Annotated
 
-if TYPE_CHECKING:
-    import typer
+import typer
+
+
+def _run(books: Path, weights: Path, mode: str, fee_bps: float, latency_ms: float, cores: str):  # type: ignore[no-untyped-def]  # noqa: ANN202
+    import polars as pl
+
+    from lobflow.backtest import BacktestConfig, run
+
+    c = tuple(int(x) for x in cores.split(","))
+    cfg = BacktestConfig(
+        mode=mode,  # type: ignore[arg-type]
+        taker_fee_bps=fee_bps,
+        order_latency_ns=int(latency_ms * 1e6),
+        cores=(c[0], c[1]),
+    )
+    df = pl.read_parquet(books) if books.is_file() else pl.scan_parquet(books / "**/*.parquet").collect()
+    return df, run(df, weights, cfg)
+
+
+def backtest(
+    books: Annotated[Path, typer.Argument(help="one feed of processed books (Parquet)")],
+    weights: Annotated[Path, typer.Option(help="weights file")] = Path("weights.txt"),
+    mode: Annotated[str, typer.Option(help="taker | passive")] = "taker",
+    fee_bps: Annotated[float, typer.Option(help="taker fee, bps")] = 1.0,
+    latency_ms: Annotated[float, typer.Option(help="order-entry latency, ms")] = 10.0,
+    cores: Annotated[str, typer.Option(help="engine cores producer,worker")] = "2,4",
+) -> None:
+    """Backtest the engine's signals on recorded books; print the metrics."""
+    from rich.console import Console
+
+    from lobflow.report import summary_table
+
+    _, res = _run(books, weights, mode, fee_bps, latency_ms, cores)
+    Console().print(summary_table(res))
+
+
+def report(
+    books: Annotated[Path, typer.Argument(help="one feed of processed books (Parquet)")],
+    weights: Annotated[Path, typer.Option(help="weights file")] = Path("weights.txt"),
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("report"),
+    mode: Annotated[str, typer.Option(help="taker | passive")] = "taker",
+    fee_bps: Annotated[float, typer.Option(help="taker fee, bps")] = 1.0,
+    latency_ms: Annotated[float, typer.Option(help="order-entry latency, ms")] = 10.0,
+    cores: Annotated[str, typer.Option(help="engine cores producer,worker")] = "2,4",
+) -> None:
+    """Backtest, then write an HTML report with PNGs (equity, position, latency, weights, IC)."""
+    from rich.console import Console
+
+    from lobflow import Engine, Weights
+    from lobflow.report import ic_by_horizon, summary_table, write_report
+
+    df, res = _run(books, weights, mode, fee_bps, latency_ms, cores)
+    w = Weights.load(weights)
+    paced = Engine(w, cores=res.config.cores).run(df.head(100_000), pace_ns=20_000)
+    assert res.scores is not None
+    path = write_report(out, res, weights=w, latency_ns=paced.latency_ns,
+                        ic=ic_by_horizon(df, res.scores))
+    Console().print(summary_table(res))
+    Console().print(f"report: {path}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this stage's commands to the `lobflow` app."""
+    """Add `backtest` and `report` to the `lobflow` app."""
+    app.command("backtest")(backtest)
+    app.command("report")(report)

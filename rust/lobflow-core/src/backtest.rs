@@ -144,7 +144,7 @@ pub fn run(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Result<Outcome> {
         fees: Vec::with_capacity(n),
         ..Outcome::default()
     };
-    let (mut pos, mut cash, mut fees) = (0.0f64, 0.0f64, 0.0f64);
+    let mut acct = Account::default();
     let mut inflight: VecDeque<Order> = VecDeque::new();
     let mut last_fill_ts = i64::MIN;
     for j in 0..n {
@@ -161,7 +161,7 @@ pub fn run(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Result<Outcome> {
         if let (Some(target), true) = (target, held_long_enough) {
             let target = target.clamp(-cfg.max_position, cfg.max_position);
             let pending: f64 = inflight.iter().map(|o| o.qty).sum();
-            let qty = target - pos - pending;
+            let qty = target - acct.pos - pending;
             if qty.abs() > 1e-12 {
                 if cfg.mode == Mode::Passive {
                     // One working quote at a time: replace what is resting.
@@ -169,7 +169,7 @@ pub fn run(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Result<Outcome> {
                         out.unfilled_qty += o.qty.abs();
                     }
                 }
-                let qty = target - pos;
+                let qty = target - acct.pos;
                 if qty.abs() > 1e-12 {
                     out.requested_qty += qty.abs();
                     let price = if qty > 0.0 { c[0][j] } else { c[10][j] };
@@ -187,71 +187,76 @@ pub fn run(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Result<Outcome> {
         }
         // 2. Orders that have reached the venue by this snapshot (including one just sent with
         //    zero latency) execute against it.
-        let mut k = 0;
-        while k < inflight.len() {
-            if inflight[k].arrival > ts {
-                k += 1;
-                continue;
-            }
-            let done = match cfg.mode {
-                Mode::Taker => {
-                    let o = inflight.remove(k).expect("index checked above");
-                    let (filled, vwap) = walk(feed, j, o.qty);
-                    out.unfilled_qty += (o.qty - filled).abs();
-                    if filled != 0.0 {
-                        let fee = filled.abs() * vwap * cfg.taker_fee_bps * 1e-4;
-                        book_fill(
-                            &mut out, &mut pos, &mut cash, &mut fees, j, &o, filled, vwap, fee,
-                        );
-                        last_fill_ts = ts;
-                    }
-                    continue;
-                }
-                Mode::Passive => passive_step(feed, j, &mut inflight[k]),
-            };
-            if done {
-                let o = inflight.remove(k).expect("index checked above");
-                let fee = o.qty.abs() * o.price * cfg.maker_fee_bps * 1e-4;
-                book_fill(
-                    &mut out, &mut pos, &mut cash, &mut fees, j, &o, o.qty, o.price, fee,
-                );
-                last_fill_ts = ts;
-            } else {
-                k += 1;
-            }
+        if execute_due(feed, j, cfg, &mut inflight, &mut acct, &mut out) {
+            last_fill_ts = ts;
         }
-        out.position.push(pos);
-        out.cash.push(cash);
-        out.equity.push(cash + pos * mid);
-        out.fees.push(fees);
+        out.position.push(acct.pos);
+        out.cash.push(acct.cash);
+        out.equity.push(acct.cash + acct.pos * mid);
+        out.fees.push(acct.fees);
     }
     out.unfilled_qty += inflight.iter().map(|o| o.qty.abs()).sum::<f64>();
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn book_fill(
+/// Position, cash and fees paid so far.
+#[derive(Clone, Copy, Debug, Default)]
+struct Account {
+    pos: f64,
+    cash: f64,
+    fees: f64,
+}
+
+/// Executes every in-flight order that has arrived by row `j`; true when anything filled.
+fn execute_due(
+    feed: &Feed<'_>,
+    j: usize,
+    cfg: &Config,
+    inflight: &mut VecDeque<Order>,
+    acct: &mut Account,
     out: &mut Outcome,
-    pos: &mut f64,
-    cash: &mut f64,
-    fees: &mut f64,
-    row: usize,
-    o: &Order,
-    qty: f64,
-    price: f64,
-    fee: f64,
-) {
-    *pos += qty;
-    *cash -= qty * price + fee;
-    *fees += fee;
-    out.fills.push(Fill {
-        row,
-        decision_row: o.decision_row,
-        qty,
-        price,
-        fee,
-        slippage: qty * (price - o.decision_mid),
-    });
+) -> bool {
+    let ts = feed.ts[j];
+    let mut filled_any = false;
+    let mut k = 0;
+    while k < inflight.len() {
+        if inflight[k].arrival > ts {
+            k += 1;
+            continue;
+        }
+        let (qty, price, fee_bps) = match cfg.mode {
+            Mode::Taker => {
+                // Immediate-or-cancel: whatever the 5 levels cannot fill is dropped.
+                let (filled, vwap) = walk(feed, j, inflight[k].qty);
+                out.unfilled_qty += (inflight[k].qty - filled).abs();
+                (filled, vwap, cfg.taker_fee_bps)
+            }
+            Mode::Passive => {
+                if !passive_step(feed, j, &mut inflight[k]) {
+                    k += 1;
+                    continue;
+                }
+                (inflight[k].qty, inflight[k].price, cfg.maker_fee_bps)
+            }
+        };
+        let Some(o) = inflight.remove(k) else { break };
+        if qty != 0.0 {
+            let fee = qty.abs() * price * fee_bps * 1e-4;
+            acct.pos += qty;
+            acct.cash -= qty * price + fee;
+            acct.fees += fee;
+            out.fills.push(Fill {
+                row: j,
+                decision_row: o.decision_row,
+                qty,
+                price,
+                fee,
+                slippage: qty * (price - o.decision_mid),
+            });
+            filled_any = true;
+        }
+    }
+    filled_any
 }
 
 /// Walks the 5 levels of row `j` for a signed quantity; returns (filled, VWAP).
@@ -318,6 +323,7 @@ fn passive_step(feed: &Feed<'_>, j: usize, o: &mut Order) -> bool {
 }
 
 /// Displayed size at `price` on one side of row `j` (0 when the price is not among 5 levels).
+#[allow(clippy::float_cmp)] // prices of one feed: the same decimal always parses to the same f64
 fn level_size(feed: &Feed<'_>, j: usize, px: usize, sz: usize, price: f64) -> f64 {
     (0..5)
         .find(|&k| feed.cols[px + k][j] == price)

@@ -36,6 +36,8 @@ pub fn core_to_core_latency(cores: [usize; 2], round_trips: usize) -> crate::Res
     let warmup = (round_trips / 10).max(100);
     let total = (warmup + round_trips) as u64;
     let mut samples = Vec::with_capacity(round_trips);
+    // Both ends run on threads of their own: pinning the caller would shrink the affinity of
+    // whatever thread called us (in Python, the interpreter's main thread) for good.
     std::thread::scope(|s| {
         let echo = s.spawn(|| {
             pin::pin_current(plan.used[1]);
@@ -47,19 +49,22 @@ pub fn core_to_core_latency(cores: [usize; 2], round_trips: usize) -> crate::Res
                 ball.store(2 * i + 2, Ordering::Release);
             }
         });
-        pin::pin_current(plan.used[0]);
-        for i in 0..total {
-            let t0 = Instant::now();
-            ball.store(2 * i + 1, Ordering::Release);
-            while ball.load(Ordering::Acquire) != 2 * i + 2 {
-                std::hint::spin_loop();
+        let ping = s.spawn(|| {
+            pin::pin_current(plan.used[0]);
+            for i in 0..total {
+                let t0 = Instant::now();
+                ball.store(2 * i + 1, Ordering::Release);
+                while ball.load(Ordering::Acquire) != 2 * i + 2 {
+                    std::hint::spin_loop();
+                }
+                if i >= warmup as u64 {
+                    samples.push(t0.elapsed().as_nanos() as f64 / 2.0);
+                }
             }
-            if i >= warmup as u64 {
-                samples.push(t0.elapsed().as_nanos() as f64 / 2.0);
-            }
-        }
-        echo.join()
-            .map_err(|_| crate::Error::WorkerPanicked("c2c echo thread".into()))
+        });
+        let dead = |_| crate::Error::WorkerPanicked("c2c probe thread".into());
+        echo.join().map_err(dead)?;
+        ping.join().map_err(dead)
     })?;
     samples.sort_by(f64::total_cmp);
     let q = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];

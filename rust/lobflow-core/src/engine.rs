@@ -202,6 +202,8 @@ impl Engine {
         let n = feed.len();
         let codec = feed.fit_codec();
         let plan = pin::plan(self.config.cores);
+        // Unknown topology counts as shared: yielding is the safe choice there.
+        let shared_core = plan.used[0] == plan.used[1] || plan.available.is_empty();
         let every = if opts.pace_ns.is_some() {
             1
         } else {
@@ -219,7 +221,7 @@ impl Engine {
             let producer = s.spawn(|| {
                 let _guard = StopOnPanic(&stop);
                 let pinned = pin::pin_current(plan.used[0]);
-                let out = self.produce(feed, opts, &codec, tx, &stop, &stamps, every);
+                let out = self.produce(feed, opts, &codec, tx, &stop, &stamps, every, shared_core);
                 match out {
                     Ok(p) => Some(ProducerOut { pinned, ..p }),
                     Err(e) => {
@@ -234,7 +236,7 @@ impl Engine {
             let worker = s.spawn(|| {
                 let _guard = StopOnPanic(&stop);
                 let pinned = pin::pin_current(plan.used[1]);
-                self.work(n, opts, &codec, rx, &stop, &stamps, every)
+                self.work(n, opts, &codec, rx, &stop, &stamps, every, shared_core)
                     .map(|w| WorkerOut { pinned, ..w })
             });
             let mut interrupted = false;
@@ -296,6 +298,7 @@ impl Engine {
         stop: &AtomicBool,
         stamps: &[AtomicU64],
         every: u64,
+        shared_core: bool,
     ) -> Result<ProducerOut> {
         let mut last_ts = i64::MIN;
         let mut skipped = 0;
@@ -339,7 +342,7 @@ impl Engine {
             let mut spins = 0u32;
             while let Err(crate::ring::PushError::Full(back)) = tx.push(item) {
                 item = back;
-                if !backoff(&mut spins, stop) {
+                if !backoff(&mut spins, stop, shared_core) {
                     return Ok(ProducerOut {
                         pinned: false,
                         skipped,
@@ -374,6 +377,7 @@ impl Engine {
         stop: &AtomicBool,
         stamps: &[AtomicU64],
         every: u64,
+        shared_core: bool,
     ) -> Option<WorkerOut> {
         let model = &self.weights;
         let mut state = FeatureState::new(model.windows_ms);
@@ -388,7 +392,7 @@ impl Engine {
                 match rx.pop() {
                     Ok(t) => break t,
                     Err(_) => {
-                        if !backoff(&mut spins, stop) {
+                        if !backoff(&mut spins, stop, shared_core) {
                             return None;
                         }
                     }
@@ -428,20 +432,24 @@ impl Engine {
 }
 
 /// Waits a little for the other side; false when the run was stopped.
+///
+/// With a core of its own a thread only spins: a `sched_yield` would invite the scheduler to
+/// run something else there and cost milliseconds of latency. Where both threads share one
+/// core, spinning would starve the partner, so it yields.
 #[inline]
-fn backoff(spins: &mut u32, stop: &AtomicBool) -> bool {
+fn backoff(spins: &mut u32, stop: &AtomicBool, shared_core: bool) -> bool {
     *spins += 1;
     if *spins < 128 {
         std::hint::spin_loop();
         return true;
     }
-    // Blocked for a while: the other side is slow or gone. Look at the stop flag and give the
-    // core away (matters where both threads share one core).
     *spins = 0;
     if stop.load(Ordering::Acquire) {
         return false;
     }
-    std::thread::yield_now();
+    if shared_core {
+        std::thread::yield_now();
+    }
     true
 }
 

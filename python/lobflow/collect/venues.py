@@ -1,0 +1,239 @@
+"""The four venues' public REST order books: symbols, URLs, budgets, parsing, error shapes.
+
+Every response is classified into exactly one `Outcome`, so the poller has one policy table
+instead of per-venue special cases. Facts (endpoints, limits, error bodies) follow
+../shared/reference/exchange-apis.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+LEVELS = 5
+
+
+class Kind(Enum):
+    """What a response means for the poller."""
+
+    OK = "ok"
+    RATE_LIMITED = "rate_limited"  # wait `wait_s`, then resume
+    BANNED = "banned"  # stop polling the venue for `wait_s`
+    RETRY = "retry"  # transient: back off with jitter
+    FATAL = "fatal"  # this feed cannot work (unknown symbol): stop it
+
+
+@dataclass
+class Book:
+    """A parsed top-5 snapshot, before validation."""
+
+    bids: list[tuple[float, float]]
+    asks: list[tuple[float, float]]
+    venue_ts_ns: int | None
+    seq: int | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """A classified response."""
+
+    kind: Kind
+    book: Book | None = None
+    wait_s: float = 0.0
+    reason: str = ""
+
+
+def _retry_after(headers: dict[str, str], default: float) -> float:
+    v = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return max(0.0, float(v)) if v is not None else default
+    except ValueError:
+        return default
+
+
+def _levels(rows: list[Any]) -> list[tuple[float, float]]:
+    return [(float(r[0]), float(r[1])) for r in rows[:LEVELS]]
+
+
+@dataclass(frozen=True)
+class Venue:
+    """One exchange's public order-book endpoint and its budget."""
+
+    name: str
+    base_url: str
+    path: str
+    default_hz: float
+    #: Documented public budget, requests per second per IP (shared by all symbols).
+    budget_rps: float
+    budget_note: str
+
+    def symbol(self, unified: str) -> str:
+        """The venue's spelling of a unified ``BASE-QUOTE`` symbol."""
+        base, _, quote = unified.upper().partition("-")
+        if not quote:
+            msg = f"symbols are BASE-QUOTE, e.g. BTC-USDT; got {unified!r}"
+            raise ValueError(msg)
+        if self.name == "kucoin":
+            return f"{base}-{quote}"
+        if self.name == "kraken":
+            return f"{'XBT' if base == 'BTC' else base}{quote}"
+        return f"{base}{quote}"
+
+    def params(self, unified: str) -> dict[str, str]:
+        """Query parameters for one snapshot request."""
+        s = self.symbol(unified)
+        return {
+            "kucoin": {"symbol": s},
+            "kraken": {"pair": s, "count": str(LEVELS)},
+            "bybit": {"category": "spot", "symbol": s, "limit": str(LEVELS)},
+            "binance": {"symbol": s, "limit": str(LEVELS)},
+        }[self.name]
+
+    def classify(self, status: int, headers: dict[str, str], body: bytes) -> Outcome:
+        """Turn one HTTP response into an `Outcome` (never raises)."""
+        try:
+            return _CLASSIFY[self.name](status, headers, body)
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            return Outcome(Kind.RETRY, reason=f"unparseable body: {type(e).__name__}: {e}"[:200])
+
+
+def _generic_http(status: int, headers: dict[str, str]) -> Outcome | None:
+    if status == 429:
+        return Outcome(Kind.RATE_LIMITED, wait_s=_retry_after(headers, 1.0), reason="HTTP 429")
+    if status >= 500:
+        return Outcome(Kind.RETRY, reason=f"HTTP {status}")
+    return None
+
+
+def _kucoin(status: int, headers: dict[str, str], body: bytes) -> Outcome:
+    if status == 429:
+        # No Retry-After on KuCoin: gw-ratelimit-reset is the pool's countdown in ms.
+        reset = headers.get("gw-ratelimit-reset")
+        wait = float(reset) / 1000 if reset and reset.isdigit() else 1.0
+        return Outcome(Kind.RATE_LIMITED, wait_s=wait, reason="HTTP 429 (429000)")
+    if (g := _generic_http(status, headers)) is not None:
+        return g
+    doc = json.loads(body)
+    code = str(doc.get("code"))
+    if code == "429000":
+        return Outcome(Kind.RATE_LIMITED, wait_s=1.0, reason="429000 in body")
+    if code in ("900001", "400100"):
+        return Outcome(Kind.FATAL, reason=f"{code}: {doc.get('msg')}")
+    if code != "200000":
+        return Outcome(Kind.RETRY, reason=f"code {code}: {doc.get('msg')}")
+    d = doc["data"]
+    return Outcome(
+        Kind.OK,
+        Book(_levels(d["bids"]), _levels(d["asks"]), int(d["time"]) * 1_000_000,
+             int(d["sequence"])),
+    )
+
+
+def _kraken(status: int, headers: dict[str, str], body: bytes) -> Outcome:
+    if (g := _generic_http(status, headers)) is not None:
+        return g
+    doc = json.loads(body)
+    errors = doc.get("error") or []
+    if errors:
+        e = str(errors[0])
+        if "Too many requests" in e or "Rate limit" in e:
+            return Outcome(Kind.RATE_LIMITED, wait_s=5.0, reason=e)
+        if e.startswith("EService: Throttled"):
+            until = e.rsplit(":", 1)[-1].strip()
+            wait = float(until) - time.time() if until.replace(".", "").isdigit() else 5.0
+            return Outcome(Kind.RATE_LIMITED, wait_s=max(1.0, wait), reason=e)
+        if e.startswith(("EQuery:Unknown asset pair", "EGeneral:Invalid arguments")):
+            return Outcome(Kind.FATAL, reason=e)
+        return Outcome(Kind.RETRY, reason=e)
+    result = doc["result"]
+    # The response key may differ from the requested pair (XBTUSDT → XXBTZUSDT): take the one.
+    (book,) = result.values()
+    stamps = [int(r[2]) for r in book["bids"][:LEVELS] + book["asks"][:LEVELS]]
+    ts = max(stamps) * 1_000_000_000 if stamps else None
+    return Outcome(Kind.OK, Book(_levels(book["bids"]), _levels(book["asks"]), ts, None))
+
+
+def _bybit(status: int, headers: dict[str, str], body: bytes) -> Outcome:
+    if status == 403:
+        # IP limit breached (or a US IP): the docs say wait at least 10 minutes.
+        return Outcome(Kind.BANNED, wait_s=600.0, reason="HTTP 403 (IP rate limit)")
+    if (g := _generic_http(status, headers)) is not None:
+        return g
+    doc = json.loads(body)
+    code = int(doc.get("retCode", -1))
+    if code == 10006:
+        return Outcome(Kind.RATE_LIMITED, wait_s=1.0, reason="retCode 10006")
+    if code == 10001:
+        return Outcome(Kind.FATAL, reason=f"retCode 10001: {doc.get('retMsg')}")
+    if code != 0:
+        return Outcome(Kind.RETRY, reason=f"retCode {code}: {doc.get('retMsg')}")
+    r = doc["result"]
+    return Outcome(
+        Kind.OK,
+        Book(_levels(r["b"]), _levels(r["a"]), int(r["ts"]) * 1_000_000, int(r["seq"]),
+             {"cts": r.get("cts"), "u": r.get("u")}),
+    )
+
+
+def _binance(status: int, headers: dict[str, str], body: bytes) -> Outcome:
+    if status == 418:
+        return Outcome(Kind.BANNED, wait_s=_retry_after(headers, 120.0), reason="HTTP 418 (IP ban)")
+    if (g := _generic_http(status, headers)) is not None:
+        return g
+    doc = json.loads(body)
+    if status == 400 and doc.get("code") == -1121:
+        return Outcome(Kind.FATAL, reason="-1121 Invalid symbol")
+    if status != 200 or "lastUpdateId" not in doc:
+        return Outcome(Kind.RETRY, reason=f"HTTP {status}: {doc.get('msg')}")
+    return Outcome(
+        Kind.OK, Book(_levels(doc["bids"]), _levels(doc["asks"]), None, int(doc["lastUpdateId"]))
+    )
+
+
+_CLASSIFY = {"kucoin": _kucoin, "kraken": _kraken, "bybit": _bybit, "binance": _binance}
+
+VENUES: dict[str, Venue] = {
+    "kucoin": Venue("kucoin", "https://api.kucoin.com", "/api/v1/market/orderbook/level2_20",
+                    3.0, 2000 / 30 / 2, "public pool 2000 weight / 30 s, level2_20 weighs 2"),
+    "kraken": Venue("kraken", "https://api.kraken.com", "/0/public/Depth", 1.0, 1.0,
+                    "about 1 request/s per IP for public endpoints: defaults to 1 Hz, not 3"),
+    "bybit": Venue("bybit", "https://api.bybit.com", "/v5/market/orderbook", 3.0, 600 / 5,
+                   "600 requests / 5 s per IP"),
+    "binance": Venue("binance", "https://api.binance.com", "/api/v3/depth", 3.0, 6000 / 60 / 5,
+                     "6000 weight / min per IP, depth limit<=100 weighs 5"),
+}
+
+
+def validate(book: Book) -> tuple[Book | None, list[str]]:
+    """Check a book; fill missing levels with size 0. Returns (book or None if unusable, issues).
+
+    Crossed/locked or NaN best levels make the book unusable; unsorted levels, negative sizes
+    and short books are reported (and repaired where that is safe: short books are padded).
+    """
+    issues: list[str] = []
+    for side in (book.bids, book.asks):
+        if len(side) < LEVELS:
+            issues.append("short")
+            pad_px = side[-1][0] if side else math.nan
+            side.extend([(pad_px, 0.0)] * (LEVELS - len(side)))
+    if not book.bids or not book.asks:
+        return None, [*issues, "empty"]
+    b0, a0 = book.bids[0][0], book.asks[0][0]
+    if not (math.isfinite(b0) and math.isfinite(a0)):
+        return None, [*issues, "nan"]
+    if any(not math.isfinite(s) or s < 0 for _, s in book.bids + book.asks):
+        return None, [*issues, "bad_size"]
+    if b0 >= a0:
+        return None, [*issues, "crossed"]
+    real_b = [p for p, s in book.bids if s > 0]
+    real_a = [p for p, s in book.asks if s > 0]
+    if any(x <= y for x, y in zip(real_b, real_b[1:], strict=False)) or any(
+        x >= y for x, y in zip(real_a, real_a[1:], strict=False)
+    ):
+        issues.append("unsorted")
+    return book, issues
