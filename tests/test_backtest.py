@@ -57,7 +57,9 @@ def test_drawdown_from_the_peak() -> None:
 
 def test_fees_and_unfilled_size() -> None:
     books = ladder([100], [0])
-    r = backtest.run(books, np.array([1], np.int8), cfg(order_size=7, max_position=7, taker_fee_bps=10))
+    r = backtest.run(
+        books, np.array([1], np.int8), cfg(order_size=7, max_position=7, taker_fee_bps=10)
+    )
     assert r.fills["qty"].to_list() == [5.0]
     assert r.metrics["unfilled_qty"] == 2.0
     assert r.metrics["fill_ratio"] == pytest.approx(5 / 7)

@@ -32,9 +32,10 @@ def test_matches_oracle(scale: str, windows: tuple[int, int, int]) -> None:
     )
 
 
+@pytest.mark.parametrize("scale", ["btc", "tiny"])
 @pytest.mark.parametrize("windows", WINDOWS)
-def test_matches_engine(windows: tuple[int, int, int]) -> None:
-    df = make_books(5000, seed=12)
+def test_matches_engine(scale: str, windows: tuple[int, int, int]) -> None:
+    df = make_books(5000, seed=12, price_scale=scale)  # type: ignore[arg-type]
     w = lobflow.Weights(windows, 0.0, 0.0, (0.0,) * 18)
     res = lobflow.Engine(w, cores=(0, 1)).run(df, record_features=True)
     assert res.features is not None
@@ -130,3 +131,39 @@ def test_labels_use_the_first_snapshot_at_or_after_the_horizon() -> None:
         None,
     ]
     assert got["fwd_ret_bps"].to_list() == expect
+
+
+def test_one_feed_with_keys_equals_no_keys() -> None:
+    df = make_books(2000, seed=8)
+    assert (
+        features.compute(df)
+        .drop("exchange", "symbol")
+        .equals(features.compute(df.drop("exchange", "symbol")))
+    )
+
+
+def test_a_null_key_is_a_feed_of_its_own() -> None:
+    a = make_books(500, seed=1)
+    b = make_books(500, seed=2).with_columns(symbol=pl.lit(None, dtype=pl.String))
+    out = features.compute(pl.concat([a, b]).sort("ts", maintain_order=True))
+    got = out.filter(pl.col("symbol").is_null())
+    assert_features_close(matrix(got, (10, 20, 50)), oracle_features(b))
+
+
+def test_cli_writes_the_features(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lobflow.cli import app
+
+    df = make_books(1500, seed=9)
+    src, out = tmp_path / "books.parquet", tmp_path / "f.parquet"
+    df.write_parquet(src)
+    args = ["features", str(src), "--out", str(out), "--windows-ms", "1000,2000,5000"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert pl.read_parquet(out).equals(features.compute(df, (1000, 2000, 5000)))
+    bad = df.with_columns(ask_sz_3=pl.when(pl.int_range(pl.len()) == 7).then(-1.0).otherwise(1.0))
+    bad.write_parquet(src)
+    res = CliRunner().invoke(app, ["features", str(src), "--out", str(out)])
+    assert res.exit_code == 1
+    assert "row 7, column `ask_sz_3`" in res.output

@@ -55,3 +55,21 @@ def test_invariants(df: pl.DataFrame) -> None:
             window = spread[(ts > ts[i] - w * 1_000_000) & (np.arange(len(ts)) <= i)]
             assert window.min() - 1e-9 <= roll[i] <= window.max() + 1e-9
     assert_features_close(out.select(lobflow.FEATURE_NAMES).to_numpy(), oracle_features(df))
+
+
+@settings(max_examples=40, deadline=None)
+@given(feeds(), st.data())
+def test_appending_rows_never_changes_the_past(df: pl.DataFrame, data: st.DataObject) -> None:
+    cut = data.draw(st.integers(1, df.height))
+    assert features.compute(df).head(cut).equals(features.compute(df.head(cut)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(feeds(), feeds())
+def test_feeds_never_mix(a: pl.DataFrame, b: pl.DataFrame) -> None:
+    # Both feeds start at ts 0, so the interleaving has equal timestamps across feeds too.
+    a, b = a.with_columns(symbol=pl.lit("A")), b.with_columns(symbol=pl.lit("B"))
+    both = features.compute(pl.concat([a, b]).sort("ts", maintain_order=True))
+    for sym, part in (("A", a), ("B", b)):
+        got = both.filter(pl.col("symbol") == sym).select(lobflow.FEATURE_NAMES).to_numpy()
+        assert_features_close(got, features.compute(part).select(lobflow.FEATURE_NAMES).to_numpy())

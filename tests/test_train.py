@@ -103,3 +103,86 @@ def test_cli_train_and_export(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["export", str(out), "--out", str(tmp_path / "w.txt")])
     assert res.exit_code == 0, res.output
     assert lobflow.Weights.load(tmp_path / "w.txt") == lobflow.Weights.load(out / "weights.txt")
+
+
+def test_bake_refuses_names_of_other_windows() -> None:
+    import polars as pl
+
+    names = lobflow.feature_names((1000, 2000, 5000))
+    x = np.random.default_rng(1).normal(size=(100, 18))
+    p = make_pipeline(StandardScaler(), Ridge()).fit(pl.DataFrame(x, schema=list(names)), x[:, 0])
+    assert bake(p, (1000, 2000, 5000)).windows_ms == (1000, 2000, 5000)
+    with pytest.raises(ValueError, match=r"feature 9 was fitted as `rolling_ofi_1000ms`"):
+        bake(p, (10, 20, 50))
+    swapped = [names[1], names[0], *names[2:]]
+    q = make_pipeline(StandardScaler(), Ridge()).fit(pl.DataFrame(x, schema=swapped), x[:, 0])
+    with pytest.raises(ValueError, match=r"feature 0 was fitted as `spread`"):
+        bake(q, (1000, 2000, 5000))
+
+
+def test_split_purges_by_when_the_label_is_known() -> None:
+    import polars as pl
+
+    from lobflow.train._fit import split
+
+    # ts 40 sits well before the validation start (54) by its own time, but after a gap its
+    # label is only known at 60: it must not train.
+    data = pl.DataFrame(
+        {
+            "ts": [0, 10, 20, 30, 40, 50, 60, 70, 80, 90],
+            "fwd_ts": [10, 20, 30, 40, 60, 60, 70, 80, 90, 100],
+        }
+    )
+    train, val, test, t0, t1 = split(data, 0.2, 0.2)
+    assert (t0, t1) == (54, 72)
+    assert train["ts"].to_list() == [0, 10, 20, 30]
+    assert val["ts"].to_list() == [60]
+    assert test["ts"].to_list() == [80, 90]
+
+
+@pytest.mark.parametrize("burst", [1, 7])
+def test_cv_folds_never_train_on_labels_that_reach_the_fold(burst: int) -> None:
+    from lobflow.train._fit import purged_folds
+
+    # Bursts of equal timestamps make any "rows per horizon" guess wrong; purging by time is not.
+    ts = np.repeat(np.arange(300) * 10, burst)
+    fwd_ts = ts[np.minimum(np.searchsorted(ts, ts + 25, side="left"), ts.size - 1)]
+    folds = purged_folds(ts, fwd_ts, 4)
+    assert len(folds) == 4
+    for tr, te in folds:
+        assert fwd_ts[tr].max() < ts[te].min()
+        assert ts[te].min() - ts[tr].max() >= 25
+        assert tr.max() < te.min()
+
+
+def test_training_on_equal_timestamps() -> None:
+    import polars as pl
+
+    # Two updates per event time: the median spacing is 0, which must not break the CV.
+    half = BOOKS.head(20_000)
+    dup = pl.concat([half, half.with_columns(bid_sz_0=pl.col("bid_sz_0") * 1.5)]).sort(
+        "ts", maintain_order=True
+    )
+    r = fit(dup, horizon_ns=1_000_000_000, windows_ms=(1000, 2000, 5000), fee_bps=0.0)
+    assert r.metrics["rows"]["train"] > 0
+
+
+def test_logistic_is_not_skewed_by_rows_that_did_not_move() -> None:
+    import warnings
+
+    import polars as pl
+
+    from lobflow import features
+
+    # At 200 ms about 30 % of rows do not move; as "down" labels they would push the decision
+    # function negative (measured: 17 % positive among moved rows instead of about half).
+    h = 200_000_000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lobflow.LobflowWarning)
+        r = fit(BOOKS, horizon_ns=h, windows_ms=(1000, 2000, 5000), model="logistic", fee_bps=0)
+    test = features.labels(features.compute(r.test_rows(BOOKS), r.windows_ms), h)
+    assert isinstance(test, pl.DataFrame)
+    test = test.filter(pl.col("fwd_ret_bps").is_not_null() & (pl.col("fwd_ret_bps") != 0))
+    d = r.pipeline.decision_function(test.select(r.weights.feature_names).to_numpy())
+    up = (test["fwd_ret_bps"].to_numpy() > 0).mean()
+    assert abs((d > 0).mean() - up) < 0.1

@@ -28,6 +28,7 @@ from lobflow.data.make_sample import SAMPLE
 from lobflow.train import fit, save_model
 
 console = Console()
+FEED = "data/processed/exchange=kucoin/symbol=BTC-USDT"
 
 
 def _step(n: int, text: str) -> None:
@@ -53,9 +54,7 @@ def _collect(out: Path, seconds: float) -> None:
 
     asyncio.run(go())
     rows = pl.scan_parquet(out / "processed" / "**" / "*.parquet", hive_partitioning=True)
-    console.print(
-        rows.group_by("exchange", "symbol").len().sort("exchange", "symbol").collect()
-    )
+    console.print(rows.group_by("exchange", "symbol").len().sort("exchange", "symbol").collect())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,9 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     test = result.test_rows(books)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        bt = backtest.run(
-            test, result.weights, backtest.BacktestConfig(taker_fee_bps=args.fee_bps)
-        )
+        bt = backtest.run(test, result.weights, backtest.BacktestConfig(taker_fee_bps=args.fee_bps))
     for w in caught:
         console.print(f"[yellow]engine:[/] {w.message}")
     console.print(report.summary_table(bt, f"held-out backtest ({test.height:,} snapshots)"))
@@ -149,17 +146,22 @@ def main(argv: list[str] | None = None) -> None:
         assert eng.features is not None
         scale = np.maximum(np.abs(pf).max(axis=0), 1e-300)
         worst = float((np.abs(eng.features - pf) / scale).max())
-        console.print(f"{files[0].name}: {df.height:,} rows, worst feature diff / scale {worst:.1e}")
+        console.print(
+            f"{files[0].name}: {df.height:,} rows, worst feature diff / scale {worst:.1e}"
+        )
 
     console.print(
         Panel(
             "On your own data:\n"
-            "  lobflow collect --exchange kucoin,binance --symbol BTC-USDT --duration 10m --out data/\n"
-            "  lobflow train data/processed --horizon 1s --windows-ms 1000,2000,5000 --out model/\n"
+            "  lobflow collect --exchange kucoin,binance --symbol BTC-USDT "
+            "--duration 10m --out data/\n"
+            "  lobflow train data/processed --horizon 1s --windows-ms 1000,2000,5000 "
+            "--out model/\n"
             "  lobflow export model/ --out weights.txt\n"
-            "  lobflow backtest data/processed/exchange=kucoin/symbol=BTC-USDT --weights weights.txt\n"
-            "  lobflow report data/processed/exchange=kucoin/symbol=BTC-USDT --weights weights.txt\n"
-            "  python -c 'import lobflow; print(lobflow.Engine(\"weights.txt\").run(\"books.parquet\"))'",
+            f"  lobflow backtest {FEED} --weights weights.txt\n"
+            f"  lobflow report {FEED} --weights weights.txt\n"
+            "  python -c 'import lobflow; "
+            'print(lobflow.Engine("weights.txt").run("books.parquet").summary())\'',
             title=f"done in {time.perf_counter() - t_start:.0f} s",
         )
     )

@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from lobflow._schema import DEFAULT_WINDOWS_MS
+from lobflow._schema import DEFAULT_WINDOWS_MS, check_windows, feature_names
 from lobflow.weights import N_FEATURES, Weights
 
 
@@ -67,6 +67,7 @@ def bake(
     if coef.shape != (N_FEATURES,):
         msg = f"the model must use the {N_FEATURES} contract features, got {coef.shape[0]}"
         raise ValueError(msg)
+    _check_names(pipeline, check_windows(windows_ms))
     intercept = (
         float(np.ravel(model.intercept_)[0])
         if np.ndim(model.intercept_)
@@ -77,3 +78,24 @@ def bake(
     w = coef / scale
     b = intercept - float(np.sum(coef * mean / scale))
     return Weights(tuple(windows_ms), float(threshold), b, tuple(w.tolist()), comments)  # type: ignore[arg-type]
+
+
+def _check_names(pipeline: Pipeline, windows_ms: tuple[int, int, int]) -> None:
+    """Refuse a pipeline fitted on named columns that are not these windows' features.
+
+    A model fitted on ``rolling_ofi_1000ms`` baked with the default 10/20/50 ms windows would
+    be scored by the engine on other features without any error: the failure the weights
+    file exists to prevent. Pipelines fitted on bare arrays carry no names to check.
+    """
+    fitted = getattr(pipeline, "feature_names_in_", None)
+    if fitted is None:
+        return
+    want = feature_names(windows_ms)
+    for i, (got, name) in enumerate(zip([str(f) for f in fitted], want, strict=True)):
+        if got != name:
+            msg = (
+                f"feature {i} was fitted as `{got}` but windows_ms={windows_ms} names it "
+                f"`{name}`: bake with the windows (and the column order) the model was "
+                "trained with"
+            )
+            raise ValueError(msg)

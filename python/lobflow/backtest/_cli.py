@@ -20,7 +20,11 @@ def _run(books: Path, weights: Path, mode: str, fee_bps: float, latency_ms: floa
         order_latency_ns=int(latency_ms * 1e6),
         cores=(c[0], c[1]),
     )
-    df = pl.read_parquet(books) if books.is_file() else pl.scan_parquet(books / "**/*.parquet").collect()
+    df = (
+        pl.read_parquet(books)
+        if books.is_file()
+        else pl.scan_parquet(books / "**/*.parquet").collect()
+    )
     return df, run(df, weights, cfg)
 
 
@@ -60,8 +64,9 @@ def report(
     w = Weights.load(weights)
     paced = Engine(w, cores=res.config.cores).run(df.head(100_000), pace_ns=20_000)
     assert res.scores is not None
-    path = write_report(out, res, weights=w, latency_ns=paced.latency_ns,
-                        ic=ic_by_horizon(df, res.scores))
+    path = write_report(
+        out, res, weights=w, latency_ns=paced.latency_ns, ic=ic_by_horizon(df, res.scores)
+    )
     Console().print(summary_table(res))
     Console().print(f"report: {path}")
 

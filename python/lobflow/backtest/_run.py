@@ -7,9 +7,8 @@ One scorer for research and production: when given weights, the signals come fro
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
@@ -18,7 +17,11 @@ from lobflow import _core
 from lobflow._engine import Engine
 from lobflow._feed import FeedLike, engine_columns, to_frame
 from lobflow.errors import BacktestError
-from lobflow.weights import Weights
+
+if TYPE_CHECKING:
+    import os
+
+    from lobflow.weights import Weights
 
 NS_PER_YEAR = 365.25 * 24 * 3600 * 1e9
 
@@ -58,8 +61,13 @@ class BacktestResult:
     def frame(self) -> pl.DataFrame:
         """The per-snapshot path as a DataFrame."""
         return pl.DataFrame(
-            {"ts": self.ts, "position": self.position, "equity": self.equity, "fees": self.fees,
-             "signal": self.signals}
+            {
+                "ts": self.ts,
+                "position": self.position,
+                "equity": self.equity,
+                "fees": self.fees,
+                "signal": self.signals,
+            }
         )
 
 
@@ -128,8 +136,11 @@ def run(
     else:
         res = Engine(signals_or_weights, cores=cfg.cores).run(df)
         signals, scores = res.signals, res.scores
-        engine_info = {"ticks_per_s": res.ticks_per_s, "latency_ns": res.latency_ns,
-                       "cores_used": res.cores_used}
+        engine_info = {
+            "ticks_per_s": res.ticks_per_s,
+            "latency_ns": res.latency_ns,
+            "cores_used": res.cores_used,
+        }
     if len(signals) != df.height:
         msg = f"{len(signals)} signals for {df.height} rows"
         raise BacktestError(msg)
@@ -174,7 +185,18 @@ def run(
         "fill_ratio": filled / out["requested_qty"] if out["requested_qty"] > 0 else float("nan"),
         "unfilled_qty": float(out["unfilled_qty"]),
         "elapsed_s": float((ts[-1] - ts[0]) / 1e9) if len(ts) else 0.0,
-        "snapshots": int(len(ts)),
+        "snapshots": len(ts),
     }
-    return BacktestResult(ts, position, equity, out["fees"], signals, scores, fills, metrics,
-                          per_day, cfg, engine_info)
+    return BacktestResult(
+        ts,
+        position,
+        equity,
+        out["fees"],
+        signals,
+        scores,
+        fills,
+        metrics,
+        per_day,
+        cfg,
+        engine_info,
+    )

@@ -10,14 +10,22 @@ import typer
 
 
 def collect(
-    exchange: Annotated[str, typer.Option(help="comma-separated: kucoin,kraken,bybit,binance")] = "kucoin",
-    symbol: Annotated[str, typer.Option(help="comma-separated unified symbols, e.g. BTC-USDT")] = "BTC-USDT",
-    hz: Annotated[float, typer.Option(help="polls per second per symbol (Kraken: 1 by default)")] = 3.0,
+    exchange: Annotated[
+        str, typer.Option(help="comma-separated: kucoin,kraken,bybit,binance")
+    ] = "kucoin",
+    symbol: Annotated[
+        str, typer.Option(help="comma-separated unified symbols, e.g. BTC-USDT")
+    ] = "BTC-USDT",
+    hz: Annotated[
+        float, typer.Option(help="polls per second per symbol (Kraken: 1 by default)")
+    ] = 3.0,
     duration: Annotated[str | None, typer.Option(help="e.g. 10m; default: until Ctrl-C")] = None,
     out: Annotated[Path, typer.Option(help="output folder (raw/ and processed/)")] = Path("data"),
     base_url: Annotated[list[str] | None, typer.Option(help="venue=url, repeatable")] = None,
     flush_every: Annotated[str, typer.Option(help="max interval between part files")] = "5s",
-    live: Annotated[bool | None, typer.Option(help="rich live status (default: on a terminal)")] = None,
+    live: Annotated[
+        bool | None, typer.Option(help="rich live status (default: on a terminal)")
+    ] = None,
 ) -> None:
     """Poll public L2 snapshots into raw and processed Parquet."""
     from rich.console import Console

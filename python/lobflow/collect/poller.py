@@ -14,6 +14,7 @@ touches the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import random
@@ -71,12 +72,26 @@ class CollectStats:
         from rich.table import Table
 
         t = Table(title=f"collected in {self.elapsed_s:.1f} s")
-        for c in ("venue", "requests", "rows", "dups", "late", "paused", "errors", "invalid",
-                  "jitter p50/p99 ms", "latency p50/p99 ms"):
+        for c in (
+            "venue",
+            "requests",
+            "rows",
+            "dups",
+            "late",
+            "paused",
+            "errors",
+            "invalid",
+            "jitter p50/p99 ms",
+            "latency p50/p99 ms",
+        ):
             t.add_column(c)
         for name, v in self.venues.items():
             t.add_row(
-                name, str(v.requests), str(v.rows), str(v.duplicates), str(v.skipped_late),
+                name,
+                str(v.requests),
+                str(v.rows),
+                str(v.duplicates),
+                str(v.skipped_late),
                 str(v.paused_polls),
                 ", ".join(f"{k}:{n}" for k, n in v.errors.items()) or "0",
                 ", ".join(f"{k}:{n}" for k, n in v.invalid.items()) or "0",
@@ -167,9 +182,15 @@ async def _poll_feed(
         stats.requests += 1
         stats.latency_ns.append(recv_ns - ts_local)
         raw.add(
-            {"ts_local": recv_ns, "exchange": venue.name, "symbol": unified, "status": status,
-             "latency_ns": recv_ns - ts_local, "url": str(resp.url),
-             "body": body.decode("utf-8", "replace")},
+            {
+                "ts_local": recv_ns,
+                "exchange": venue.name,
+                "symbol": unified,
+                "status": status,
+                "latency_ns": recv_ns - ts_local,
+                "url": str(resp.url),
+                "body": body.decode("utf-8", "replace"),
+            },
             recv_ns,
         )
         out = venue.classify(status, headers, body)
@@ -252,24 +273,26 @@ async def acollect(
     stats = CollectStats()
     for e in exchanges:
         v = VENUES[e]
-        rate = (hz_per_venue or {}).get(e, min(hz, v.default_hz) if e == "kraken" else hz)
-        if e == "kraken" and rate < hz:
-            log.info("kraken polls at %.1f Hz, not %.1f: %s", rate, hz, v.budget_note)
+        # The public budget is per IP and shared by the venue's symbols.
+        fair = min(hz, v.default_hz, v.budget_rps / max(1, len(symbols)))
+        rate = (hz_per_venue or {}).get(e, fair)
+        if rate < hz:
+            log.info("%s polls each symbol at %.2f Hz, not %.1f: %s", e, rate, hz, v.budget_note)
         states[e] = _VenueState(v, (base_urls or {}).get(e, v.base_url), len(symbols), rate)
         stats.venues[e] = VenueStats()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        # Outside the main thread (or without signal support) the caller stops us instead.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread, or no signal support: the caller stops us
     t0 = time.monotonic()
     start = t0 + 0.05
     async with aiohttp.ClientSession(headers={"User-Agent": "lobflow-collector"}) as session:
         tasks = [
             asyncio.create_task(
-                _poll_feed(session, states[e], s, stats.venues[e], raw, processed, start, stop,
-                           timeout_s)
+                _poll_feed(
+                    session, states[e], s, stats.venues[e], raw, processed, start, stop, timeout_s
+                )
             )
             for e in exchanges
             for s in symbols
@@ -292,10 +315,8 @@ async def acollect(
             # The flusher is not cancelled: a write it has started finishes before the last one.
             await asyncio.gather(*tasks, flusher, status, return_exceptions=True)
             for sig in (signal.SIGINT, signal.SIGTERM):
-                try:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.remove_signal_handler(sig)
-                except (NotImplementedError, RuntimeError, ValueError):
-                    pass
             raw.flush()
             processed.flush()
             raw.compact()
@@ -328,8 +349,13 @@ async def _status_loop(stats: CollectStats, stop: asyncio.Event, live: bool | No
         while not stop.is_set():
             await asyncio.sleep(10)
             for name, v in stats.venues.items():
-                log.info("%s: %d rows, %d requests, jitter p99 %.2f ms", name, v.rows,
-                         v.requests, v.pct("jitter", 99))
+                log.info(
+                    "%s: %d rows, %d requests, jitter p99 %.2f ms",
+                    name,
+                    v.rows,
+                    v.requests,
+                    v.pct("jitter", 99),
+                )
         return
     from rich.live import Live
 
@@ -339,6 +365,6 @@ async def _status_loop(stats: CollectStats, stop: asyncio.Event, live: bool | No
             view.update(stats.table())
 
 
-def collect(**kwargs: Any) -> CollectStats:
+def collect(**kwargs: Any) -> CollectStats:  # noqa: ANN401 - the keywords of `acollect`
     """Blocking wrapper of `acollect` (same arguments)."""
     return asyncio.run(acollect(**kwargs))

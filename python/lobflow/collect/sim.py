@@ -17,7 +17,6 @@ import json
 import math
 import time
 import zlib
-from typing import Any
 
 import numpy as np
 from aiohttp import web
@@ -61,6 +60,7 @@ class SimBook:
 
     def levels(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """(bids, asks) as decimal strings, best first."""
+
         def px(t: int) -> str:
             return f"{t * self.tick:.2f}"
 
@@ -102,8 +102,7 @@ class SimExchange:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        self.port = sockets[0].getsockname()[1]
+        self.port = int(self._runner.addresses[0][1])
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -124,7 +123,7 @@ class SimExchange:
                 return f"{'BTC' if base == 'XBT' else base}-{quote}"
         return None
 
-    def _json(self, doc: Any, status: int = 200) -> web.Response:
+    def _json(self, doc: object, status: int = 200) -> web.Response:
         self.requests += 1
         return web.Response(text=json.dumps(doc), status=status, content_type="application/json")
 
@@ -134,8 +133,12 @@ class SimExchange:
             return self._json({"code": "400100", "msg": "Invalid Parameter."})
         b = self.book(u)
         bids, asks = b.levels()
-        data = {"time": time.time_ns() // 1_000_000, "sequence": str(b.seq),
-                "bids": [list(x) for x in bids], "asks": [list(x) for x in asks]}
+        data = {
+            "time": time.time_ns() // 1_000_000,
+            "sequence": str(b.seq),
+            "bids": [list(x) for x in bids],
+            "asks": [list(x) for x in asks],
+        }
         return self._json({"code": "200000", "data": data})
 
     async def _kraken(self, req: web.Request) -> web.Response:
@@ -148,22 +151,39 @@ class SimExchange:
         now = int(time.time())
         # Kraken answers under its own key for the pair (XBTUSDT -> XXBTZUSDT).
         key = "XXBTZUSDT" if pair == "XBTUSDT" else pair
-        res = {key: {"asks": [[p, s, now] for p, s in asks], "bids": [[p, s, now] for p, s in bids]}}
+        res = {
+            key: {"asks": [[p, s, now] for p, s in asks], "bids": [[p, s, now] for p, s in bids]}
+        }
         return self._json({"error": [], "result": res})
 
     async def _bybit(self, req: web.Request) -> web.Response:
         sym = req.query.get("symbol", "")
         u = self._unified("bybit", sym)
         if u is None or req.query.get("category") != "spot":
-            return self._json({"retCode": 10001, "retMsg": "Not supported symbols", "result": {},
-                               "retExtInfo": {}, "time": time.time_ns() // 1_000_000})
+            return self._json(
+                {
+                    "retCode": 10001,
+                    "retMsg": "Not supported symbols",
+                    "result": {},
+                    "retExtInfo": {},
+                    "time": time.time_ns() // 1_000_000,
+                }
+            )
         b = self.book(u)
         bids, asks = b.levels()
         ms = time.time_ns() // 1_000_000
-        result = {"s": sym, "a": [list(x) for x in asks], "b": [list(x) for x in bids],
-                  "ts": ms, "u": b.seq, "seq": b.seq, "cts": ms - 1}
-        return self._json({"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {},
-                           "time": ms})
+        result = {
+            "s": sym,
+            "a": [list(x) for x in asks],
+            "b": [list(x) for x in bids],
+            "ts": ms,
+            "u": b.seq,
+            "seq": b.seq,
+            "cts": ms - 1,
+        }
+        return self._json(
+            {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": ms}
+        )
 
     async def _binance(self, req: web.Request) -> web.Response:
         u = self._unified("binance", req.query.get("symbol", ""))
@@ -171,11 +191,20 @@ class SimExchange:
             return self._json({"code": -1121, "msg": "Invalid symbol."}, status=400)
         b = self.book(u)
         bids, asks = b.levels()
-        return self._json({"lastUpdateId": b.seq, "bids": [list(x) for x in bids],
-                           "asks": [list(x) for x in asks]})
+        return self._json(
+            {
+                "lastUpdateId": b.seq,
+                "bids": [list(x) for x in bids],
+                "asks": [list(x) for x in asks],
+            }
+        )
 
 
 def serve(port: int, seed: int = 0, host: str = "127.0.0.1") -> None:
     """Run the simulated venue until interrupted."""
-    web.run_app(SimExchange(seed=seed, host=host, port=port).app(), host=host, port=port,
-                print=lambda *_: None)
+    web.run_app(
+        SimExchange(seed=seed, host=host, port=port).app(),
+        host=host,
+        port=port,
+        print=lambda *_: None,
+    )

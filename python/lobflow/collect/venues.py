@@ -7,6 +7,7 @@ instead of per-venue special cases. Facts (endpoints, limits, error bodies) foll
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -129,8 +130,9 @@ def _kucoin(status: int, headers: dict[str, str], body: bytes) -> Outcome:
     d = doc["data"]
     return Outcome(
         Kind.OK,
-        Book(_levels(d["bids"]), _levels(d["asks"]), int(d["time"]) * 1_000_000,
-             int(d["sequence"])),
+        Book(
+            _levels(d["bids"]), _levels(d["asks"]), int(d["time"]) * 1_000_000, int(d["sequence"])
+        ),
     )
 
 
@@ -175,8 +177,13 @@ def _bybit(status: int, headers: dict[str, str], body: bytes) -> Outcome:
     r = doc["result"]
     return Outcome(
         Kind.OK,
-        Book(_levels(r["b"]), _levels(r["a"]), int(r["ts"]) * 1_000_000, int(r["seq"]),
-             {"cts": r.get("cts"), "u": r.get("u")}),
+        Book(
+            _levels(r["b"]),
+            _levels(r["a"]),
+            int(r["ts"]) * 1_000_000,
+            int(r["seq"]),
+            {"cts": r.get("cts"), "u": r.get("u")},
+        ),
     )
 
 
@@ -198,14 +205,38 @@ def _binance(status: int, headers: dict[str, str], body: bytes) -> Outcome:
 _CLASSIFY = {"kucoin": _kucoin, "kraken": _kraken, "bybit": _bybit, "binance": _binance}
 
 VENUES: dict[str, Venue] = {
-    "kucoin": Venue("kucoin", "https://api.kucoin.com", "/api/v1/market/orderbook/level2_20",
-                    3.0, 2000 / 30 / 2, "public pool 2000 weight / 30 s, level2_20 weighs 2"),
-    "kraken": Venue("kraken", "https://api.kraken.com", "/0/public/Depth", 1.0, 1.0,
-                    "about 1 request/s per IP for public endpoints: defaults to 1 Hz, not 3"),
-    "bybit": Venue("bybit", "https://api.bybit.com", "/v5/market/orderbook", 3.0, 600 / 5,
-                   "600 requests / 5 s per IP"),
-    "binance": Venue("binance", "https://api.binance.com", "/api/v3/depth", 3.0, 6000 / 60 / 5,
-                     "6000 weight / min per IP, depth limit<=100 weighs 5"),
+    "kucoin": Venue(
+        "kucoin",
+        "https://api.kucoin.com",
+        "/api/v1/market/orderbook/level2_20",
+        3.0,
+        2000 / 30 / 2,
+        "public pool 2000 weight / 30 s, level2_20 weighs 2",
+    ),
+    "kraken": Venue(
+        "kraken",
+        "https://api.kraken.com",
+        "/0/public/Depth",
+        1.0,
+        1.0,
+        "about 1 request/s per IP for public endpoints: defaults to 1 Hz, not 3",
+    ),
+    "bybit": Venue(
+        "bybit",
+        "https://api.bybit.com",
+        "/v5/market/orderbook",
+        3.0,
+        600 / 5,
+        "600 requests / 5 s per IP",
+    ),
+    "binance": Venue(
+        "binance",
+        "https://api.binance.com",
+        "/api/v3/depth",
+        3.0,
+        6000 / 60 / 5,
+        "6000 weight / min per IP, depth limit<=100 weighs 5",
+    ),
 }
 
 
@@ -232,8 +263,8 @@ def validate(book: Book) -> tuple[Book | None, list[str]]:
         return None, [*issues, "crossed"]
     real_b = [p for p, s in book.bids if s > 0]
     real_a = [p for p, s in book.asks if s > 0]
-    if any(x <= y for x, y in zip(real_b, real_b[1:], strict=False)) or any(
-        x >= y for x, y in zip(real_a, real_a[1:], strict=False)
+    if any(x <= y for x, y in itertools.pairwise(real_b)) or any(
+        x >= y for x, y in itertools.pairwise(real_a)
     ):
         issues.append("unsorted")
     return book, issues

@@ -1,0 +1,1 @@
+"""The bundled sample dataset (see make_sample.py)."""

@@ -14,6 +14,7 @@ import polars as pl
 from scipy.stats import spearmanr
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
     from rich.table import Table
 
     from lobflow.backtest import BacktestResult
@@ -36,7 +37,7 @@ def ic_by_horizon(
     return out
 
 
-def _png(fig: Any, path: Path) -> str:
+def _png(fig: Figure, path: Path) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     path.write_bytes(buf.getvalue())
@@ -89,7 +90,9 @@ def write_report(
         ax.set_yscale("log")
         ax.set_ylabel("tick → signal latency, ns")
         for i, k in enumerate(ks):
-            ax.annotate(f"{latency_ns[k]:,}", (i, latency_ns[k]), ha="center", va="bottom", fontsize=8)
+            ax.annotate(
+                f"{latency_ns[k]:,}", (i, latency_ns[k]), ha="center", va="bottom", fontsize=8
+            )
         images.append(("Engine latency percentiles", _png(fig, d / "latency.png")))
 
     if weights is not None:
@@ -113,7 +116,8 @@ def write_report(
         f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in result.metrics.items()
     )
     figs = "".join(
-        f'<h2>{html.escape(name)}</h2><img src="data:image/png;base64,{b64}">' for name, b64 in images
+        f'<h2>{html.escape(name)}</h2><img src="data:image/png;base64,{b64}">'
+        for name, b64 in images
     )
     cfg = html.escape(json.dumps(result.config.__dict__, default=str))
     more = html.escape(json.dumps(extra or {}, indent=1, default=str))

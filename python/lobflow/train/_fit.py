@@ -145,22 +145,18 @@ def fit(
                 LobflowWarning,
                 stacklevel=2,
             )
-        ts = data["ts"].to_numpy()
-        t0, t1 = np.quantile(ts, [1 - val_frac - test_frac, 1 - test_frac]).astype(np.int64)
-        # Purge: a training label reaches horizon_ns ahead, so it must end before t0.
-        train = data.filter(pl.col("ts") < t0 - horizon_ns)
-        val = data.filter((pl.col("ts") >= t0) & (pl.col("ts") < t1 - horizon_ns))
-        test = data.filter(pl.col("ts") >= t1)
+        train, val, test, t0, t1 = split(data, val_frac, test_frac)
         if min(train.height, val.height, test.height) < 50:
             msg = "not enough rows in one of train/validation/test after purging by the horizon"
             raise ValueError(msg)
+        if model == "logistic":
+            # The sign of "no move" is neither class: labelling it "down" would teach the
+            # classifier P(up) against P(not up) and skew every signal short.
+            train = train.filter(pl.col("fwd_ret_bps") != 0)
         x_tr, y_tr = train.select(names).to_numpy(), train["fwd_ret_bps"].to_numpy()
         bar.advance(task)
         bar.update(task, description="time-series CV")
-        rows_per_horizon = max(1, math.ceil(horizon_ns / max(median_dt, 1.0))) * max(
-            1, data.select(keys).n_unique() if keys else 1
-        )
-        cv = TimeSeriesSplit(n_splits=n_splits, gap=rows_per_horizon)
+        cv = purged_folds(train["ts"].to_numpy(), train["fwd_ts"].to_numpy(), n_splits)
         if model == "ridge":
             pipe = Pipeline([("scaler", StandardScaler()), ("model", Ridge())])
             grid = {"model__alpha": [0.1, 1.0, 10.0, 100.0, 1000.0]}
@@ -218,10 +214,9 @@ def fit(
             # scaled by least squares on the training part.
             "baseline_qi0": _baseline(train, test),
         }
-        if model == "ridge":
-            metrics["test"]["r2"] = _metrics(y_te, s_te)["r2"]
-        else:
-            metrics["test"]["r2"] = float("nan")
+        if model != "ridge":
+            # R² of log-odds against returns in bps means nothing; JSON has no NaN.
+            metrics["test"]["r2"] = None
         weights = bake(
             best,
             windows,
@@ -241,6 +236,44 @@ def fit(
         model,
         {"val_start": int(t0), "test_start": int(t1)},
     )
+
+
+def split(
+    data: pl.DataFrame, val_frac: float, test_frac: float
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, int, int]:
+    """Chronological train/validation/test parts of `data` (sorted by ``ts``), purged.
+
+    A row belongs to the part its ``ts`` falls in, but train and validation keep only rows
+    whose label is known (``fwd_ts``) before the next part starts: a label reaches at least
+    the horizon ahead, and further after a gap in the data, so purging by ``ts + horizon``
+    alone would still let some labels see the next period.
+    """
+    ts = data["ts"].to_numpy()
+    t0, t1 = (int(t) for t in np.quantile(ts, [1 - val_frac - test_frac, 1 - test_frac]))
+    train = data.filter(pl.col("fwd_ts") < t0)
+    val = data.filter((pl.col("ts") >= t0) & (pl.col("fwd_ts") < t1))
+    test = data.filter(pl.col("ts") >= t1)
+    return train, val, test, t0, t1
+
+
+def purged_folds(
+    ts: np.ndarray, fwd_ts: np.ndarray, n_splits: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`TimeSeriesSplit` folds whose training rows all have labels known before the fold.
+
+    The gap is exact rather than a guess in rows: each fold drops the training rows whose
+    label (``fwd_ts``) reaches its first test timestamp, so the gap is at least the horizon in
+    time however unevenly the rows are spaced (bursts, equal timestamps, several feeds).
+    """
+    folds = []
+    for tr, te in TimeSeriesSplit(n_splits=n_splits).split(ts):
+        kept = tr[fwd_ts[tr] < ts[te[0]]]
+        if kept.size:
+            folds.append((kept, te))
+    if not folds:
+        msg = "no time-series CV fold keeps any training row: the horizon spans the data"
+        raise ValueError(msg)
+    return folds
 
 
 def _baseline(train: pl.DataFrame, test: pl.DataFrame) -> dict[str, float]:

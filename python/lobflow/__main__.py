@@ -1,0 +1,5 @@
+"""`python -m lobflow`: the command line."""
+
+from lobflow.cli import main
+
+main()

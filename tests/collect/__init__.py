@@ -1,0 +1,1 @@
+"""Collector tests: real bodies, scripted faults, crashes, against local aiohttp servers."""
