@@ -167,3 +167,18 @@ def test_cli_writes_the_features(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["features", str(src), "--out", str(out)])
     assert res.exit_code == 1
     assert "row 7, column `ask_sz_3`" in res.output
+
+
+def test_lazy_inputs_are_checked_too() -> None:
+    df = make_books(100, seed=1)
+    crossed = df.with_columns(
+        bid_px_0=pl.when(pl.int_range(pl.len()) == 40).then(1e9).otherwise(pl.col("bid_px_0"))
+    )
+    with pytest.raises(ValueError, match=r"row 40, column `ask_px_0`"):
+        features.compute(crossed.lazy())
+    backwards = pl.concat([df.tail(50), df.head(50)])
+    with pytest.raises(ValueError, match=r"row 50, column `ts`"):
+        features.compute(backwards.lazy())
+    null_ts = df.with_columns(ts=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise("ts"))
+    with pytest.raises(ValueError, match=r"row 3, column `ts`: null"):
+        features.compute(null_ts.lazy())

@@ -186,3 +186,20 @@ def test_logistic_is_not_skewed_by_rows_that_did_not_move() -> None:
     d = r.pipeline.decision_function(test.select(r.weights.feature_names).to_numpy())
     up = (test["fwd_ret_bps"].to_numpy() > 0).mean()
     assert abs((d > 0).mean() - up) < 0.1
+
+
+def test_cli_train_logistic_reports_no_r2(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lobflow.cli import app
+
+    path = tmp_path / "books.parquet"
+    BOOKS.write_parquet(path)
+    out = tmp_path / "m"
+    args = ["train", str(path), "--model", "logistic", "--fee-bps", "0", "--out", str(out)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["r2"] is None
+    assert metrics["model"] == "logistic"
+    assert "n/a" in res.output

@@ -62,7 +62,7 @@ def _check(lf: pl.LazyFrame, keys: list[str]) -> None:
         raise ValueError(msg)
     sizes = [f"{s}_sz_{k}" for s in ("bid", "ask") for k in range(LEVELS)]
     problems = {
-        "ts": _per_feed(pl.col("ts").diff(), keys).fill_null(0) < 0,
+        "ts": (_per_feed(pl.col("ts").diff(), keys) < 0).fill_null(False) | pl.col("ts").is_null(),
         "bid_px_0": ~pl.col("bid_px_0").is_finite().fill_null(False),
         "ask_px_0": ~pl.col("ask_px_0").is_finite().fill_null(False)
         | (pl.col("bid_px_0") >= pl.col("ask_px_0")).fill_null(False),
@@ -77,7 +77,7 @@ def _check(lf: pl.LazyFrame, keys: list[str]) -> None:
     if firsts:
         column, row = min(firsts.items(), key=lambda kv: kv[1])
         why = {
-            "ts": "timestamp decreases within its feed",
+            "ts": "null, or decreasing within its feed",
             "ask_px_0": "not finite, or crossed/locked book (bid_px_0 >= ask_px_0)",
         }.get(column, "not finite" if "px" in column else "NaN, infinite or negative size")
         msg = f"bad books at row {row}, column `{column}`: {why}"
@@ -194,7 +194,8 @@ def compute(
     windows_ms
         Three positive, ascending window lengths in ms.
     on_bad
-        ``"raise"`` (eager inputs): `ValueError` naming the first bad row and column.
+        ``"raise"``: `ValueError` naming the first bad row and column (a LazyFrame is
+        checked in one streaming pass before the lazy result is returned).
         ``"skip"``: drop rows that break the contract before computing (they enter neither
         OFI nor the windows, as in the engine).
     lazy
@@ -234,8 +235,10 @@ def compute(
         # A row earlier than its feed's running maximum goes back in time: drop it too.
         lf = lf.filter(pl.col("ts") >= _per_feed(pl.col("ts").cum_max(), split))
     elif on_bad == "raise":
-        if not isinstance(books, pl.LazyFrame):
-            _check(lf, split)
+        # Lazy inputs too: one streaming pass over the source, cheaper than features built
+        # on a crossed book or a timestamp going backwards (a wrong number, or an error from
+        # deep inside polars). Use on_bad="skip" to filter instead.
+        _check(lf, split)
     else:
         msg = f"on_bad must be 'raise' or 'skip', got {on_bad!r}"
         raise ValueError(msg)

@@ -47,7 +47,8 @@ def train(
     for col in ("", "R²", "IC (Spearman)", "hit rate"):
         table.add_column(col)
     for name, row in (("model", m["test"]), ("baseline qi_0", m["baseline_qi0"])):
-        table.add_row(name, f"{row['r2']:.4f}", f"{row['ic']:.4f}", f"{row['hit_rate']:.4f}")
+        r2 = "n/a" if row["r2"] is None else f"{row['r2']:.4f}"  # logistic: no R²
+        table.add_row(name, r2, f"{row['ic']:.4f}", f"{row['hit_rate']:.4f}")
     Console().print(table)
     Console().print(
         f"threshold {m['threshold']:.4g}; wrote {out}/pipeline.joblib, metrics.json, weights.txt"

@@ -1,0 +1,86 @@
+"""The collector at scale: 4 venues x 10 symbols at 3 Hz against the local simulated venue.
+
+Measures the collector's own CPU share of one core (the simulated venue runs in another
+process), poll jitter p50/p99 and rows written. One minute by default
+(`LOBFLOW_BENCH_SECONDS` to change).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lobflow.collect import acollect
+
+SECONDS = float(os.environ.get("LOBFLOW_BENCH_SECONDS", "60"))
+SYMBOLS = [
+    f"{b}-USDT" for b in ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "AVAX", "DOT", "LINK", "LTC")
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.benchmark(group="collector")
+def test_collector_4_venues_10_symbols_3hz(benchmark: Any, tmp_path: Path) -> None:
+    port = free_port()
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "lobflow", "sim-exchange", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}"
+        venues = ["kucoin", "kraken", "bybit", "binance"]
+
+        def run() -> Any:
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            stats = asyncio.run(
+                acollect(
+                    exchanges=venues,
+                    symbols=SYMBOLS,
+                    hz=3.0,
+                    duration_s=SECONDS,
+                    out=tmp_path,
+                    base_urls=dict.fromkeys(venues, url),
+                    flush_every_s=5.0,
+                    live=False,
+                    enforce_budgets=False,  # local server: the venues' per-IP budgets do not apply
+                )
+            )
+            return stats, (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+
+        stats, cpu_share = benchmark.pedantic(run, rounds=1, iterations=1)
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    jitter = np.concatenate([np.asarray(v.jitter_ns) for v in stats.venues.values()]) / 1e6
+    benchmark.extra_info["cpu_share_of_one_core"] = cpu_share
+    benchmark.extra_info["jitter_ms_p50"] = float(np.percentile(jitter, 50))
+    benchmark.extra_info["jitter_ms_p99"] = float(np.percentile(jitter, 99))
+    benchmark.extra_info["requests"] = sum(v.requests for v in stats.venues.values())
+    benchmark.extra_info["rows_written"] = stats.processed_rows
+    benchmark.extra_info["expected_polls"] = int(4 * len(SYMBOLS) * 3 * SECONDS)
+    print(
+        f"\ncollector: CPU {cpu_share:.1%} of a core, jitter p50 "
+        f"{np.percentile(jitter, 50):.2f} ms p99 {np.percentile(jitter, 99):.2f} ms, "
+        f"{stats.processed_rows} rows, {benchmark.extra_info['requests']} requests"
+    )

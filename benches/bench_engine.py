@@ -1,0 +1,85 @@
+"""Engine.run flat out and paced, against the NumPy computation a user would write instead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+import lobflow
+from lobflow import _core
+
+CORES = (0, 1)
+W = lobflow.Weights((10, 20, 50), 0.5, 0.0, tuple(np.linspace(-0.1, 0.1, 18)))
+
+
+def numpy_features_and_scores(df: pl.DataFrame, w: lobflow.Weights) -> np.ndarray:
+    """The vectorised NumPy baseline: same 18 causal features, same score."""
+    ts = df["ts"].to_numpy()
+    b, a = df["bid_px_0"].to_numpy(), df["ask_px_0"].to_numpy()
+    qb, qa = df["bid_sz_0"].to_numpy(), df["ask_sz_0"].to_numpy()
+    n = len(ts)
+    x = np.empty((n, 18))
+    x[:, 0] = (b + a) / 2
+    x[:, 1] = a - b
+    ofi = np.zeros(n)
+    ofi[1:] = (
+        (b[1:] >= b[:-1]) * qb[1:]
+        - (b[1:] <= b[:-1]) * qb[:-1]
+        - (a[1:] <= a[:-1]) * qa[1:]
+        + (a[1:] >= a[:-1]) * qa[:-1]
+    )
+    x[:, 2] = ofi
+    d = qb + qa
+    x[:, 3] = np.where(d == 0, x[:, 0], (b * qa + a * qb) / np.where(d == 0, 1, d))
+    for k in range(5):
+        bs, az = df[f"bid_sz_{k}"].to_numpy(), df[f"ask_sz_{k}"].to_numpy()
+        dk = bs + az
+        x[:, 4 + k] = np.where(dk == 0, 0.0, (bs - az) / np.where(dk == 0, 1, dk))
+    idx = np.arange(n)
+    for wi, win in enumerate(w.windows_ms):
+        start = np.searchsorted(ts, ts - win * 1_000_000, side="right")
+        cnt = idx - start + 1
+        for j, v in enumerate((ofi, x[:, 1], x[:, 4])):
+            cs = np.concatenate([[0.0], np.cumsum(v - v[0])])
+            x[:, 9 + 3 * j + wi] = (cs[idx + 1] - cs[start]) / cnt + v[0]
+    return w.bias + x @ np.asarray(w.coef)
+
+
+@pytest.mark.benchmark(group="engine-flat-out")
+def test_engine_run_flat_out(benchmark: Any, big_feed: pl.DataFrame) -> None:
+    engine = lobflow.Engine(W, cores=CORES)
+    res = benchmark.pedantic(engine.run, args=(big_feed,), rounds=5, iterations=1, warmup_rounds=1)
+    benchmark.extra_info["rows"] = big_feed.height
+    benchmark.extra_info["engine_ticks_per_s"] = res.ticks_per_s
+    benchmark.extra_info["wall_ticks_per_s"] = big_feed.height / benchmark.stats.stats.median
+    benchmark.extra_info["latency_ns_queued"] = res.latency_ns
+
+
+@pytest.mark.benchmark(group="engine-flat-out")
+def test_numpy_baseline(benchmark: Any, big_feed: pl.DataFrame) -> None:
+    scores = benchmark.pedantic(
+        numpy_features_and_scores, args=(big_feed, W), rounds=3, iterations=1
+    )
+    benchmark.extra_info["rows"] = big_feed.height
+    benchmark.extra_info["wall_ticks_per_s"] = big_feed.height / benchmark.stats.stats.median
+    engine = lobflow.Engine(W, cores=CORES).run(big_feed.head(200_000)).scores
+    np.testing.assert_allclose(engine, scores[:200_000], rtol=1e-6, atol=1e-6 * scores.std())
+
+
+@pytest.mark.benchmark(group="engine-paced")
+def test_engine_paced_latency(benchmark: Any, big_feed: pl.DataFrame) -> None:
+    engine = lobflow.Engine(W, cores=CORES)
+    feed = big_feed.head(200_000)
+    res = benchmark.pedantic(
+        engine.run, args=(feed,), kwargs={"pace_ns": 20_000}, rounds=3, iterations=1
+    )
+    c2c = _core.core_to_core_latency(CORES, 200_000)
+    benchmark.extra_info["pace_ns"] = 20_000
+    benchmark.extra_info["latency_ns"] = res.latency_ns
+    benchmark.extra_info["core_to_core_one_way_ns"] = {
+        k: c2c[k] for k in ("p50", "p90", "p99", "min")
+    }
+    benchmark.extra_info["p50_over_c2c_p50"] = res.latency_ns["p50"] / c2c["p50"]
