@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
 import pytest
 
 from lobflow import backtest
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def numpy_mid_backtest(df: pl.DataFrame, signals: np.ndarray) -> float:

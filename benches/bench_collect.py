@@ -13,13 +13,15 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
 from lobflow.collect import acollect
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SECONDS = float(os.environ.get("LOBFLOW_BENCH_SECONDS", "60"))
 SYMBOLS = [

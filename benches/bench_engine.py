@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
 import pytest
 
 import lobflow
 from lobflow import _core
+
+if TYPE_CHECKING:
+    import polars as pl
 
 CORES = (0, 1)
 W = lobflow.Weights((10, 20, 50), 0.5, 0.0, tuple(np.linspace(-0.1, 0.1, 18)))
@@ -45,7 +47,8 @@ def numpy_features_and_scores(df: pl.DataFrame, w: lobflow.Weights) -> np.ndarra
         for j, v in enumerate((ofi, x[:, 1], x[:, 4])):
             cs = np.concatenate([[0.0], np.cumsum(v - v[0])])
             x[:, 9 + 3 * j + wi] = (cs[idx + 1] - cs[start]) / cnt + v[0]
-    return w.bias + x @ np.asarray(w.coef)
+    out: np.ndarray = w.bias + x @ np.asarray(w.coef)
+    return out
 
 
 @pytest.mark.benchmark(group="engine-flat-out")

@@ -54,7 +54,7 @@ def _several_feeds(lf: pl.LazyFrame, keys: list[str]) -> bool:
     return bool(lf.select(pl.any_horizontal(changes)).collect().item())
 
 
-def _check(lf: pl.LazyFrame, keys: list[str]) -> None:
+def _check(lf: pl.LazyFrame, keys: list[str], *, streaming: bool) -> None:
     """Raise on the first row that breaks the contract (eager inputs only)."""
     missing = [c for c in CONTRACT_COLUMNS if c not in lf.collect_schema().names()]
     if missing:
@@ -71,7 +71,7 @@ def _check(lf: pl.LazyFrame, keys: list[str]) -> None:
     found = (
         lf.with_row_index("_row")
         .select([pl.col("_row").filter(bad).first().alias(name) for name, bad in problems.items()])
-        .collect()
+        .collect(engine="streaming" if streaming else "in-memory")
     )
     firsts = {c: found[c][0] for c in found.columns if found[c][0] is not None}
     if firsts:
@@ -238,7 +238,7 @@ def compute(
         # Lazy inputs too: one streaming pass over the source, cheaper than features built
         # on a crossed book or a timestamp going backwards (a wrong number, or an error from
         # deep inside polars). Use on_bad="skip" to filter instead.
-        _check(lf, split)
+        _check(lf, split, streaming=not isinstance(books, pl.DataFrame))
     else:
         msg = f"on_bad must be 'raise' or 'skip', got {on_bad!r}"
         raise ValueError(msg)

@@ -183,10 +183,10 @@ fn bench(crit: &mut Criterion) {
     let mut g = crit.benchmark_group("spsc_throughput_88B");
     g.throughput(Throughput::Elements(N));
     g.bench_function("lobflow", |b| {
-        b.iter_custom(|it| (0..it).map(|_| throughput::<Ours>(N)).sum())
+        b.iter_custom(|it| (0..it).map(|_| throughput::<Ours>(N)).sum());
     });
     g.bench_function("rtrb", |b| {
-        b.iter_custom(|it| (0..it).map(|_| throughput::<Rtrb>(N)).sum())
+        b.iter_custom(|it| (0..it).map(|_| throughput::<Rtrb>(N)).sum());
     });
     g.bench_function("crossbeam_ArrayQueue", |b| {
         b.iter_custom(|it| (0..it).map(|_| throughput::<Crossbeam>(N)).sum());
