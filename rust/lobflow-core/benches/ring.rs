@@ -197,10 +197,10 @@ fn bench(crit: &mut Criterion) {
     g.bench_function("lobflow", |b| b.iter_custom(round_trip::<Ours>));
     g.bench_function("rtrb", |b| b.iter_custom(round_trip::<Rtrb>));
     g.bench_function("crossbeam_ArrayQueue", |b| {
-        b.iter_custom(round_trip::<Crossbeam>)
+        b.iter_custom(round_trip::<Crossbeam>);
     });
     g.bench_function("atomic_ping_pong_floor", |b| {
-        b.iter_custom(atomic_round_trip)
+        b.iter_custom(atomic_round_trip);
     });
     g.finish();
 }
