@@ -47,8 +47,10 @@ test-rust: ## cargo tests: unit, integration, doctests, the release stress test,
 		cargo test -p lobflow-core --release --test ring_loom
 	cargo test -p lobflow-core --benches
 
-test-py: dev ## pytest (slow and benchmark tests deselected)
+test-py: dev ## pytest (slow and benchmark tests deselected), doctests, one run under PYTHONMALLOC=debug
 	$(PY) -m pytest -q
+	$(PY) -m pytest -q --doctest-modules python/lobflow -p no:cacheprovider
+	PYTHONMALLOC=debug $(PY) -m pytest -q tests/test_engine.py tests/test_engine_errors.py -p no:cacheprovider
 
 test: lint test-rust test-py ## build everything and run all tests (Rust and Python) and lints
 

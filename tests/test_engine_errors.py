@@ -135,3 +135,47 @@ def test_ctrl_c_stops_a_long_run_promptly() -> None:
         engine().run(df, pace_ns=1_000_000)
     timer.join()
     assert time.perf_counter() - t0 < 5
+
+
+def test_core_errors_map_to_one_python_exception_each(tmp_path: Path) -> None:
+    """Every core error variant that reaches Python has its documented exception."""
+    from lobflow._feed import engine_columns
+
+    text = W.to_text()
+    with pytest.raises(ValueError, match="power of two"):  # Error::Capacity
+        lobflow._core.Engine(text, "<t>", 1000, CORES)
+    with pytest.raises(lobflow.WeightsFormatError, match="<t>:1"):  # Error::WeightsFormat
+        lobflow._core.Engine("nope", "<t>", 1024, CORES)
+    assert issubclass(lobflow.WeightsFormatError, lobflow.LobflowError)
+    assert issubclass(lobflow.EngineError, lobflow.LobflowError)
+    cols = engine_columns(make_books(10))
+    inner = lobflow._core.Engine(text, "<t>", 1024, CORES)
+    with pytest.raises(ValueError, match="bad feed shape"):  # Error::FeedShape
+        inner.run(cols.ts[:5], cols.cols)
+    with pytest.raises(ValueError, match="expected 20 book columns"):
+        inner.run(cols.ts, cols.cols[:19])
+    with pytest.raises(ValueError, match="order_size"):  # Error::Config (backtest)
+        lobflow._core.backtest(
+            cols.ts,
+            cols.cols,
+            np.zeros(10, np.int8),
+            {
+                "mode": "taker",
+                "order_size": 0.0,
+                "max_position": 1.0,
+                "on_zero": "hold",
+                "min_hold_ns": 0,
+                "md_latency_ns": 0,
+                "order_latency_ns": 0,
+                "taker_fee_bps": 0.0,
+                "maker_fee_bps": 0.0,
+            },
+        )
+
+
+def test_latency_histogram_holds_every_timed_tick() -> None:
+    res = engine().run(make_books(3000, seed=2), pace_ns=5_000)
+    assert sum(c for _, c in res.latency_buckets) == res.raw["latency_count"] == 3000
+    bounds = [v for v, _ in res.latency_buckets]
+    assert bounds == sorted(bounds)
+    assert bounds[-1] >= res.latency_ns["max"] / 1.25

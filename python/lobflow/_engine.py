@@ -31,6 +31,7 @@ class RunResult:
     feature_names: tuple[str, ...]
     latency_ns: dict[str, int]
     latency_sampled_every: int
+    latency_buckets: list[tuple[int, int]]
     ticks_per_s: float
     elapsed_ns: int
     n: int
@@ -157,6 +158,7 @@ class Engine:
             feature_names=self.weights.feature_names,
             latency_ns=dict(raw["latency_ns"]),
             latency_sampled_every=int(raw["latency_sampled_every"]),
+            latency_buckets=[(int(v), int(c)) for v, c in raw["latency_buckets"]],
             ticks_per_s=float(raw["ticks_per_s"]),
             elapsed_ns=int(raw["elapsed_ns"]),
             n=int(raw["n"]),

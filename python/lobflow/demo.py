@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         bt,
         weights=result.weights,
         latency_ns=paced.latency_ns,
+        latency_buckets=paced.latency_buckets,
         ic=report.ic_by_horizon(test, res.scores),
         title="lobflow demo: held-out backtest",
         extra={"train": m, "engine_flat": flat.summary(), "engine_paced": paced.summary()},

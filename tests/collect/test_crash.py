@@ -106,11 +106,14 @@ def test_kill_9_leaves_readable_files_and_the_next_run_recovers(sim: str, tmp_pa
     assert after.height > processed.height
 
 
-def test_sigint_flushes_compacts_and_exits_zero(sim: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_or_sigterm_flushes_compacts_and_exits_zero(
+    sim: str, tmp_path: Path, sig: signal.Signals
+) -> None:
     proc = start_collector(sim, tmp_path)
     wait_for_parts(tmp_path)
     time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     assert proc.wait(20) == 0, (tmp_path.parent / f"{tmp_path.name}-collector.log").read_text()
     parts = list(tmp_path.glob("processed/**/part-*.parquet"))
     folders = {p.parent for p in parts}

@@ -65,7 +65,12 @@ def report(
     paced = Engine(w, cores=res.config.cores).run(df.head(100_000), pace_ns=20_000)
     assert res.scores is not None
     path = write_report(
-        out, res, weights=w, latency_ns=paced.latency_ns, ic=ic_by_horizon(df, res.scores)
+        out,
+        res,
+        weights=w,
+        latency_ns=paced.latency_ns,
+        latency_buckets=paced.latency_buckets,
+        ic=ic_by_horizon(df, res.scores),
     )
     Console().print(summary_table(res))
     Console().print(f"report: {path}")

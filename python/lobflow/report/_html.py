@@ -53,6 +53,7 @@ def write_report(
     *,
     weights: Weights | None = None,
     latency_ns: dict[str, int] | None = None,
+    latency_buckets: list[tuple[int, int]] | None = None,
     ic: dict[float, float] | None = None,
     title: str = "lobflow report",
     extra: dict[str, Any] | None = None,
@@ -84,16 +85,26 @@ def write_report(
     images.append(("Position", _png(fig, d / "position.png")))
 
     if latency_ns:
-        fig, ax = plt.subplots(figsize=(6, 3))
-        ks = list(latency_ns)
-        ax.bar(ks, [latency_ns[k] for k in ks])
-        ax.set_yscale("log")
-        ax.set_ylabel("tick → signal latency, ns")
-        for i, k in enumerate(ks):
+        fig, ax = plt.subplots(figsize=(8, 3.2))
+        if latency_buckets:
+            edges = np.array([v for v, _ in latency_buckets], dtype=float)
+            counts = np.array([c for _, c in latency_buckets], dtype=float)
+            ax.bar(edges / 1.25, counts, width=edges - edges / 1.25, align="edge")
+            ax.set_xscale("log")
+            ax.set_ylabel("ticks")
+        for k, v in latency_ns.items():
+            ax.axvline(v, color="tab:red", lw=0.8, ls="--")
             ax.annotate(
-                f"{latency_ns[k]:,}", (i, latency_ns[k]), ha="center", va="bottom", fontsize=8
+                f"{k} {v:,} ns",
+                (v, 0.95),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                va="top",
+                ha="right",
+                fontsize=7,
             )
-        images.append(("Engine latency percentiles", _png(fig, d / "latency.png")))
+        ax.set_xlabel("tick → signal latency, ns (log)")
+        images.append(("Engine latency histogram and percentiles", _png(fig, d / "latency.png")))
 
     if weights is not None:
         fig, ax = plt.subplots(figsize=(9, 3.5))

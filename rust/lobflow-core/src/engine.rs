@@ -85,6 +85,9 @@ pub struct LatencySummary {
     pub max_ns: u64,
     /// One tick in this many was timed.
     pub sampled_every: u64,
+    /// The histogram itself: (upper bound ns, count) per log-spaced bucket (ratio 1.25),
+    /// only the buckets that hold something.
+    pub buckets: Vec<(u64, u64)>,
 }
 
 /// Everything a run produces.
@@ -468,5 +471,10 @@ fn summarize(h: &hdrhistogram::Histogram<u64>, every: u64) -> LatencySummary {
         p999_ns: h.value_at_quantile(0.999),
         max_ns: h.max(),
         sampled_every: every,
+        buckets: h
+            .iter_log(1, 1.25)
+            .filter(|v| v.count_since_last_iteration() > 0)
+            .map(|v| (v.value_iterated_to(), v.count_since_last_iteration()))
+            .collect(),
     }
 }

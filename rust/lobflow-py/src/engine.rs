@@ -115,6 +115,7 @@ fn to_dict(py: Python<'_>, out: RunOutput) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("latency_ns", latency_dict(py, pairs)?)?;
     d.set_item("latency_count", l.count)?;
     d.set_item("latency_sampled_every", l.sampled_every)?;
+    d.set_item("latency_buckets", l.buckets.clone())?;
     d.set_item("ticks_per_s", out.ticks_per_s)?;
     d.set_item("elapsed_ns", out.elapsed_ns)?;
     d.set_item("n", n)?;
