@@ -73,10 +73,14 @@ def start_collector(url: str, out: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def wait_for_parts(out: Path, timeout: float = 20) -> None:
+def wait_for_parts(out: Path, timeout: float = 60, newer_than: float = 0.0) -> None:
+    """Wait until the collector is running: it has written part files (after `newer_than`)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if len(list(out.glob("processed/**/part-*.parquet"))) >= 4:
+        parts = [
+            p for p in out.glob("processed/**/part-*.parquet") if p.stat().st_mtime > newer_than
+        ]
+        if len(parts) >= 4:
             return
         time.sleep(0.2)
     pytest.fail("collector wrote no part files")
@@ -97,8 +101,10 @@ def test_kill_9_leaves_readable_files_and_the_next_run_recovers(sim: str, tmp_pa
     ).collect()
     assert processed.height > 0
     # A new run starts cleanly on the same folder (stray temp files are swept) and appends.
+    restarted = time.time()
     again = start_collector(sim, tmp_path)
-    time.sleep(2.5)
+    # Interrupt only once it is running (under load, start-up imports can take seconds).
+    wait_for_parts(tmp_path, newer_than=restarted)
     again.send_signal(signal.SIGINT)
     assert again.wait(20) == 0
     assert not list(tmp_path.glob("**/.*.tmp"))

@@ -58,6 +58,21 @@ fn bench(crit: &mut Criterion) {
                 .expect("run")
         });
     });
+    // The producer's per-row work alone (validate + encode), one thread, no ring.
+    let codec = feed.fit_codec();
+    g.bench_function("producer_side_1M", |b| {
+        b.iter(|| {
+            let mut acc = 0.0f32;
+            let mut last = i64::MIN;
+            for i in 0..feed.len() {
+                if feed.check_row(i, last).is_none() {
+                    last = feed.ts[i];
+                    acc += feed.encode_row(i, &codec).0.bid_px[0];
+                }
+            }
+            criterion::black_box(acc)
+        });
+    });
     g.finish();
 }
 

@@ -50,3 +50,34 @@ fn leftovers_are_dropped_once_when_both_ends_go() {
         assert_eq!(loom::sync::Arc::strong_count(&token), 1);
     });
 }
+
+#[test]
+fn batches_arrive_in_order_across_full_and_empty() {
+    loom::model(|| {
+        let (mut tx, mut rx) = RingBuffer::<usize>::new(2).unwrap();
+        let producer = thread::spawn(move || {
+            let items = [0usize, 1, 2];
+            let mut sent = 0;
+            while sent < items.len() {
+                let n = tx.push_batch(&items[sent..]);
+                if n == 0 {
+                    thread::yield_now();
+                }
+                sent += n;
+            }
+        });
+        let mut expected = 0;
+        let mut buf = [0usize; 2];
+        while expected < 3 {
+            let n = rx.pop_batch(&mut buf);
+            if n == 0 {
+                thread::yield_now();
+            }
+            for v in &buf[..n] {
+                assert_eq!(*v, expected);
+                expected += 1;
+            }
+        }
+        producer.join().unwrap();
+    });
+}

@@ -73,3 +73,37 @@ fn fat_items_are_never_torn() {
     }
     producer.join().unwrap();
 }
+
+#[test]
+fn batched_sequence_numbers_survive_in_order() {
+    let (mut tx, mut rx) = RingBuffer::<u64>::new(1024).unwrap();
+    let producer = thread::spawn(move || {
+        let mut next = 0u64;
+        let mut batch = [0u64; 37]; // not a divisor of the capacity: batches straddle the wrap
+        while next < N {
+            let len = batch.len().min((N - next) as usize);
+            for (k, b) in batch[..len].iter_mut().enumerate() {
+                *b = next + k as u64;
+            }
+            let mut sent = 0;
+            while sent < len {
+                let n = tx.push_batch(&batch[sent..len]);
+                if n == 0 {
+                    std::hint::spin_loop();
+                }
+                sent += n;
+            }
+            next += len as u64;
+        }
+    });
+    let mut expected = 0u64;
+    let mut buf = [0u64; 64];
+    while expected < N {
+        let n = rx.pop_batch(&mut buf);
+        for v in &buf[..n] {
+            assert_eq!(*v, expected, "lost, duplicated or reordered item");
+            expected += 1;
+        }
+    }
+    producer.join().unwrap();
+}
