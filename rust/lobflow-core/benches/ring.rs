@@ -75,15 +75,29 @@ impl Spsc for Crossbeam {
     }
 }
 
+/// The two cores, planned once before anything is pinned: `pin::plan` reads the calling
+/// thread's affinity, so planning after pinning the main thread would see one core only.
 fn cores() -> [usize; 2] {
-    pin::plan([0, 1]).used
+    static CORES: std::sync::OnceLock<[usize; 2]> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| pin::plan([0, 1]).used)
 }
 
 /// Time for a producer thread to push `n` items that the consumer (this thread) pops.
 fn throughput<Q: Spsc>(n: u64) -> Duration {
     let [c0, c1] = cores();
     let (mut tx, mut rx) = Q::make(CAP);
-    pin::pin_current(c1);
+    let consumer = std::thread::spawn(move || {
+        pin::pin_current(c1);
+        let mut got = 0;
+        while got < n {
+            if let Some(v) = Q::pop(&mut rx) {
+                black_box(v);
+                got += 1;
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    });
     let t0 = Instant::now();
     let producer = std::thread::spawn(move || {
         pin::pin_current(c0);
@@ -98,16 +112,8 @@ fn throughput<Q: Spsc>(n: u64) -> Duration {
             }
         }
     });
-    let mut got = 0;
-    while got < n {
-        if let Some(v) = Q::pop(&mut rx) {
-            black_box(v);
-            got += 1;
-        } else {
-            std::hint::spin_loop();
-        }
-    }
     producer.join().expect("producer");
+    consumer.join().expect("consumer");
     t0.elapsed()
 }
 
@@ -128,26 +134,22 @@ fn round_trip<Q: Spsc>(n: u64) -> Duration {
             while Q::push(&mut to_a, v).is_err() {}
         }
     });
-    pin::pin_current(c0);
-    let t0 = Instant::now();
-    for i in 0..n {
-        while Q::push(
-            &mut to_b,
-            Item {
+    let ping = std::thread::spawn(move || {
+        pin::pin_current(c0);
+        let t0 = Instant::now();
+        for i in 0..n {
+            let item = Item {
                 ts: i,
                 ..Item::default()
-            },
-        )
-        .is_err()
-        {}
-        loop {
-            if Q::pop(&mut at_a).is_some() {
-                break;
+            };
+            while Q::push(&mut to_b, item).is_err() {}
+            while Q::pop(&mut at_a).is_none() {
+                std::hint::spin_loop();
             }
-            std::hint::spin_loop();
         }
-    }
-    let el = t0.elapsed();
+        t0.elapsed()
+    });
+    let el = ping.join().expect("ping");
     echo.join().expect("echo");
     el
 }
@@ -166,15 +168,18 @@ fn atomic_round_trip(n: u64) -> Duration {
             b2.store(2 * i + 2, Ordering::Release);
         }
     });
-    pin::pin_current(c0);
-    let t0 = Instant::now();
-    for i in 0..n {
-        ball.store(2 * i + 1, Ordering::Release);
-        while ball.load(Ordering::Acquire) != 2 * i + 2 {
-            std::hint::spin_loop();
+    let ping = std::thread::spawn(move || {
+        pin::pin_current(c0);
+        let t0 = Instant::now();
+        for i in 0..n {
+            ball.store(2 * i + 1, Ordering::Release);
+            while ball.load(Ordering::Acquire) != 2 * i + 2 {
+                std::hint::spin_loop();
+            }
         }
-    }
-    let el = t0.elapsed();
+        t0.elapsed()
+    });
+    let el = ping.join().expect("ping");
     echo.join().expect("echo");
     el
 }
