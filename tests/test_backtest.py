@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
 import pytest
@@ -9,6 +11,9 @@ import pytest
 import lobflow
 from lobflow import backtest
 from lobflow.collect.simbook import simulate_books
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CORES = (0, 1)
 
@@ -82,3 +87,37 @@ def test_bad_signal_length() -> None:
         backtest.run(ladder([100], [0]), np.zeros(3, np.int8), cfg())
     with pytest.raises(ValueError, match="order_size"):
         backtest.run(ladder([100], [0]), np.zeros(1, np.int8), cfg(order_size=0.0))
+
+
+def test_cli_backtest_report_and_run(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lobflow.cli import app
+
+    books = tmp_path / "books.parquet"
+    simulate_books(3000, seed=5).write_parquet(books)
+    w = lobflow.Weights((1000, 2000, 5000), 0.2, 0.0, (0.0,) * 4 + (1.0,) + (0.0,) * 13)
+    wpath = w.save(tmp_path / "w.txt")
+    common = [str(books), "--weights", str(wpath), "--cores", "0,1"]
+    res = CliRunner().invoke(app, ["backtest", *common, "--fee-bps", "0"])
+    assert res.exit_code == 0, res.output
+    assert "sharpe" in res.output
+    res = CliRunner().invoke(app, ["report", *common, "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "rep" / "report.html").stat().st_size > 10_000
+    assert {p.name for p in (tmp_path / "rep").glob("*.png")} >= {"equity.png", "latency.png"}
+    res = CliRunner().invoke(
+        app,
+        [
+            "run",
+            str(books),
+            "--weights",
+            str(wpath),
+            "--cores",
+            "0,1",
+            "--out",
+            str(tmp_path / "scores.parquet"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert pl.read_parquet(tmp_path / "scores.parquet").height == 3000

@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    import polars as pl
 
-def _run(books: Path, weights: Path, mode: str, fee_bps: float, latency_ms: float, cores: str):  # type: ignore[no-untyped-def]  # noqa: ANN202
+    from lobflow.backtest import BacktestResult
+
+# The options both commands share, declared once.
+Books = Annotated[Path, typer.Argument(help="one feed of processed books (Parquet file or folder)")]
+WeightsFile = Annotated[Path, typer.Option("--weights", help="weights file")]
+Mode = Annotated[str, typer.Option(help="taker | passive")]
+FeeBps = Annotated[float, typer.Option(help="taker fee, bps")]
+LatencyMs = Annotated[float, typer.Option(help="order-entry latency, ms")]
+Cores = Annotated[str, typer.Option(help="engine cores producer,worker")]
+
+
+def _run(
+    books: Path, weights: Path, mode: str, fee_bps: float, latency_ms: float, cores: str
+) -> tuple[pl.DataFrame, BacktestResult]:
     import polars as pl
 
     from lobflow.backtest import BacktestConfig, run
 
-    c = tuple(int(x) for x in cores.split(","))
+    c = [int(x) for x in cores.split(",")]
+    if mode not in ("taker", "passive") or len(c) != 2:
+        raise typer.BadParameter("--mode takes taker or passive; --cores two core ids")
     cfg = BacktestConfig(
         mode=mode,  # type: ignore[arg-type]
         taker_fee_bps=fee_bps,
@@ -29,12 +46,12 @@ def _run(books: Path, weights: Path, mode: str, fee_bps: float, latency_ms: floa
 
 
 def backtest(
-    books: Annotated[Path, typer.Argument(help="one feed of processed books (Parquet)")],
-    weights: Annotated[Path, typer.Option(help="weights file")] = Path("weights.txt"),
-    mode: Annotated[str, typer.Option(help="taker | passive")] = "taker",
-    fee_bps: Annotated[float, typer.Option(help="taker fee, bps")] = 1.0,
-    latency_ms: Annotated[float, typer.Option(help="order-entry latency, ms")] = 10.0,
-    cores: Annotated[str, typer.Option(help="engine cores producer,worker")] = "2,4",
+    books: Books,
+    weights: WeightsFile = Path("weights.txt"),
+    mode: Mode = "taker",
+    fee_bps: FeeBps = 1.0,
+    latency_ms: LatencyMs = 10.0,
+    cores: Cores = "2,4",
 ) -> None:
     """Backtest the engine's signals on recorded books; print the metrics."""
     from rich.console import Console
@@ -46,13 +63,13 @@ def backtest(
 
 
 def report(
-    books: Annotated[Path, typer.Argument(help="one feed of processed books (Parquet)")],
-    weights: Annotated[Path, typer.Option(help="weights file")] = Path("weights.txt"),
+    books: Books,
+    weights: WeightsFile = Path("weights.txt"),
     out: Annotated[Path, typer.Option(help="output folder")] = Path("report"),
-    mode: Annotated[str, typer.Option(help="taker | passive")] = "taker",
-    fee_bps: Annotated[float, typer.Option(help="taker fee, bps")] = 1.0,
-    latency_ms: Annotated[float, typer.Option(help="order-entry latency, ms")] = 10.0,
-    cores: Annotated[str, typer.Option(help="engine cores producer,worker")] = "2,4",
+    mode: Mode = "taker",
+    fee_bps: FeeBps = 1.0,
+    latency_ms: LatencyMs = 10.0,
+    cores: Cores = "2,4",
 ) -> None:
     """Backtest, then write an HTML report with PNGs (equity, position, latency, weights, IC)."""
     from rich.console import Console
