@@ -66,6 +66,12 @@ class CollectStats:
     raw_rows: int = 0
     processed_rows: int = 0
     elapsed_s: float = 0.0
+    #: CPU seconds of this process while polling (start to stop, periodic flushes included).
+    polling_cpu_s: float = 0.0
+    #: Wall seconds of the same period.
+    polling_wall_s: float = 0.0
+    #: CPU seconds of the final flush and compaction at shutdown.
+    shutdown_cpu_s: float = 0.0
 
     def table(self) -> Table:
         """A rich table of rows, errors and timing per venue."""
@@ -294,6 +300,7 @@ async def acollect(
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
     t0 = time.monotonic()
+    cpu0 = time.process_time()
     start = t0 + 0.05
     async with aiohttp.ClientSession(headers={"User-Agent": "lobflow-collector"}) as session:
         tasks = [
@@ -325,10 +332,13 @@ async def acollect(
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.remove_signal_handler(sig)
+            stats.polling_cpu_s = time.process_time() - cpu0
+            stats.polling_wall_s = time.monotonic() - t0
             raw.flush()
             processed.flush()
             raw.compact()
             processed.compact()
+            stats.shutdown_cpu_s = time.process_time() - cpu0 - stats.polling_cpu_s
     stats.raw_rows = raw.rows_written
     stats.processed_rows = processed.rows_written
     stats.elapsed_s = time.monotonic() - t0

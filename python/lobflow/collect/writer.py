@@ -75,7 +75,7 @@ class PartWriter:
             # Partition values live in the path (hive), not in the file.
             df = df.drop("exchange", "symbol")
             name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
-            _atomic_write(df, self.partition(ex, sym, date), name)
+            _atomic_write(df, self.partition(ex, sym, date), name, compact=False)
             n += len(rows)
             self.files_written += 1
         self.rows_written += n
@@ -99,7 +99,7 @@ class PartWriter:
                 df = df.sort("ts", maintain_order=True)
             elif "ts_local" in df.columns:
                 df = df.sort("ts_local", maintain_order=True)
-            _atomic_write(df, folder, f"part-{time.time_ns()}-compacted.parquet")
+            _atomic_write(df, folder, f"part-{time.time_ns()}-compacted.parquet", compact=True)
             for p in parts:
                 p.unlink()
             marker.unlink()
@@ -129,10 +129,15 @@ def recover(root: Path) -> int:
     return fixed
 
 
-def _atomic_write(df: pl.DataFrame, folder: Path, name: str) -> Path:
+def _atomic_write(df: pl.DataFrame, folder: Path, name: str, *, compact: bool) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{name}.tmp"
-    df.write_parquet(tmp, compression="zstd", statistics=True)
+    # Small periodic parts are written cheaply (lz4, no statistics): the collector's CPU budget
+    # is tight. Compaction at shutdown rewrites them with zstd and statistics for readers.
+    if compact:
+        df.write_parquet(tmp, compression="zstd", statistics=True)
+    else:
+        df.write_parquet(tmp, compression="lz4", statistics=False)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     final = folder / name
