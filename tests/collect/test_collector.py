@@ -199,3 +199,25 @@ def test_invalid_books_are_counted_not_written(tmp_path: Path) -> None:
     rows = read(tmp_path, "processed")
     assert rows["seq"].to_list() == [1, 4]
     assert rows["ask_sz_4"].to_list() == [0.0, 0.0]
+
+
+def test_spread_feeds_polls_every_feed(tmp_path: Path) -> None:
+    async def go() -> Any:
+        async with SimExchange(seed=4) as sim:
+            return await acollect(
+                exchanges=["kucoin", "bybit"],
+                symbols=["BTC-USDT", "ETH-USDT", "SOL-USDT"],
+                hz=3.0,
+                duration_s=1.5,
+                out=tmp_path,
+                base_urls=sim.base_urls,
+                flush_every_s=0.5,
+                live=False,
+                spread_feeds=True,
+            )
+
+    stats = asyncio.run(go())
+    feeds = read(tmp_path, "processed").group_by(["exchange", "symbol"]).len()
+    assert feeds.height == 6
+    assert feeds["len"].min() >= 3  # ~4 polls each in 1.5 s at 3 Hz
+    assert stats.venues["kucoin"].skipped_late == 0

@@ -26,6 +26,9 @@ def collect(
     live: Annotated[
         bool | None, typer.Option(help="rich live status (default: on a terminal)")
     ] = None,
+    spread: Annotated[
+        bool, typer.Option(help="phase feeds over the poll period: less jitter, more CPU")
+    ] = False,
 ) -> None:
     """Poll public L2 snapshots into raw and processed Parquet."""
     from rich.console import Console
@@ -49,6 +52,7 @@ def collect(
         base_urls=urls,
         flush_every_s=parse_duration(flush_every) / 1e9,
         live=live,
+        spread_feeds=spread,
     )
     Console(stderr=True).print(stats.table())
 
