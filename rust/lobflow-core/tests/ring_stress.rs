@@ -3,6 +3,18 @@
 use lobflow_core::ring::RingBuffer;
 use std::thread;
 
+/// Waits for the other side: a few spins, then give the core away. Pure spinning would turn an
+/// oversubscribed machine (cargo runs tests in parallel: more spinning threads than cores) into
+/// minutes of waiting for the partner thread to be scheduled.
+fn wait(spins: &mut u32) {
+    *spins += 1;
+    if *spins % 64 == 0 {
+        thread::yield_now();
+    } else {
+        std::hint::spin_loop();
+    }
+}
+
 /// 10^8 in release builds (the Makefile runs this test with `--release`), fewer in debug.
 const N: u64 = if cfg!(miri) {
     1_000
@@ -16,6 +28,7 @@ const N: u64 = if cfg!(miri) {
 fn sequence_numbers_survive_in_order() {
     let (mut tx, mut rx) = RingBuffer::<u64>::new(1024).unwrap();
     let producer = thread::spawn(move || {
+        let mut spins = 0;
         for i in 0..N {
             let mut v = i;
             loop {
@@ -23,19 +36,20 @@ fn sequence_numbers_survive_in_order() {
                     Ok(()) => break,
                     Err(lobflow_core::ring::PushError::Full(back)) => {
                         v = back;
-                        std::hint::spin_loop();
+                        wait(&mut spins);
                     }
                 }
             }
         }
     });
     let mut expected = 0u64;
+    let mut spins = 0;
     while expected < N {
         if let Ok(v) = rx.pop() {
             assert_eq!(v, expected, "lost, duplicated or reordered item");
             expected += 1;
         } else {
-            std::hint::spin_loop();
+            wait(&mut spins);
         }
     }
     producer.join().unwrap();
@@ -54,10 +68,11 @@ fn fat_items_are_never_torn() {
     let n = N / 10;
     let (mut tx, mut rx) = RingBuffer::<Fat>::new(64).unwrap();
     let producer = thread::spawn(move || {
+        let mut spins = 0;
         for i in 0..n {
             let item = Fat { words: [i; 11] };
             while tx.push(item).is_err() {
-                std::hint::spin_loop();
+                wait(&mut spins);
             }
         }
     });
@@ -86,10 +101,11 @@ fn batched_sequence_numbers_survive_in_order() {
                 *b = next + k as u64;
             }
             let mut sent = 0;
+            let mut spins = 0;
             while sent < len {
                 let n = tx.push_batch(&batch[sent..len]);
                 if n == 0 {
-                    std::hint::spin_loop();
+                    wait(&mut spins);
                 }
                 sent += n;
             }
@@ -98,8 +114,12 @@ fn batched_sequence_numbers_survive_in_order() {
     });
     let mut expected = 0u64;
     let mut buf = [0u64; 64];
+    let mut spins = 0;
     while expected < N {
         let n = rx.pop_batch(&mut buf);
+        if n == 0 {
+            wait(&mut spins);
+        }
         for v in &buf[..n] {
             assert_eq!(*v, expected, "lost, duplicated or reordered item");
             expected += 1;
