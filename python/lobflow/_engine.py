@@ -93,9 +93,7 @@ class Engine:
     ) -> None:
         self.weights = weights if isinstance(weights, Weights) else Weights.load(weights)
         source = "<Weights>" if isinstance(weights, Weights) else str(Path(weights))
-        if capacity < 2 or capacity & (capacity - 1):
-            msg = f"capacity must be a power of two >= 2, got {capacity}"
-            raise ValueError(msg)
+        # The core checks the capacity (ValueError naming it); no second check here.
         self.capacity = capacity
         self.cores = (int(cores[0]), int(cores[1]))
         self._inner = _core.Engine(self.weights.to_text(), source, capacity, self.cores)

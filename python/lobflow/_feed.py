@@ -30,15 +30,18 @@ class EngineColumns:
     cols: list[NDArray[np.float64]]
 
 
-def read_parquet(path: str | os.PathLike[str]) -> pl.DataFrame:
-    """A Parquet file, or a hive-partitioned folder of them, as one DataFrame."""
+def scan_books(path: str | os.PathLike[str]) -> pl.LazyFrame:
+    """A Parquet file, or a hive-partitioned folder of them (``exchange=…/symbol=…/``), lazily.
+
+    Every stage that takes a path reads it through here.
+    """
     p = Path(path)
     if p.is_dir():
-        return pl.scan_parquet(p / "**" / "*.parquet", hive_partitioning=True).collect()
+        return pl.scan_parquet(p / "**" / "*.parquet", hive_partitioning=True)
     if not p.exists():
-        msg = f"feed file not found: {p}"
+        msg = f"books not found: {p}"
         raise FileNotFoundError(msg)
-    return pl.read_parquet(p)
+    return pl.scan_parquet(p)
 
 
 def to_frame(feed: FeedLike) -> pl.DataFrame:
@@ -53,7 +56,7 @@ def to_frame(feed: FeedLike) -> pl.DataFrame:
             raise TypeError(msg)
         return pl.DataFrame({name: feed[name] for name in feed.dtype.names})
     if isinstance(feed, str | os.PathLike):
-        return read_parquet(feed)
+        return scan_books(feed).collect()
     msg = (
         "feed must be a polars DataFrame, a NumPy structured array or a Parquet path, "
         f"not {type(feed).__name__}"

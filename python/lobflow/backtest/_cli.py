@@ -24,8 +24,7 @@ Cores = Annotated[str, typer.Option(help="engine cores producer,worker")]
 def _run(
     books: Path, weights: Path, mode: str, fee_bps: float, latency_ms: float, cores: str
 ) -> tuple[pl.DataFrame, BacktestResult]:
-    import polars as pl
-
+    from lobflow._feed import scan_books
     from lobflow.backtest import BacktestConfig, run
 
     c = [int(x) for x in cores.split(",")]
@@ -37,11 +36,7 @@ def _run(
         order_latency_ns=int(latency_ms * 1e6),
         cores=(c[0], c[1]),
     )
-    df = (
-        pl.read_parquet(books)
-        if books.is_file()
-        else pl.scan_parquet(books / "**/*.parquet").collect()
-    )
+    df = scan_books(books).collect()
     return df, run(df, weights, cfg)
 
 

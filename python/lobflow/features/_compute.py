@@ -11,11 +11,11 @@ difference of two sums loses at most ~n·ε of the feature's scale.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Literal, overload
 
 import polars as pl
 
+from lobflow._feed import scan_books
 from lobflow._schema import (
     CONTRACT_COLUMNS,
     DEFAULT_WINDOWS_MS,
@@ -33,13 +33,7 @@ def _scan(books: Books) -> pl.LazyFrame:
         return books
     if isinstance(books, pl.DataFrame):
         return books.lazy()
-    p = Path(books)
-    if p.is_dir():
-        return pl.scan_parquet(p / "**" / "*.parquet", hive_partitioning=True)
-    if not p.exists():
-        msg = f"books not found: {p}"
-        raise FileNotFoundError(msg)
-    return pl.scan_parquet(p)
+    return scan_books(books)
 
 
 def _per_feed(e: pl.Expr, keys: list[str]) -> pl.Expr:

@@ -334,11 +334,7 @@ impl Engine {
         let mut len = 0;
         for i in 0..feed.len() {
             if i % STOP_CHECK_EVERY == 0 && stop.load(Ordering::Acquire) {
-                return Ok(ProducerOut {
-                    pinned: false,
-                    skipped,
-                    max_price_error: max_err,
-                });
+                break;
             }
             let tick = if let Some(bad) = feed.check_row(i, last_ts) {
                 if opts.on_bad == OnBad::Raise {
@@ -367,16 +363,10 @@ impl Engine {
             }
             batch[len] = tick;
             len += 1;
-            if (len == batch_len || i + 1 == feed.len())
-                && !push_all(&mut tx, &batch[..len], stop, shared_core)
-            {
-                return Ok(ProducerOut {
-                    pinned: false,
-                    skipped,
-                    max_price_error: max_err,
-                });
-            }
             if len == batch_len || i + 1 == feed.len() {
+                if !push_all(&mut tx, &batch[..len], stop, shared_core) {
+                    break; // stopped: the caller reports why
+                }
                 len = 0;
             }
         }
