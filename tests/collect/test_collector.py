@@ -42,6 +42,13 @@ def test_all_four_venues_against_the_simulated_venue(tmp_path: Path) -> None:
     assert set(processed["symbol"]) == {"BTC-USDT", "ETH-USDT"}
     assert raw.height >= processed.height == stats.processed_rows
     assert set(raw["status"]) == {200}
+    # Every part file has the one fixed schema, also where a venue sends no sequence (Kraken).
+    schemas = {
+        str(pl.read_parquet_schema(f)) for f in (tmp_path / "processed").glob("**/*.parquet")
+    }
+    assert len(schemas) == 1
+    assert processed.schema["seq"] == pl.Int64
+    assert processed.filter(pl.col("exchange") == "kraken")["seq"].null_count() > 0
     # Kraken keeps to its ~1 request/s per IP across both symbols; the others poll at 5 Hz.
     kraken = stats.venues["kraken"].requests
     kucoin = stats.venues["kucoin"].requests

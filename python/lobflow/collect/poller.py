@@ -194,16 +194,16 @@ async def _poll_feed(
         stats.requests += 1
         stats.latency_ns.append(recv_ns - ts_local)
         raw.add(
+            venue.name,
+            unified,
+            recv_ns,
             {
                 "ts_local": recv_ns,
-                "exchange": venue.name,
-                "symbol": unified,
                 "status": status,
                 "latency_ns": recv_ns - ts_local,
                 "url": str(resp.url),
                 "body": body.decode("utf-8", "replace"),
             },
-            recv_ns,
         )
         out = venue.classify(status, headers, body)
         if out.kind is not Kind.OK:
@@ -244,8 +244,8 @@ async def _poll_feed(
             for i, (px, sz) in enumerate(levels):
                 row[f"{side}_px_{i}"] = px
                 row[f"{side}_sz_{i}"] = sz
-        row.update(exchange=venue.name, symbol=unified, ts_local=recv_ns, seq=book.seq)
-        processed.add(row, ts)
+        row.update(ts_local=recv_ns, seq=book.seq)
+        processed.add(venue.name, unified, ts, row)
         stats.rows += 1
 
 
