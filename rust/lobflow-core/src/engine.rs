@@ -3,7 +3,9 @@
 //!
 //! Skipped rows travel as a sentinel tick (`ts == SKIPPED`) so that the worker writes every
 //! output at its row index without a side channel. Latency is measured from just before the
-//! producer's push to just after the worker's emit, with TSC timestamps (no syscalls).
+//! producer's push to just after the worker's emit, with TSC timestamps (no syscalls). Each
+//! thread writes its timestamps into its own buffer and the two are paired after the run:
+//! a shared buffer would put one more cross-core cache-line transfer into every timed tick.
 
 use crate::error::{Error, Result};
 use crate::features::FeatureState;
@@ -12,12 +14,14 @@ use crate::pin::{self, PinReport};
 use crate::ring::{Consumer, Producer, RingBuffer};
 use crate::scorer::{Weights, N_FEATURES};
 use crate::tick::{L2Tick, PriceCodec};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The `ts` of a tick that stands for a skipped row.
 const SKIPPED: u64 = u64::MAX;
+/// A timestamp slot that a thread never reached (the run stopped first).
+const UNSTAMPED: u64 = u64::MAX;
 /// Flat out, one tick in this many is timed, so timing costs < 1 % of throughput (a power
 /// of two, so the sampling test is a mask).
 const FLAT_OUT_SAMPLE_EVERY: u64 = 64;
@@ -138,13 +142,24 @@ struct ProducerOut {
     max_price_error: f64,
 }
 
+/// What both threads of one run read.
+#[derive(Clone, Copy)]
+struct RunCtx<'a> {
+    opts: &'a RunOptions,
+    codec: &'a PriceCodec,
+    stop: &'a AtomicBool,
+    /// One tick in this many is timed (a power of two).
+    every: u64,
+    /// Both threads on one core (or unknown topology): waiting yields instead of spinning.
+    shared_core: bool,
+}
+
 /// What the worker hands back.
 struct WorkerOut {
     pinned: bool,
     scores: Vec<f64>,
     signals: Vec<i8>,
     features: Option<Vec<f64>>,
-    hist: hdrhistogram::Histogram<u64>,
 }
 
 /// On the way out of an engine thread (normally or unwinding): sets the stop flag if it
@@ -221,11 +236,19 @@ impl Engine {
         } else {
             FLAT_OUT_SAMPLE_EVERY
         };
-        let stamps: Vec<AtomicU64> = (0..n.div_ceil(every as usize))
-            .map(|_| AtomicU64::new(0))
-            .collect();
+        // Filled with a value rather than zeroed so that every page is touched here, not as a
+        // page fault inside a timed tick.
+        let mut pushed_at = vec![UNSTAMPED; n.div_ceil(every as usize)];
+        let mut emitted_at = pushed_at.clone();
         let (tx, rx) = RingBuffer::<L2Tick>::new(self.config.capacity)?;
         let stop = AtomicBool::new(false);
+        let ctx = RunCtx {
+            opts,
+            codec: &codec,
+            stop: &stop,
+            every,
+            shared_core,
+        };
         let feed_error: Mutex<Option<Error>> = Mutex::new(None);
 
         let caller = std::thread::current();
@@ -237,7 +260,7 @@ impl Engine {
                     caller: caller.clone(),
                 };
                 let pinned = pin::pin_current(plan.used[0]);
-                let out = self.produce(feed, opts, &codec, tx, &stop, &stamps, every, shared_core);
+                let out = self.produce(feed, &ctx, tx, &mut pushed_at);
                 match out {
                     Ok(p) => Some(ProducerOut { pinned, ..p }),
                     Err(e) => {
@@ -255,7 +278,7 @@ impl Engine {
                     caller: caller.clone(),
                 };
                 let pinned = pin::pin_current(plan.used[1]);
-                self.work(n, opts, &codec, rx, &stop, &stamps, every, shared_core)
+                self.work(n, &ctx, rx, &mut emitted_at)
                     .map(|w| WorkerOut { pinned, ..w })
             });
             let mut interrupted = false;
@@ -297,7 +320,7 @@ impl Engine {
             scores: work.scores,
             signals: work.signals,
             features: work.features,
-            latency: summarize(&work.hist, every),
+            latency: summarize(&self.latencies(&pushed_at, &emitted_at), every),
             ticks_per_s: valid / elapsed.as_secs_f64().max(1e-9),
             elapsed_ns: elapsed.as_nanos() as u64,
             n_rows: n,
@@ -310,18 +333,20 @@ impl Engine {
     }
 
     /// Producer loop: validate, encode, (pace,) stamp, push.
-    #[allow(clippy::too_many_arguments)]
     fn produce(
         &self,
         feed: &Feed<'_>,
-        opts: &RunOptions,
-        codec: &PriceCodec,
+        ctx: &RunCtx<'_>,
         mut tx: Producer<L2Tick>,
-        stop: &AtomicBool,
-        stamps: &[AtomicU64],
-        every: u64,
-        shared_core: bool,
+        pushed_at: &mut [u64],
     ) -> Result<ProducerOut> {
+        let RunCtx {
+            opts,
+            codec,
+            stop,
+            every,
+            shared_core,
+        } = *ctx;
         let mut last_ts = i64::MIN;
         let mut skipped = 0;
         let mut max_err = 0.0f64;
@@ -359,7 +384,7 @@ impl Engine {
             }
             // `every` is a power of two: a mask, not a division, on the hot path.
             if i & (every as usize - 1) == 0 {
-                stamps[i >> every.trailing_zeros()].store(self.clock.raw(), Ordering::Relaxed);
+                pushed_at[i >> every.trailing_zeros()] = self.clock.raw();
             }
             batch[len] = tick;
             len += 1;
@@ -368,6 +393,9 @@ impl Engine {
                     break; // stopped: the caller reports why
                 }
                 len = 0;
+                if pace_ticks.is_some() {
+                    tx.prefetch_for_write(1);
+                }
             }
         }
         Ok(ProducerOut {
@@ -375,6 +403,19 @@ impl Engine {
             skipped,
             max_price_error: max_err,
         })
+    }
+
+    /// Push → emit latency of every tick both threads timed.
+    fn latencies(&self, pushed_at: &[u64], emitted_at: &[u64]) -> hdrhistogram::Histogram<u64> {
+        let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
+            .expect("static histogram bounds are valid");
+        for (&t0, &t1) in pushed_at.iter().zip(emitted_at) {
+            if t0 != UNSTAMPED && t1 != UNSTAMPED {
+                let ns = self.clock.delta_as_nanos(t0, t1);
+                let _ = hist.record(ns.clamp(1, 60_000_000_000));
+            }
+        }
+        hist
     }
 
     /// TSC ticks per ns, from quanta's calibration.
@@ -386,33 +427,46 @@ impl Engine {
     }
 
     /// Worker loop: pop, decode, features, score, emit (and time sampled ticks).
-    #[allow(clippy::too_many_arguments)]
     fn work(
         &self,
         n: usize,
-        opts: &RunOptions,
-        codec: &PriceCodec,
+        ctx: &RunCtx<'_>,
         mut rx: Consumer<L2Tick>,
-        stop: &AtomicBool,
-        stamps: &[AtomicU64],
-        every: u64,
-        shared_core: bool,
+        emitted_at: &mut [u64],
     ) -> Option<WorkerOut> {
+        let RunCtx {
+            opts,
+            codec,
+            stop,
+            every,
+            shared_core,
+        } = *ctx;
         let model = &self.weights;
         let mut state = FeatureState::new(model.windows_ms);
         let mut scores = vec![f64::NAN; n];
         let mut signals = vec![0i8; n];
         let mut features = opts.record_features.then(|| vec![f64::NAN; n * N_FEATURES]);
-        let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
-            .expect("static histogram bounds are valid");
         let mut buf = [L2Tick::default(); BATCH];
+        // Paced, the producer pushes ticks one by one, and so they are taken. A ring smaller
+        // than a batch can never hold a whole one: waiting for it would wait forever.
+        let batch_len = if opts.pace_ns.is_some() {
+            1
+        } else {
+            BATCH.min(self.config.capacity)
+        };
         let (mut have, mut next) = (0usize, 0usize);
         for i in 0..n {
             if next == have {
                 let mut spins = 0u32;
+                let want = batch_len.min(n - i);
                 loop {
-                    have = rx.pop_batch(&mut buf[..BATCH.min(n - i)]);
-                    if have > 0 {
+                    // Whole batches only (the producer pushes exactly n ticks, so the last,
+                    // shorter one comes too): see `Consumer::pop_exact`.
+                    if rx.pop_exact(&mut buf[..want]) {
+                        have = want;
+                        // The next batch is usually published already: its cross-core
+                        // transfers then overlap this batch's arithmetic.
+                        rx.prefetch(BATCH);
                         break;
                     }
                     if !backoff(&mut spins, stop, shared_core) {
@@ -441,9 +495,7 @@ impl Engine {
                 }
             }
             if i & (every as usize - 1) == 0 {
-                let t0 = stamps[i >> every.trailing_zeros()].load(Ordering::Relaxed);
-                let ns = self.clock.delta_as_nanos(t0, self.clock.raw());
-                let _ = hist.record(ns.clamp(1, 60_000_000_000));
+                emitted_at[i >> every.trailing_zeros()] = self.clock.raw();
             }
         }
         Some(WorkerOut {
@@ -451,7 +503,6 @@ impl Engine {
             scores,
             signals,
             features,
-            hist,
         })
     }
 }
@@ -464,7 +515,7 @@ impl Engine {
 fn push_all(tx: &mut Producer<L2Tick>, ticks: &[L2Tick], stop: &AtomicBool, shared: bool) -> bool {
     let mut sent = 0;
     let mut spins = 0u32;
-    while tx.capacity() - tx.slots() > AHEAD {
+    while !tx.in_flight_at_most(AHEAD) {
         if !backoff(&mut spins, stop, shared) {
             return false;
         }

@@ -87,15 +87,30 @@ impl<'a> Feed<'a> {
 
     /// The price codec for this feed: fitted to the level-0 prices of its uncrossed rows.
     pub fn fit_codec(&self) -> PriceCodec {
+        // Eight independent lanes of selects, no branches and no NaN-aware `min`: this pass
+        // runs before the threads start, so its time is all wall time (it was ~7 % of a run).
+        const LANES: usize = 8;
         let (bids, asks) = (self.cols[BID_PX], self.cols[ASK_PX]);
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for (&b, &a) in bids.iter().zip(asks) {
+        let mut lo = [f64::INFINITY; LANES];
+        let mut hi = [f64::NEG_INFINITY; LANES];
+        let mut fold = |b: f64, a: f64, lane: usize| {
             // `b < a` is false for NaN too, so only usable books count.
-            if b < a && b.is_finite() && a.is_finite() {
-                lo = lo.min(b);
-                hi = hi.max(a);
+            let ok = b < a && b.is_finite() && a.is_finite();
+            lo[lane] = if ok && b < lo[lane] { b } else { lo[lane] };
+            hi[lane] = if ok && a > hi[lane] { a } else { hi[lane] };
+        };
+        let (bc, ac) = (bids.chunks_exact(LANES), asks.chunks_exact(LANES));
+        let (br, ar) = (bc.remainder(), ac.remainder());
+        for (b8, a8) in bc.zip(ac) {
+            for lane in 0..LANES {
+                fold(b8[lane], a8[lane], lane);
             }
         }
+        for (&b, &a) in br.iter().zip(ar) {
+            fold(b, a, 0);
+        }
+        let lo = lo.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = hi.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         PriceCodec::fit(lo, hi)
     }
 

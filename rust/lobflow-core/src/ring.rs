@@ -73,6 +73,37 @@ impl<T> RingBuffer<T> {
     pub fn capacity(&self) -> usize {
         self.mask + 1
     }
+
+    /// Hints the CPU to bring the slot at `pos` into this core's L1, for writing (`WRITE`, a
+    /// `prefetchw`: owned, so that a store to it does not wait) or for reading. A no-op off
+    /// x86-64 and under loom.
+    #[inline]
+    fn prefetch_slot<const WRITE: bool>(&self, pos: usize) {
+        #[cfg(all(target_arch = "x86_64", not(loom)))]
+        self.slots[pos & self.mask].with(|p| {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0, _MM_HINT_T0};
+            // One address per 64-byte line the slot can touch: its bytes 0, 64, … and its last
+            // (an 88-byte slot straddles three lines when it starts past byte 40 of one).
+            let size = std::mem::size_of::<T>();
+            let offsets = (0..size)
+                .step_by(64)
+                .chain(std::iter::once(size.saturating_sub(1)));
+            for q in offsets.map(|o| p.cast::<i8>().wrapping_add(o)) {
+                // SAFETY: a prefetch is only a hint: it neither moves data into the program nor
+                // faults, so it cannot race with the other side's access to the slot; `q`
+                // points at a byte of a slot of this live ring.
+                unsafe {
+                    if WRITE {
+                        _mm_prefetch::<_MM_HINT_ET0>(q);
+                    } else {
+                        _mm_prefetch::<_MM_HINT_T0>(q);
+                    }
+                }
+            }
+        });
+        #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+        let _ = pos;
+    }
 }
 
 impl<T> Drop for RingBuffer<T> {
@@ -209,6 +240,31 @@ impl<T> Producer<T> {
         n
     }
 
+    /// True when at most `limit` pushed items are still unread. Looks at the consumer's
+    /// `head` only when the cached copy says more are in flight, so a producer that checks
+    /// this once per batch does not pull the consumer's cache line over every time.
+    #[inline]
+    pub fn in_flight_at_most(&mut self, limit: usize) -> bool {
+        if self.tail.wrapping_sub(self.cached_head) <= limit {
+            return true;
+        }
+        // Acquire pairs with the consumer's Release store of `head` (as in `push`).
+        self.cached_head = self.ring.head.load(Ordering::Acquire);
+        self.tail.wrapping_sub(self.cached_head) <= limit
+    }
+
+    /// Hints the CPU to fetch, ready for writing, the slots the next `n` pushes will fill (as
+    /// far as they are known to be free), so that a producer that waits between pushes (a
+    /// paced feed) takes the cache misses of a slot last used one lap ago while it waits,
+    /// not between its timestamp and its publish.
+    #[inline]
+    pub fn prefetch_for_write(&self, n: usize) {
+        let free = self.ring.mask + 1 - self.tail.wrapping_sub(self.cached_head);
+        for k in 0..n.min(free) {
+            self.ring.prefetch_slot::<true>(self.tail.wrapping_add(k));
+        }
+    }
+
     /// Free slots as seen now (a lower bound: the consumer may free more at any time).
     pub fn slots(&self) -> usize {
         let head = self.ring.head.load(Ordering::Acquire);
@@ -260,11 +316,47 @@ impl<T> Consumer<T> {
     where
         T: Copy,
     {
+        self.pop_at_least(out, 1)
+    }
+
+    /// Moves exactly `out.len()` items into `out` and returns true, or moves nothing and returns
+    /// false while fewer are available.
+    ///
+    /// A consumer that keeps up with its producer and takes whatever is there ends up taking one
+    /// or two items at a time, and every take moves the `head` and `tail` cache lines between
+    /// the cores again; waiting for a whole batch keeps that at one round trip per batch.
+    #[inline]
+    pub fn pop_exact(&mut self, out: &mut [T]) -> bool
+    where
+        T: Copy,
+    {
+        out.is_empty() || self.pop_at_least(out, out.len()) == out.len()
+    }
+
+    /// Hints the CPU to start fetching the next `n` published items (as last seen; no index is
+    /// loaded) into this core's cache, so that the next pop finds them there instead of
+    /// waiting on one cross-core transfer after another. A hint only: no memory is read, so
+    /// it cannot observe a slot the producer is writing.
+    #[inline]
+    pub fn prefetch(&self, n: usize) {
+        for k in 0..n.min(self.cached_tail.wrapping_sub(self.head)) {
+            self.ring.prefetch_slot::<false>(self.head.wrapping_add(k));
+        }
+    }
+
+    #[inline]
+    fn pop_at_least(&mut self, out: &mut [T], min: usize) -> usize
+    where
+        T: Copy,
+    {
         let mut avail = self.cached_tail.wrapping_sub(self.head);
         if avail < out.len() {
             // Acquire pairs with the producer's Release store of `tail` (as in `pop`).
             self.cached_tail = self.ring.tail.load(Ordering::Acquire);
             avail = self.cached_tail.wrapping_sub(self.head);
+        }
+        if avail < min {
+            return 0;
         }
         let n = avail.min(out.len());
         for (k, dst) in out[..n].iter_mut().enumerate() {
@@ -354,6 +446,27 @@ mod tests {
         }
         assert_eq!(p.push_batch(&[1; 9]), 8 - (next - expect) as usize);
         assert_eq!(c.pop_batch(&mut []), 0);
+    }
+
+    #[test]
+    fn exact_pops_take_all_or_nothing_and_in_flight_counts_unread() {
+        let (mut p, mut c) = RingBuffer::<u32>::new(8).unwrap();
+        let mut out = [0u32; 4];
+        assert_eq!(p.push_batch(&[1, 2, 3]), 3);
+        assert!(p.in_flight_at_most(3));
+        assert!(!p.in_flight_at_most(2));
+        c.prefetch(8); // hints: change nothing
+        p.prefetch_for_write(8);
+        assert!(!c.pop_exact(&mut out));
+        assert_eq!(c.slots(), 3, "a refused exact pop must not take anything");
+        assert_eq!(p.push_batch(&[4, 5]), 2);
+        assert!(c.pop_exact(&mut out));
+        assert_eq!(out, [1, 2, 3, 4]);
+        assert!(p.in_flight_at_most(1));
+        assert!(c.pop_exact(&mut out[..1]));
+        assert_eq!(out[0], 5);
+        assert!(c.pop_exact(&mut []));
+        assert!(!c.pop_exact(&mut out[..1]));
     }
 
     #[test]

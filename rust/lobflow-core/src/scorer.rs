@@ -214,14 +214,19 @@ impl Weights {
         feature_names(self.windows_ms)
     }
 
-    /// `bias + Σ coef[i]·x[i]`, summed in index order (so every implementation agrees).
+    /// `bias + Σ coef[i]·x[i]` in f64.
     #[inline]
     pub fn score(&self, x: &[f64; N_FEATURES]) -> f64 {
-        let mut s = self.bias;
-        for (w, v) in self.coef.iter().zip(x) {
-            s += w * v;
+        // Three independent sums: one chain of 18 dependent additions is ~70 cycles of latency
+        // per tick, three chains of 6 are a third of that. (Any order is as valid as
+        // scikit-learn's own, which differs from both.)
+        let mut s = [0.0f64; 3];
+        for (w, v) in self.coef.chunks_exact(3).zip(x.chunks_exact(3)) {
+            for j in 0..3 {
+                s[j] += w[j] * v[j];
+            }
         }
-        s
+        self.bias + (s[0] + s[1] + s[2])
     }
 
     /// −1, 0 or +1 by the threshold.

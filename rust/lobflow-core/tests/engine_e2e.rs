@@ -350,6 +350,35 @@ fn fallback_is_reported_on_small_machines() {
 }
 
 #[test]
+fn rings_smaller_than_a_batch_give_the_same_scores() {
+    let (ts, cols) = books(5_000, 100.0, 0.01, 9);
+    let feed = Feed::new(&ts, std::array::from_fn(|i| cols[i].as_slice())).unwrap();
+    let w = weights(0.05, [10, 20, 50]);
+    let scores = |capacity| {
+        let engine = Engine::new(
+            w.clone(),
+            EngineConfig {
+                capacity,
+                cores: [0, 1],
+            },
+        )
+        .unwrap();
+        let out = engine.run(&feed, &RunOptions::default(), &mut || true);
+        out.unwrap().scores
+    };
+    let big = scores(1024);
+    for capacity in [2, 16] {
+        let small = scores(capacity);
+        assert!(
+            big.iter()
+                .zip(&small)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "capacity {capacity} changed the scores"
+        );
+    }
+}
+
+#[test]
 fn capacity_must_be_a_power_of_two() {
     let err = Engine::new(
         weights(0.0, [10, 20, 50]),

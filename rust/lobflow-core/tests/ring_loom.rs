@@ -81,3 +81,39 @@ fn batches_arrive_in_order_across_full_and_empty() {
         producer.join().unwrap();
     });
 }
+
+/// The engine's flat-out pattern: the producer waits until few items are in flight, then
+/// pushes; the consumer takes whole batches only, the last one shorter.
+#[test]
+fn exact_batches_with_an_in_flight_cap_arrive_in_order() {
+    loom::model(|| {
+        let (mut tx, mut rx) = RingBuffer::<usize>::new(2).unwrap();
+        let producer = thread::spawn(move || {
+            let items = [0usize, 1, 2];
+            let mut sent = 0;
+            while sent < items.len() {
+                if !tx.in_flight_at_most(1) {
+                    thread::yield_now();
+                    continue;
+                }
+                let n = tx.push_batch(&items[sent..]);
+                if n == 0 {
+                    thread::yield_now();
+                }
+                sent += n;
+            }
+        });
+        let mut got = Vec::new();
+        let mut buf = [0usize; 2];
+        while got.len() < 3 {
+            let want = 2.min(3 - got.len());
+            if rx.pop_exact(&mut buf[..want]) {
+                got.extend_from_slice(&buf[..want]);
+            } else {
+                thread::yield_now();
+            }
+        }
+        producer.join().unwrap();
+        assert_eq!(got, [0, 1, 2]);
+    });
+}
