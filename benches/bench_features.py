@@ -31,14 +31,25 @@ def books() -> pl.DataFrame:
     return make_books(N, seed=7)
 
 
-def naive(df: pl.DataFrame) -> pl.DataFrame:
+@pytest.fixture(scope="module")
+def four_feeds() -> pl.DataFrame:
+    """As many rows as four symbols, interleaved by time the way the collector writes them."""
+    parts = [make_books(N // 4, seed=s, symbol=f"S{s}") for s in range(4)]
+    return pl.concat(parts).sort("ts", maintain_order=True)
+
+
+def naive(df: pl.DataFrame, keys: tuple[str, ...] = ()) -> pl.DataFrame:
     """What a user writes first: `shift` for OFI and `rolling_mean_by` over `ts`.
 
     It is not the contract (a later row with an equal timestamp leaks into the window), and
     it is here only as the speed a plain-polars user would get.
     """
+
+    def per_feed(e: pl.Expr) -> pl.Expr:
+        return e.over(keys) if keys else e
+
     b, a, qb, qa = (pl.col(c) for c in ("bid_px_0", "ask_px_0", "bid_sz_0", "ask_sz_0"))
-    pb, pa, pqb, pqa = (e.shift(1) for e in (b, a, qb, qa))
+    pb, pa, pqb, pqa = (per_feed(e.shift(1)) for e in (b, a, qb, qa))
     ofi = (
         (b >= pb).cast(pl.Float64) * qb
         - (b <= pb).cast(pl.Float64) * pqb
@@ -61,7 +72,7 @@ def naive(df: pl.DataFrame) -> pl.DataFrame:
         ),
     ]
     rolling = [
-        pl.col(src).rolling_mean_by("ts", f"{w}ms").alias(f"rolling_{name}_{w}ms")
+        per_feed(pl.col(src).rolling_mean_by("ts", f"{w}ms")).alias(f"rolling_{name}_{w}ms")
         for name, src in (("ofi", "ofi"), ("spread", "spread"), ("qi0", "qi_0"))
         for w in WINDOWS
     ]
@@ -70,7 +81,7 @@ def naive(df: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.col("ts").cast(pl.Datetime("ns")))
         .with_columns(point)
         .with_columns(rolling)
-        .select(["ts", *lobflow.feature_names(WINDOWS)])
+        .select(["ts", *keys, *lobflow.feature_names(WINDOWS)])
         .collect()
     )
 
@@ -97,6 +108,23 @@ def test_bench_compute(benchmark: Any, books: pl.DataFrame) -> None:
 @pytest.mark.benchmark(group="features")
 def test_bench_naive_rolling_mean_by(benchmark: Any, books: pl.DataFrame) -> None:
     out = benchmark.pedantic(naive, args=(books.drop("exchange", "symbol"),), rounds=3)
+    assert out.height == N
+    benchmark.extra_info["rows"] = N
+    benchmark.extra_info["rows_per_s_median"] = N / benchmark.stats.stats.median
+
+
+@pytest.mark.benchmark(group="features-4-feeds")
+def test_bench_compute_four_feeds(benchmark: Any, four_feeds: pl.DataFrame) -> None:
+    out = benchmark.pedantic(features.compute, args=(four_feeds, WINDOWS), rounds=3)
+    assert out.height == N
+    benchmark.extra_info["rows"] = N
+    benchmark.extra_info["rows_per_s_median"] = N / benchmark.stats.stats.median
+
+
+@pytest.mark.benchmark(group="features-4-feeds")
+def test_bench_naive_four_feeds(benchmark: Any, four_feeds: pl.DataFrame) -> None:
+    df = four_feeds.drop("exchange")
+    out = benchmark.pedantic(naive, args=(df, ("symbol",)), rounds=3)
     assert out.height == N
     benchmark.extra_info["rows"] = N
     benchmark.extra_info["rows_per_s_median"] = N / benchmark.stats.stats.median

@@ -182,3 +182,44 @@ def test_lazy_inputs_are_checked_too() -> None:
     null_ts = df.with_columns(ts=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise("ts"))
     with pytest.raises(ValueError, match=r"row 3, column `ts`: null"):
         features.compute(null_ts.lazy())
+
+
+def test_skipped_rows_of_interleaved_feeds_move_the_feed_boundaries() -> None:
+    """A feed whose first row is crossed starts at its second; a row back in time is dropped."""
+    a = make_books(600, seed=3, symbol="A")
+    b = make_books(600, seed=4, symbol="B", price_scale="eth")
+    nth = pl.int_range(pl.len()).over("symbol")
+    both = pl.concat([a, b]).sort("ts", maintain_order=True)
+    both = both.with_columns(
+        bid_px_0=pl.when((pl.col("symbol") == "A") & (nth == 0))
+        .then(1e12)
+        .otherwise(pl.col("bid_px_0")),
+        ts=pl.when((pl.col("symbol") == "B") & (nth == 300)).then(0).otherwise(pl.col("ts")),
+    )
+    out = features.compute(both, on_bad="skip")
+    assert out.height == 1198
+    for sym, kept in (("A", a.slice(1)), ("B", b.filter(pl.int_range(pl.len()) != 300))):
+        got = out.filter(pl.col("symbol") == sym)
+        assert got["ts"].equals(kept["ts"])
+        assert_features_close(matrix(got, (10, 20, 50)), oracle_features(kept))
+    # Under "raise" the error names the row of the input, not of the sorted feeds.
+    row = both.with_row_index().filter((pl.col("symbol") == "A") & (pl.col("bid_px_0") > 1e11))
+    with pytest.raises(ValueError, match=rf"row {row['index'][0]}, column `ask_px_0`"):
+        features.compute(both)
+
+
+def test_labels_stay_inside_their_feed() -> None:
+    df = pl.DataFrame(
+        {
+            "ts": [0, 0, 500, 500, 1000, 1000],
+            "symbol": ["A", "B", "A", "B", "A", "B"],
+            "bid_px_0": [100.0, 10.0, 101.0, 11.0, 102.0, 12.0],
+        }
+    ).with_columns(ask_px_0=pl.col("bid_px_0") + 2.0)
+    got = features.labels(df, 1000)
+    assert isinstance(got, pl.DataFrame)
+    assert got.columns == [*df.columns, "fwd_ret_bps", "fwd_ts"]
+    assert got["fwd_ret_bps"].to_list()[:2] == [2 / 101 * 1e4, 2 / 11 * 1e4]
+    assert got["fwd_ts"].to_list() == [1000, 1000, None, None, None, None]
+    with pytest.raises(ValueError, match="decreases within its feed at row 3"):
+        features.labels(df.with_columns(ts=pl.Series([0, 0, 500, -1, 1000, 1000])), 1000)
