@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import polars as pl
@@ -93,6 +93,18 @@ def test_inputs_forms(tmp_path: Path) -> None:
     lazy = features.compute(df.lazy())
     assert isinstance(lazy, pl.LazyFrame)
     assert lazy.collect(engine="streaming").equals(base)
+
+
+@pytest.mark.parametrize("on_bad", ["raise", "skip"])
+def test_lazy_and_eager_plans_for_several_feeds_agree(on_bad: Literal["raise", "skip"]) -> None:
+    """The lazy plan groups with `over`, the eager one splits the feeds: same numbers."""
+    a = make_books(700, seed=5, symbol="A")
+    b = make_books(700, seed=6, symbol="B", price_scale="tiny")
+    both = pl.concat([a, b]).sort("ts", maintain_order=True)
+    eager = features.compute(both, on_bad=on_bad)
+    lazy = features.compute(both.lazy(), on_bad=on_bad).collect()
+    assert lazy.select("ts", "symbol").equals(eager.select("ts", "symbol"))
+    assert_features_close(matrix(lazy, (10, 20, 50)), matrix(eager, (10, 20, 50)))
 
 
 def test_output_columns() -> None:

@@ -248,8 +248,9 @@ def compute(
         ``"skip"``: drop rows that break the contract before computing (they enter neither
         OFI nor the windows, as in the engine).
     lazy
-        Return a LazyFrame (always the case for a LazyFrame input) so that large inputs can be
-        sunk with the streaming engine, e.g. ``.sink_parquet(...)``.
+        Return a LazyFrame (always the case for a LazyFrame input), e.g. to
+        ``.sink_parquet(...)``. The window steps need whole columns, so even the streaming
+        engine holds ~300 bytes per row at its peak (docs/features.md).
 
     Returns
     -------
@@ -276,8 +277,8 @@ def compute(
         msg = f"on_bad must be 'raise' or 'skip', got {on_bad!r}"
         raise ValueError(msg)
     keys = [k for k in FEED_KEYS if k in names]
-    # One feed (the usual case) needs no grouping. A LazyFrame is not scanned to find out.
-    split = keys if isinstance(books, pl.LazyFrame) or _several_feeds(lf, keys) else []
+    # One feed (the usual case) needs no grouping: one pass over the key columns tells.
+    split = keys if _several_feeds(lf, keys) else []
     if lazy or isinstance(books, pl.LazyFrame):
         return _features(lf, w, keys, split, on_bad=on_bad, check="streaming")
     # In-memory input: the in-memory engine is ~3x faster here; files stream.
