@@ -130,6 +130,29 @@ def test_bench_naive_four_feeds(benchmark: Any, four_feeds: pl.DataFrame) -> Non
     benchmark.extra_info["rows_per_s_median"] = N / benchmark.stats.stats.median
 
 
+@pytest.mark.benchmark(group="features-to-parquet")
+def test_bench_sink_slices(benchmark: Any, books: pl.DataFrame, tmp_path: Any) -> None:
+    """Out of core: slice by slice from Parquet to Parquet (bounded memory)."""
+    src, out = tmp_path / "books.parquet", tmp_path / "features.parquet"
+    books.write_parquet(src)
+    n = benchmark.pedantic(features.sink, args=(src, out, WINDOWS), rounds=2, iterations=1)
+    assert n == N
+    benchmark.extra_info["rows_per_s_median"] = N / benchmark.stats.stats.median
+
+
+@pytest.mark.benchmark(group="features-to-parquet")
+def test_bench_one_pass_to_parquet(benchmark: Any, books: pl.DataFrame, tmp_path: Any) -> None:
+    """The same in one pass: `compute(lazy=True).sink_parquet` (whole columns in memory)."""
+    src, out = tmp_path / "books.parquet", tmp_path / "features.parquet"
+    books.write_parquet(src)
+
+    def one_pass() -> None:
+        features.compute(src, WINDOWS, lazy=True).sink_parquet(out)
+
+    benchmark.pedantic(one_pass, rounds=2, iterations=1)
+    benchmark.extra_info["rows_per_s_median"] = N / benchmark.stats.stats.median
+
+
 @pytest.mark.benchmark(group="features-accuracy")
 def test_accuracy_on_1e7_rows(books: pl.DataFrame) -> None:
     """Worst window-mean error over 10^7 rows, per feature scale, against 80-bit sums."""

@@ -16,8 +16,7 @@ def features(
         str, typer.Option(help="raise: stop at the first bad row; skip: drop bad rows")
     ] = "raise",
 ) -> None:
-    """Compute the 18 contract features per feed; streams, so the input may exceed memory."""
-    import polars as pl
+    """Compute the 18 contract features per feed, slice by slice: the input may exceed memory."""
     from rich.console import Console
 
     from lobflow import features as feats
@@ -33,11 +32,10 @@ def features(
     console = Console(stderr=True)
     try:
         with console.status(f"features of {books} → {out}"):
-            feats.compute(books, windows, on_bad=mode, lazy=True).sink_parquet(out)
+            rows = feats.sink(books, out, windows, on_bad=mode)
     except (ValueError, FileNotFoundError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(1) from e
-    rows = pl.scan_parquet(out).select(pl.len()).collect().item()
     console.print(f"wrote {rows:,} rows of the 18 features to {out}")
 
 

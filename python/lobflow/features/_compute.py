@@ -76,8 +76,10 @@ def _several_feeds(lf: pl.LazyFrame, keys: list[str]) -> bool:
     return bool(lf.select(pl.any_horizontal(changes)).collect().item())
 
 
-def _check(lf: pl.LazyFrame, keys: list[str], *, streaming: bool) -> None:
-    """Raise on the first row that breaks the contract."""
+def _check(
+    lf: pl.LazyFrame, keys: list[str], *, streaming: bool, row: pl.Expr | None = None
+) -> None:
+    """Raise on the first row that breaks the contract, numbered by `row` (default: position)."""
     sizes = [f"{s}_sz_{k}" for s in ("bid", "ask") for k in range(LEVELS)]
     problems = {
         "ts": (_per_feed(pl.col("ts").diff(), keys) < 0).fill_null(False) | pl.col("ts").is_null(),
@@ -86,7 +88,7 @@ def _check(lf: pl.LazyFrame, keys: list[str], *, streaming: bool) -> None:
         | (pl.col("bid_px_0") >= pl.col("ask_px_0")).fill_null(False),
         **{c: ~(pl.col(c).is_finite() & (pl.col(c) >= 0)).fill_null(False) for c in sizes},
     }
-    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    row = pl.int_range(pl.len(), dtype=pl.Int64) if row is None else row
     found = lf.select([row.filter(bad).first().alias(name) for name, bad in problems.items()])
     found_df = found.collect(engine="streaming" if streaming else "in-memory")
     firsts = {c: found_df[c][0] for c in found_df.columns if found_df[c][0] is not None}
@@ -250,7 +252,8 @@ def compute(
     lazy
         Return a LazyFrame (always the case for a LazyFrame input), e.g. to
         ``.sink_parquet(...)``. The window steps need whole columns, so even the streaming
-        engine holds ~300 bytes per row at its peak (docs/features.md).
+        engine holds ~300 bytes per row at its peak: for inputs larger than memory use
+        `features.sink`, which writes the same rows slice by slice.
 
     Returns
     -------
@@ -287,21 +290,37 @@ def compute(
     )
     if not split:
         return _features(lf, w, keys, [], on_bad=on_bad, check=engine).collect(engine=engine)
-    # Several feeds in memory: each feed alone through the one-feed path, then the rows back
-    # in input order. 3x faster than grouping every step with `over` (docs/features.md).
     df = books if isinstance(books, pl.DataFrame) else lf.collect(engine=engine)
     if on_bad == "raise":
         _check(df.lazy(), split, streaming=False)
+    return several_feeds_in_memory(df, w, keys, split, on_bad=on_bad)
+
+
+def several_feeds_in_memory(
+    df: pl.DataFrame,
+    w: tuple[int, int, int],
+    keys: list[str],
+    split: list[str],
+    *,
+    on_bad: Literal["raise", "skip"],
+    carry: list[str] | None = None,
+) -> pl.DataFrame:
+    """Each feed alone through the one-feed path, then the rows back in input order.
+
+    3x faster than grouping every step with `over` (docs/features.md). The "raise" check is
+    the caller's. Columns: `ts`, `keys`, `carry`, the features.
+    """
+    carry = carry or []
     # Parts without their (string) keys, gathers of the features only: moving strings around
     # was half of the time.
     parts = df.with_row_index(_ROW).partition_by(split, maintain_order=True, include_key=False)
     outs = [
-        _features(p.lazy(), w, [], [], on_bad=on_bad, check=None, carry=[_ROW]).collect()
+        _features(p.lazy(), w, [], [], on_bad=on_bad, check=None, carry=[_ROW, *carry]).collect()
         for p in parts
     ]
     both = pl.concat(outs)
     order = both[_ROW].arg_sort()
-    feats = both.select(feature_names(w))[order]
+    feats = both.select(*carry, *feature_names(w))[order]
     kept = df.select("ts", *keys)
     if both.height < df.height:  # rows skipped
         kept = kept[both[_ROW].gather(order)]

@@ -1,0 +1,156 @@
+"""`features.sink`: the features of an input larger than memory, one slice at a time.
+
+`compute` holds whole columns (its windows gather running sums at each row's window start).
+Here the input streams through in slices; each slice is computed together with a tail of the
+rows before it that can still matter — per feed, every row newer than the feed's last time
+minus the longest window (that includes the feed's last row, OFI's previous snapshot) and
+the row before those — and only the slice's own rows are written. Memory is one slice plus
+that tail, whatever the input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from lobflow._schema import CONTRACT_COLUMNS, DEFAULT_WINDOWS_MS, FEED_KEYS, check_windows
+from lobflow.features._compute import (
+    Books,
+    _check,
+    _features,
+    _scan,
+    several_feeds_in_memory,
+)
+
+if TYPE_CHECKING:
+    import os
+
+_SINK_ROW = "_sink_row"  # input row number, carried through the slices
+
+
+def sink(
+    books: Books,
+    out: str | os.PathLike[str],
+    windows_ms: tuple[int, int, int] = DEFAULT_WINDOWS_MS,
+    *,
+    on_bad: Literal["raise", "skip"] = "raise",
+    slice_rows: int = 1_000_000,
+) -> int:
+    """Write the features of `books` to the Parquet file `out` with bounded memory.
+
+    The same rows, order and values as ``compute(books, windows_ms, on_bad=on_bad)`` (to the
+    last bits of rounding: each slice's running sums start afresh), for inputs that do not fit
+    in memory: one slice of `slice_rows` input rows is held at a time, plus the rows of each
+    feed inside the longest window before it. The file appears under its name only when
+    complete (written beside it, then renamed); on an error nothing is left behind.
+
+    Returns the number of rows written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import polars as pl
+    >>> from lobflow import features
+    >>> book = {c: [1.0, 1.0, 1.0] for c in features.BOOK_COLUMNS}
+    >>> best = {"bid_px_0": [99.0, 99.0, 99.0], "ask_px_0": [101.0, 103.0, 105.0]}
+    >>> df = pl.DataFrame({"ts": [0, 0, 1], **book, **best})
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "f.parquet"
+    >>> features.sink(df, out, slice_rows=2)
+    3
+    >>> pl.read_parquet(out)["rolling_spread_10ms"].to_list()
+    [2.0, 3.0, 4.0]
+    """
+    w = check_windows(windows_ms)
+    if slice_rows < 1:
+        msg = f"slice_rows must be at least 1, got {slice_rows}"
+        raise ValueError(msg)
+    if on_bad not in ("raise", "skip"):
+        msg = f"on_bad must be 'raise' or 'skip', got {on_bad!r}"
+        raise ValueError(msg)
+    lf = _scan(books)
+    names = lf.collect_schema().names()
+    missing = [c for c in CONTRACT_COLUMNS if c not in names]
+    if missing:
+        msg = f"books are missing column(s) {', '.join(f'`{c}`' for c in missing)}"
+        raise ValueError(msg)
+    keys = [k for k in FEED_KEYS if k in names]
+    reach = max(w) * 1_000_000
+    src = lf.select(["ts", *keys, *CONTRACT_COLUMNS[1:]]).with_row_index(_SINK_ROW)
+
+    def features_of(frame: pl.DataFrame) -> pl.DataFrame:
+        if keys:
+            return several_feeds_in_memory(frame, w, keys, keys, on_bad=on_bad, carry=[_SINK_ROW])
+        lazy = _features(frame.lazy(), w, [], [], on_bad=on_bad, check=None, carry=[_SINK_ROW])
+        return lazy.collect()
+
+    out = Path(out)
+    partial = out.with_name(out.name + ".partial")
+    written = 0
+    tail: pl.DataFrame | None = None
+    try:
+        with _ParquetAppender(partial) as sink_file:
+            # Pulled slice by slice: `collect_batches` runs ahead of a slow consumer and held
+            # most of a 10^7-row input; a slice of a Parquet scan reads only its row groups.
+            total = src.select(pl.len()).collect().item()
+            for offset in range(0, total, slice_rows):
+                batch = src.slice(offset, slice_rows).collect()
+                first_new = batch[_SINK_ROW][0]
+                frame = batch if tail is None else pl.concat([tail, batch])
+                if on_bad == "raise":
+                    # The tail is valid already; it is there so that a `ts` going back at the
+                    # slice boundary is seen.
+                    _check(frame.lazy(), keys, streaming=False, row=pl.col(_SINK_ROW))
+                feats = features_of(frame)
+                new = feats.filter(pl.col(_SINK_ROW) >= first_new).drop(_SINK_ROW)
+                sink_file.write(new)
+                written += new.height
+                kept = frame
+                if feats.height < frame.height:  # rows skipped: they stay out of the tail
+                    kept = frame.filter(pl.col(_SINK_ROW).is_in(feats[_SINK_ROW]))
+                tail = kept.filter(_tail(keys, reach))
+            if written == 0:  # still a readable file, with the schema
+                empty = _features(src.head(0), w, keys, [], on_bad=on_bad, check=None)
+                sink_file.write(empty.collect())
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return written
+
+
+def _tail(keys: list[str], reach: int) -> pl.Expr:
+    """Rows the next slice's windows can reach, and one more before them per feed.
+
+    A window of a later row holds rows newer than its time minus the longest window, so newer
+    than the feed's last time minus it. The one more row is the previous snapshot of the
+    oldest such row: without it that row's OFI would be computed as a feed's first (0).
+    """
+
+    def per_feed(e: pl.Expr) -> pl.Expr:
+        return e.over(keys) if keys else e
+
+    reachable = pl.col("ts") > per_feed(pl.col("ts").max()) - reach
+    return reachable | per_feed(reachable.shift(-1)).fill_null(False)
+
+
+class _ParquetAppender:
+    """One Parquet file written as one row group per slice (pyarrow's writer appends)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, df: pl.DataFrame) -> None:
+        table = df.to_arrow()
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+        self.writer.write_table(table)
+
+    def __enter__(self) -> _ParquetAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
