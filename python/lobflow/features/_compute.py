@@ -30,6 +30,20 @@ from lobflow._schema import (
 Books = pl.DataFrame | pl.LazyFrame | str | os.PathLike[str]
 
 
+def _open(books: Books, on_bad: str) -> tuple[pl.LazyFrame, list[str]]:
+    """The books as a LazyFrame and the feed keys they have; bad arguments raise here."""
+    if on_bad not in ("raise", "skip"):
+        msg = f"on_bad must be 'raise' or 'skip', got {on_bad!r}"
+        raise ValueError(msg)
+    lf = _scan(books)
+    names = lf.collect_schema().names()
+    missing = [c for c in CONTRACT_COLUMNS if c not in names]
+    if missing:
+        msg = f"books are missing column(s) {', '.join(f'`{c}`' for c in missing)}"
+        raise ValueError(msg)
+    return lf, [k for k in FEED_KEYS if k in names]
+
+
 def _scan(books: Books) -> pl.LazyFrame:
     if isinstance(books, pl.LazyFrame):
         return books
@@ -270,16 +284,7 @@ def compute(
     [2.0, 3.0]
     """
     w = check_windows(windows_ms)
-    lf = _scan(books)
-    names = lf.collect_schema().names()
-    missing = [c for c in CONTRACT_COLUMNS if c not in names]
-    if missing:
-        msg = f"books are missing column(s) {', '.join(f'`{c}`' for c in missing)}"
-        raise ValueError(msg)
-    if on_bad not in ("raise", "skip"):
-        msg = f"on_bad must be 'raise' or 'skip', got {on_bad!r}"
-        raise ValueError(msg)
-    keys = [k for k in FEED_KEYS if k in names]
+    lf, keys = _open(books, on_bad)
     # One feed (the usual case) needs no grouping: one pass over the key columns tells.
     split = keys if _several_feeds(lf, keys) else []
     if lazy or isinstance(books, pl.LazyFrame):

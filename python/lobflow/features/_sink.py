@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Literal
 import polars as pl
 import pyarrow.parquet as pq
 
-from lobflow._schema import CONTRACT_COLUMNS, DEFAULT_WINDOWS_MS, FEED_KEYS, check_windows
+from lobflow._schema import CONTRACT_COLUMNS, DEFAULT_WINDOWS_MS, check_windows
 from lobflow.features._compute import (
     Books,
     _check,
     _features,
-    _scan,
+    _open,
     several_feeds_in_memory,
 )
 
@@ -67,16 +67,7 @@ def sink(
     if slice_rows < 1:
         msg = f"slice_rows must be at least 1, got {slice_rows}"
         raise ValueError(msg)
-    if on_bad not in ("raise", "skip"):
-        msg = f"on_bad must be 'raise' or 'skip', got {on_bad!r}"
-        raise ValueError(msg)
-    lf = _scan(books)
-    names = lf.collect_schema().names()
-    missing = [c for c in CONTRACT_COLUMNS if c not in names]
-    if missing:
-        msg = f"books are missing column(s) {', '.join(f'`{c}`' for c in missing)}"
-        raise ValueError(msg)
-    keys = [k for k in FEED_KEYS if k in names]
+    lf, keys = _open(books, on_bad)
     reach = max(w) * 1_000_000
     src = lf.select(["ts", *keys, *CONTRACT_COLUMNS[1:]]).with_row_index(_SINK_ROW)
 
