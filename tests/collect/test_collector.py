@@ -12,7 +12,9 @@ import polars as pl
 from aiohttp import web
 
 import lobflow
+from lobflow import features
 from lobflow.collect import SimExchange, acollect
+from tests.oracle import assert_features_close
 
 P = Path(__file__).with_name("payloads")
 
@@ -54,13 +56,21 @@ def test_all_four_venues_against_the_simulated_venue(tmp_path: Path) -> None:
     kucoin = stats.venues["kucoin"].requests
     assert kraken <= 4
     assert kucoin >= 2 * 8
-    for (ex, sym), feed in processed.sort("ts_local").group_by(["exchange", "symbol"]):
+    # The feeds interleaved by arrival, as a user reads them back: polars computes them all at
+    # once, the engine one feed at a time, and they agree.
+    books = processed.sort("ts_local")
+    feats = features.compute(books, (10, 20, 50))
+    names = lobflow.feature_names((10, 20, 50))
+    for (ex, sym), feed in books.group_by(["exchange", "symbol"], maintain_order=True):
         assert feed["ts"].is_sorted(), (ex, sym)
         # Every processed row is a valid contract row: the engine takes the feed as is.
         res = lobflow.Engine(
             lobflow.Weights((10, 20, 50), 0.0, 0.0, (0.0,) * 18), cores=(0, 1)
-        ).run(feed.drop("exchange", "symbol", "date"))
+        ).run(feed.drop("exchange", "symbol", "date"), record_features=True)
         assert res.skipped == 0
+        assert res.features is not None
+        mine = feats.filter((pl.col("exchange") == ex) & (pl.col("symbol") == sym))
+        assert_features_close(mine.select(names).to_numpy(), res.features)
     # Jitter is measured and reported (no timing assertion here: see benches/).
     assert all(len(v.jitter_ns) == v.requests for v in stats.venues.values())
 
