@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 from hypothesis import given, settings
@@ -73,3 +76,18 @@ def test_feeds_never_mix(a: pl.DataFrame, b: pl.DataFrame) -> None:
     for sym, part in (("A", a), ("B", b)):
         got = both.filter(pl.col("symbol") == sym).select(lobflow.FEATURE_NAMES).to_numpy()
         assert_features_close(got, features.compute(part).select(lobflow.FEATURE_NAMES).to_numpy())
+
+
+@settings(max_examples=30, deadline=None)
+@given(feeds(), feeds(), st.integers(1, 30))
+def test_sink_in_any_slices_equals_one_pass(a: pl.DataFrame, b: pl.DataFrame, rows: int) -> None:
+    a, b = a.with_columns(symbol=pl.lit("A")), b.with_columns(symbol=pl.lit("B"))
+    both = pl.concat([a, b]).sort("ts", maintain_order=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "f.parquet"
+        assert features.sink(both, out, slice_rows=rows) == both.height
+        got = pl.read_parquet(out)
+    want = features.compute(both)
+    assert got.select("ts", "symbol").equals(want.select("ts", "symbol"))
+    names = list(lobflow.FEATURE_NAMES)
+    assert_features_close(got.select(names).to_numpy(), want.select(names).to_numpy())
