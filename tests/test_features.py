@@ -100,7 +100,8 @@ def test_lazy_and_eager_plans_for_several_feeds_agree(on_bad: Literal["raise", "
     """The lazy plan groups with `over`, the eager one splits the feeds: same numbers."""
     a = make_books(700, seed=5, symbol="A")
     b = make_books(700, seed=6, symbol="B", price_scale="tiny")
-    both = pl.concat([a, b]).sort("ts", maintain_order=True)
+    c = make_books(300, seed=7).with_columns(symbol=pl.lit(None, dtype=pl.String))
+    both = pl.concat([a, b, c]).sort("ts", maintain_order=True)
     eager = features.compute(both, on_bad=on_bad)
     lazy = features.compute(both.lazy(), on_bad=on_bad).collect()
     assert lazy.select("ts", "symbol").equals(eager.select("ts", "symbol"))

@@ -58,6 +58,7 @@ def _scan(books: Books) -> pl.LazyFrame:
 # gathers use row numbers of the whole frame. (Grouped `gather` and `search_sorted` under
 # `over`, as before, took 15 s for 10^7 rows of 4 feeds; the in-memory path takes ~4 s.)
 _ROW = "_input_row"
+_FEED = "_feed_id"  # one integer per feed (lazy plan): never null
 
 
 def _per_feed(e: pl.Expr, keys: list[str]) -> pl.Expr:
@@ -68,8 +69,10 @@ def _join_keys(keys: list[str]) -> tuple[list[str], list[pl.Expr]]:
     """Columns to join feeds on, and the expressions that make them.
 
     A join never matches null to null, but a null key is a feed of its own (as in `over`), so
-    each key becomes (value or "", is null).
+    each key becomes (value or "", is null). The integer feed id is never null.
     """
+    if keys == [_FEED]:
+        return keys, []
     names = [f"_by{i}" for i in range(2 * len(keys))]
     exprs = [
         e
@@ -176,9 +179,8 @@ def with_window_bounds(
     # of its left side, which on the full frame cost 5x the joins themselves.
     by, by_exprs = _join_keys(keys)
     nth = _per_feed(pl.int_range(pl.len(), dtype=pl.Int64), keys)  # row within its feed
-    narrow = lf.select(
-        "ts", *by_exprs, pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"), nth.alias("_nth")
-    )
+    row = pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")
+    narrow = lf.select("ts", *(by_exprs or by), row, nth.alias("_nth"))
     rows = narrow.select(*by, "_row", "_nth", pl.col("ts").alias("_ts_m"))
     for w in windows_ms:
         narrow = (
@@ -288,7 +290,13 @@ def compute(
     # One feed (the usual case) needs no grouping: one pass over the key columns tells.
     split = keys if _several_feeds(lf, keys) else []
     if lazy or isinstance(books, pl.LazyFrame):
-        return _features(lf, w, keys, split, on_bad=on_bad, check="streaming")
+        if not split:
+            return _features(lf, w, keys, [], on_bad=on_bad, check="streaming")
+        # One integer per feed, made once: grouping the ~15 per-feed steps by it instead of
+        # by the string keys is 1.5x faster.
+        lf = lf.with_columns(pl.struct(split).rank("dense").alias(_FEED))
+        out = _features(lf, w, keys, [_FEED], on_bad=on_bad, check="streaming", carry=[_FEED])
+        return out.drop(_FEED)
     # In-memory input: the in-memory engine is ~3x faster here; files stream.
     engine: Literal["in-memory", "streaming"] = (
         "in-memory" if isinstance(books, pl.DataFrame) else "streaming"
