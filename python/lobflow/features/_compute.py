@@ -36,7 +36,9 @@ def _open(books: Books, on_bad: str) -> tuple[pl.LazyFrame, list[str]]:
         msg = f"on_bad must be 'raise' or 'skip', got {on_bad!r}"
         raise ValueError(msg)
     lf = _scan(books)
-    names = lf.collect_schema().names()
+    # Asked of a derived plan: once a scan itself has resolved its schema, polars (2.1) stops
+    # pushing slices down into it, and `sink`'s slices would re-read all rows before them.
+    names = lf.select(pl.all()).collect_schema().names()
     missing = [c for c in CONTRACT_COLUMNS if c not in names]
     if missing:
         msg = f"books are missing column(s) {', '.join(f'`{c}`' for c in missing)}"
