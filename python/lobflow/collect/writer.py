@@ -10,22 +10,19 @@ removed; a crash in between leaves a ``.compacting`` marker the next start-up re
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lobflow._files import atomic_write
 from lobflow._schema import BOOK_COLUMNS
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 #: Columns of a part file (the partition values `exchange`/`symbol` live in the path). Fixed
 #: types, so that a part whose venue sends no sequence still has an int64 `seq` column.
@@ -125,9 +122,8 @@ class PartWriter:
                 df = df.sort("ts", maintain_order=True)
             elif "ts_local" in df.columns:
                 df = df.sort("ts_local", maintain_order=True)
-            _atomic_write(
-                folder,
-                f"part-{time.time_ns()}-compacted.parquet",
+            atomic_write(
+                folder / f"part-{time.time_ns()}-compacted.parquet",
                 partial(df.write_parquet, compression="zstd", statistics=True),
             )
             for p in parts:
@@ -164,19 +160,6 @@ def _atomic_write_part(table: pa.Table, folder: Path, name: str) -> Path:
     # their fixed cost is the collector's largest CPU item. pyarrow's writer costs ~0.5 ms a
     # file where polars' (a streaming-engine query per file since polars 1.3x) costs ~1.3 ms;
     # lz4 without statistics keeps it cheap, and compaction rewrites with zstd and statistics.
-    return _atomic_write(
-        folder,
-        name,
-        partial(pq.write_table, table, compression="lz4", write_statistics=False),
+    return atomic_write(
+        folder / name, partial(pq.write_table, table, compression="lz4", write_statistics=False)
     )
-
-
-def _atomic_write(folder: Path, name: str, write: Callable[[Path], None]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{name}.tmp"
-    write(tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    final = folder / name
-    os.replace(tmp, final)
-    return final

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 import polars as pl
 import pyarrow.parquet as pq
 
+from lobflow._files import atomic_write
 from lobflow._schema import CONTRACT_COLUMNS, DEFAULT_WINDOWS_MS, check_windows
 from lobflow.features._compute import (
     Books,
@@ -46,7 +47,8 @@ def sink(
     last bits of rounding: each slice's running sums start afresh), for inputs that do not fit
     in memory: one slice of `slice_rows` input rows is held at a time, plus the rows of each
     feed inside the longest window before it. The file appears under its name only when
-    complete (written beside it, then renamed); on an error nothing is left behind.
+    complete (written to a hidden temp file beside it, synced, then renamed); on an error
+    nothing is left behind.
 
     Returns the number of rows written.
 
@@ -83,12 +85,12 @@ def sink(
         lazy = _features(frame.lazy(), w, keys, [], on_bad=on_bad, check=None, carry=[_SINK_ROW])
         return lazy.collect()
 
-    out = Path(out)
-    partial = out.with_name(out.name + ".partial")
     written = 0
-    tail: pl.DataFrame | None = None
-    try:
-        with _ParquetAppender(partial, dictionary=keys) as sink_file:
+
+    def write_slices(path: Path) -> None:
+        nonlocal written
+        tail: pl.DataFrame | None = None
+        with _ParquetAppender(path, dictionary=keys) as sink_file:
             # Pulled slice by slice: `collect_batches` runs ahead of a slow consumer and held
             # most of a 10^7-row input; a slice of a Parquet scan reads only its row groups.
             total = src.select(pl.len()).collect().item()
@@ -111,9 +113,8 @@ def sink(
             if written == 0:  # still a readable file, with the schema
                 empty = _features(src.head(0), w, keys, [], on_bad=on_bad, check=None)
                 sink_file.write(empty.collect())
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
+
+    atomic_write(Path(out), write_slices)
     return written
 
 
