@@ -32,6 +32,7 @@ const BATCH: usize = 64;
 const AHEAD: usize = 2048;
 /// How often (rows) the producer looks at the stop flag when it is not blocked.
 const STOP_CHECK_EVERY: usize = 4096;
+const PREFETCH_ROWS: usize = 2 * BATCH;
 
 /// Engine construction parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -356,47 +357,64 @@ impl Engine {
         // tick goes alone so that batching never adds to the measured latency.
         let batch_len = if pace_ticks.is_some() { 1 } else { BATCH };
         let mut batch = [L2Tick::default(); BATCH];
-        let mut len = 0;
-        for i in 0..feed.len() {
+        let mut i = 0;
+        while i < feed.len() {
+            // Batches start at multiples of `batch_len`, so this lands once per 4096 rows.
             if i % STOP_CHECK_EVERY == 0 && stop.load(Ordering::Acquire) {
                 break;
             }
-            let tick = if let Some(bad) = feed.check_row(i, last_ts) {
-                if opts.on_bad == OnBad::Raise {
-                    return Err(bad.at(i));
-                }
-                skipped += 1;
-                L2Tick {
-                    ts: SKIPPED,
-                    ..L2Tick::default()
-                }
+            let len = batch_len.min(feed.len() - i);
+            let clean = if pace_ticks.is_none() {
+                feed.prefetch_rows(i + PREFETCH_ROWS..i + PREFETCH_ROWS + len);
+                feed.encode_clean_rows(i, &mut batch[..len], codec, last_ts)
             } else {
-                last_ts = feed.ts[i];
-                let (t, err) = feed.encode_row(i, codec);
-                max_err = max_err.max(err);
-                t
+                None
             };
-            if let Some(step) = pace_ticks {
-                let due = pace_start + (step * i as f64) as u64;
-                while self.clock.raw() < due {
-                    std::hint::spin_loop();
+            if let Some(err) = clean {
+                max_err = max_err.max(err);
+                last_ts = feed.ts[i + len - 1];
+            } else {
+                // Some row is bad (or the run is paced): row by row, which names the bad row.
+                for (r, slot) in batch[..len].iter_mut().enumerate() {
+                    let row = i + r;
+                    *slot = if let Some(bad) = feed.check_row(row, last_ts) {
+                        if opts.on_bad == OnBad::Raise {
+                            return Err(bad.at(row));
+                        }
+                        skipped += 1;
+                        L2Tick {
+                            ts: SKIPPED,
+                            ..L2Tick::default()
+                        }
+                    } else {
+                        last_ts = feed.ts[row];
+                        let (t, err) = feed.encode_row(row, codec);
+                        max_err = max_err.max(err);
+                        t
+                    };
+                    if let Some(step) = pace_ticks {
+                        let due = pace_start + (step * row as f64) as u64;
+                        while self.clock.raw() < due {
+                            std::hint::spin_loop();
+                        }
+                    }
                 }
             }
-            // `every` is a power of two: a mask, not a division, on the hot path.
-            if i & (every as usize - 1) == 0 {
-                pushed_at[i >> every.trailing_zeros()] = self.clock.raw();
+            // `every` is a power of two: masks and shifts, not divisions. Flat out, `every` is
+            // the batch length, so this is one stamp per batch.
+            let mask = every as usize - 1;
+            let mut row = (i + mask) & !mask;
+            while row < i + len {
+                pushed_at[row >> every.trailing_zeros()] = self.clock.raw();
+                row += every as usize;
             }
-            batch[len] = tick;
-            len += 1;
-            if len == batch_len || i + 1 == feed.len() {
-                if !push_all(&mut tx, &batch[..len], stop, shared_core) {
-                    break; // stopped: the caller reports why
-                }
-                len = 0;
-                if pace_ticks.is_some() {
-                    tx.prefetch_for_write(1);
-                }
+            if !push_all(&mut tx, &batch[..len], stop, shared_core) {
+                break; // stopped: the caller reports why
             }
+            if pace_ticks.is_some() {
+                tx.prefetch_for_write(1);
+            }
+            i += len;
         }
         Ok(ProducerOut {
             pinned: false,

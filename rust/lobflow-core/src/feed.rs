@@ -1,5 +1,6 @@
 //! A feed borrowed column by column, and the per-row validation the producer applies.
 
+use crate::columns::{min_max_if_all_usable, min_max_of_usable};
 use crate::error::{Error, Result};
 use crate::tick::{L2Tick, PriceCodec};
 
@@ -9,10 +10,10 @@ pub const BOOK_COLUMNS: [&str; 20] = [
     "bid_sz_3", "bid_sz_4", "ask_px_0", "ask_px_1", "ask_px_2", "ask_px_3", "ask_px_4", "ask_sz_0",
     "ask_sz_1", "ask_sz_2", "ask_sz_3", "ask_sz_4",
 ];
-const BID_PX: usize = 0;
-const BID_SZ: usize = 5;
-const ASK_PX: usize = 10;
-const ASK_SZ: usize = 15;
+pub(crate) const BID_PX: usize = 0;
+pub(crate) const BID_SZ: usize = 5;
+pub(crate) const ASK_PX: usize = 10;
+pub(crate) const ASK_SZ: usize = 15;
 
 /// What to do with a row that breaks the contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,30 +88,13 @@ impl<'a> Feed<'a> {
 
     /// The price codec for this feed: fitted to the level-0 prices of its uncrossed rows.
     pub fn fit_codec(&self) -> PriceCodec {
-        // Eight independent lanes of selects, no branches and no NaN-aware `min`: this pass
-        // runs before the threads start, so its time is all wall time (it was ~7 % of a run).
-        const LANES: usize = 8;
         let (bids, asks) = (self.cols[BID_PX], self.cols[ASK_PX]);
-        let mut lo = [f64::INFINITY; LANES];
-        let mut hi = [f64::NEG_INFINITY; LANES];
-        let mut fold = |b: f64, a: f64, lane: usize| {
-            // `b < a` is false for NaN too, so only usable books count.
-            let ok = b < a && b.is_finite() && a.is_finite();
-            lo[lane] = if ok && b < lo[lane] { b } else { lo[lane] };
-            hi[lane] = if ok && a > hi[lane] { a } else { hi[lane] };
+        // Clean feeds, the usual case, are settled by one vectorised pass; a feed with some
+        // unusable row needs the filtered one.
+        let (lo, hi) = match min_max_if_all_usable(bids, asks) {
+            Some(range) => range,
+            None => min_max_of_usable(bids, asks),
         };
-        let (bc, ac) = (bids.chunks_exact(LANES), asks.chunks_exact(LANES));
-        let (br, ar) = (bc.remainder(), ac.remainder());
-        for (b8, a8) in bc.zip(ac) {
-            for lane in 0..LANES {
-                fold(b8[lane], a8[lane], lane);
-            }
-        }
-        for (&b, &a) in br.iter().zip(ar) {
-            fold(b, a, 0);
-        }
-        let lo = lo.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = hi.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         PriceCodec::fit(lo, hi)
     }
 

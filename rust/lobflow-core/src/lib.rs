@@ -9,10 +9,12 @@
 
 pub mod backtest;
 pub mod c2c;
+mod columns;
 pub mod engine;
 pub mod error;
 pub mod features;
 pub mod feed;
+mod feed_batch;
 pub mod pin;
 pub mod ring;
 pub mod scorer;

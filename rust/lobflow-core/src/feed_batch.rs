@@ -1,0 +1,221 @@
+//! Encoding a run of clean rows column by column: the producer's flat-out path.
+//!
+//! Row by row, the producer reads 21 columns at 21 scattered addresses per row and tests each
+//! field with a branch; column by column, each read is a sequential stream the prefetcher
+//! follows, and the tests become vectorised passes ([`crate::columns`]). A run that is not
+//! clean is left to the row-by-row path, which finds and names the bad row exactly as before.
+
+use crate::columns::{all_finite_non_negative, max_abs, min_max_if_all_usable};
+use crate::feed::{Feed, ASK_PX, ASK_SZ, BID_PX, BID_SZ};
+use crate::tick::{L2Tick, PriceCodec};
+
+impl Feed<'_> {
+    /// Encodes rows `start..start + out.len()` into `out` when every one of them passes
+    /// [`Feed::check_row`] (with `last_ts` the time of the previous valid row) and returns
+    /// the worst level-0 price round-trip error, as [`Feed::encode_row`] would; `None` when
+    /// some row does not pass (then `out` holds nothing meaningful).
+    ///
+    /// # Panics
+    /// If the rows run past the end of the feed.
+    pub fn encode_clean_rows(
+        &self,
+        start: usize,
+        out: &mut [L2Tick],
+        codec: &PriceCodec,
+        last_ts: i64,
+    ) -> Option<f64> {
+        let rows = start..start + out.len();
+        let ts = &self.ts[rows.clone()];
+        // Non-negative and never going back: the first row against the last valid one (and 0),
+        // then each against the one before it.
+        let first_ok = ts.first().map_or(true, |&t| t >= last_ts.max(0));
+        let back = ts.windows(2).fold(0u32, |n, w| n + u32::from(w[1] < w[0]));
+        if !first_ok || back != 0 {
+            return None;
+        }
+        let (bids, asks) = (
+            &self.cols[BID_PX][rows.clone()],
+            &self.cols[ASK_PX][rows.clone()],
+        );
+        min_max_if_all_usable(bids, asks)?;
+        for c in (BID_SZ..BID_SZ + 5).chain(ASK_SZ..ASK_SZ + 5) {
+            if !all_finite_non_negative(&self.cols[c][rows.clone()]) {
+                return None;
+            }
+        }
+        for (t, &v) in out.iter_mut().zip(ts) {
+            t.ts = v as u64;
+        }
+        for k in 0..5 {
+            let col = |c: usize| &self.cols[c + k][rows.clone()];
+            for (t, (&bp, &ap)) in out.iter_mut().zip(col(BID_PX).iter().zip(col(ASK_PX))) {
+                t.bid_px[k] = codec.encode(bp);
+                t.ask_px[k] = codec.encode(ap);
+            }
+            for (t, (&bs, &az)) in out.iter_mut().zip(col(BID_SZ).iter().zip(col(ASK_SZ))) {
+                t.bid_sz[k] = bs as f32;
+                t.ask_sz[k] = az as f32;
+            }
+        }
+        let err = |prices: &[f64], side: fn(&L2Tick) -> f32| {
+            let mut decoded = [0.0f64; 64];
+            let mut worst = 0.0f64;
+            for (ps, ts) in prices.chunks(64).zip(out.chunks(64)) {
+                for (d, t) in decoded.iter_mut().zip(ts) {
+                    *d = codec.decode(side(t));
+                }
+                worst = worst.max(max_abs(&decoded[..ps.len()], ps, |d, p| d - p));
+            }
+            worst
+        };
+        let err_b = err(bids, |t| t.bid_px[0]);
+        let err_a = err(asks, |t| t.ask_px[0]);
+        Some(err_b.max(err_a))
+    }
+}
+
+impl Feed<'_> {
+    /// Asks the cache for rows `rows` of every column the producer reads, ahead of
+    /// [`Feed::encode_clean_rows`]: 21 concurrent streams are more than the hardware
+    /// prefetcher follows reliably, and a stalled producer starves the worker.
+    pub fn prefetch_rows(&self, rows: std::ops::Range<usize>) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let rows = rows.start.min(self.len())..rows.end.min(self.len());
+            let lines = |col: *const i8| {
+                // Eight f64 to a 64-byte line.
+                for r in rows.clone().step_by(8) {
+                    // SAFETY: a prefetch is only a hint: it neither reads into the program nor
+                    // faults; `r` is in bounds, so the address is inside the column.
+                    unsafe { _mm_prefetch::<_MM_HINT_T0>(col.wrapping_add(r * 8)) };
+                }
+            };
+            lines(self.ts.as_ptr().cast());
+            for c in &self.cols {
+                lines(c.as_ptr().cast());
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = rows;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::feed::{Feed, BOOK_COLUMNS};
+    use crate::tick::L2Tick;
+
+    /// A clean 0.01-grid feed of `n` rows with irregular times (some equal).
+    fn columns(n: usize) -> (Vec<i64>, Vec<Vec<f64>>) {
+        let ts = (0..n).map(|i| 1_000 + (i as i64 / 3) * 7).collect();
+        let cols = BOOK_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(c, name)| {
+                (0..n)
+                    .map(|i| {
+                        let i = i as f64;
+                        let lvl = (c % 5) as f64;
+                        if name.starts_with("bid_px") {
+                            90_000.0 + ((i * 7.0) % 13.0) * 0.01 - lvl * 0.01
+                        } else if name.starts_with("ask_px") {
+                            90_000.2 + ((i * 5.0) % 11.0) * 0.01 + lvl * 0.01
+                        } else {
+                            ((i * 3.0 + c as f64) % 17.0) * 0.125
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        (ts, cols)
+    }
+
+    fn feed<'a>(ts: &'a [i64], cols: &'a [Vec<f64>]) -> Feed<'a> {
+        Feed::new(ts, std::array::from_fn(|i| cols[i].as_slice())).expect("aligned")
+    }
+
+    /// What the row-by-row path makes of rows `start..start + n`.
+    fn row_by_row(
+        f: &Feed<'_>,
+        start: usize,
+        n: usize,
+        last_ts: i64,
+    ) -> Option<(Vec<L2Tick>, f64)> {
+        let codec = f.fit_codec();
+        let mut last = last_ts;
+        let mut worst = 0.0f64;
+        let mut out = Vec::new();
+        for i in start..start + n {
+            if f.check_row(i, last).is_some() {
+                return None;
+            }
+            last = f.ts[i];
+            let (t, e) = f.encode_row(i, &codec);
+            worst = worst.max(e);
+            out.push(t);
+        }
+        Some((out, worst))
+    }
+
+    #[test]
+    fn clean_runs_encode_exactly_as_row_by_row() {
+        let (ts, cols) = columns(200);
+        let f = feed(&ts, &cols);
+        let codec = f.fit_codec();
+        for (start, n) in [(0, 64), (3, 64), (136, 64), (10, 1), (10, 0), (5, 13)] {
+            let mut out = vec![L2Tick::default(); n];
+            let err = f.encode_clean_rows(start, &mut out, &codec, i64::MIN);
+            let (expect, expect_err) = row_by_row(&f, start, n, i64::MIN).expect("clean");
+            assert_eq!(out, expect, "rows {start}+{n}");
+            assert_eq!(err, Some(expect_err), "rows {start}+{n}");
+        }
+    }
+
+    #[test]
+    fn any_bad_row_sends_the_run_back_to_row_by_row() {
+        let (ts, cols) = columns(64);
+        // Every field check_row tests, broken in the first, a middle and the last row.
+        let breakers: [(&str, f64); 6] = [
+            ("bid_px_0", f64::NAN),
+            ("ask_px_0", f64::INFINITY),
+            ("ask_px_0", 89_000.0), // crossed
+            ("bid_sz_3", -0.5),
+            ("ask_sz_4", f64::NAN),
+            ("bid_sz_0", f64::INFINITY),
+        ];
+        for (name, value) in breakers {
+            for row in [0, 31, 63] {
+                let mut cols = cols.clone();
+                let c = BOOK_COLUMNS
+                    .iter()
+                    .position(|&n| n == name)
+                    .expect("column");
+                cols[c][row] = value;
+                let f = feed(&ts, &cols);
+                let codec = f.fit_codec();
+                let mut out = vec![L2Tick::default(); 64];
+                assert_eq!(row_by_row(&f, 0, 64, i64::MIN), None);
+                assert_eq!(
+                    f.encode_clean_rows(0, &mut out, &codec, i64::MIN),
+                    None,
+                    "{name}={value} at row {row}"
+                );
+            }
+        }
+        let f = feed(&ts, &cols);
+        let codec = f.fit_codec();
+        let mut out = vec![L2Tick::default(); 64];
+        // Time going back: inside the run, and against the last valid row before it.
+        let mut back = ts.clone();
+        back[40] = back[39] - 1;
+        let fb = feed(&back, &cols);
+        assert_eq!(fb.encode_clean_rows(0, &mut out, &codec, i64::MIN), None);
+        assert_eq!(f.encode_clean_rows(0, &mut out, &codec, ts[0] + 1), None);
+        assert!(f.encode_clean_rows(0, &mut out, &codec, ts[0]).is_some());
+        let mut neg = ts.clone();
+        neg[0] = -1;
+        let fn_ = feed(&neg, &cols);
+        assert_eq!(fn_.encode_clean_rows(0, &mut out, &codec, i64::MIN), None);
+    }
+}
