@@ -1,7 +1,10 @@
-//! `FeatureState::update` alone, and with the scorer: the worker's per-tick cost.
+//! `FeatureState::update` alone, and with the scorer: the worker's per-tick cost; and the batch
+//! features of a whole table (`feature_columns::compute`) on one thread and on all of them.
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use lobflow_core::feature_columns;
 use lobflow_core::features::FeatureState;
+use lobflow_core::feed::Feed;
 use lobflow_core::scorer::{Weights, N_FEATURES};
 
 struct Snap {
@@ -74,6 +77,52 @@ fn bench(crit: &mut Criterion) {
             BatchSize::LargeInput,
         );
     });
+    g.finish();
+    batch(crit, &data);
+}
+
+/// `feature_columns::compute` over 10^6 rows given as the 21 columns of a table.
+fn batch(crit: &mut Criterion, data: &[Snap]) {
+    let reps = 10; // 10^6 rows: the columns outgrow the caches, as a real table does
+    let n = data.len() * reps;
+    let rows = || (0..reps).flat_map(|_| data.iter());
+    let mut ts = Vec::with_capacity(n);
+    let mut t = 0u64;
+    for s in rows() {
+        t += s.ts % 5_000_000;
+        ts.push(t as i64);
+    }
+    let cols: Vec<Vec<f64>> = (0..20)
+        .map(|c| {
+            rows()
+                .map(|s| match c {
+                    0..=4 => s.b - c as f64 * 0.01,
+                    5..=9 => s.bs[c - 5],
+                    10..=14 => s.a + (c - 10) as f64 * 0.01,
+                    _ => s.asz[c - 15],
+                })
+                .collect()
+        })
+        .collect();
+    let feed = Feed::new(&ts, std::array::from_fn(|c| cols[c].as_slice())).unwrap();
+    let mut g = crit.benchmark_group("feature_columns");
+    g.throughput(Throughput::Elements(n as u64));
+    for threads in [1, 0] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let name = if threads == 1 {
+            "compute/1-thread".to_string()
+        } else {
+            format!("compute/{}-threads", pool.current_num_threads())
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                pool.install(|| black_box(feature_columns::compute(&feed, [10, 20, 50]).unwrap()))
+            });
+        });
+    }
     g.finish();
 }
 

@@ -1,4 +1,5 @@
-//! Encoding a run of clean rows column by column: the producer's flat-out path.
+//! Checking and encoding a run of clean rows column by column: the producer's flat-out path
+//! (the batch features check their rows the same way).
 //!
 //! Row by row, the producer reads 21 columns at 21 scattered addresses per row and tests each
 //! field with a branch; column by column, each read is a sequential stream the prefetcher
@@ -10,6 +11,30 @@ use crate::feed::{Feed, ASK_PX, ASK_SZ, BID_PX, BID_SZ};
 use crate::tick::{L2Tick, PriceCodec};
 
 impl Feed<'_> {
+    /// True when every row of `rows` passes [`Feed::check_row`], `last_ts` being the time of
+    /// the previous valid row: vectorised passes over each column instead of a test per field.
+    ///
+    /// # Panics
+    /// If the rows run past the end of the feed.
+    pub fn rows_clean(&self, rows: std::ops::Range<usize>, last_ts: i64) -> bool {
+        let ts = &self.ts[rows.clone()];
+        // Non-negative and never going back: the first row against the last valid one (and 0),
+        // then each against the one before it.
+        let first_ok = ts.first().map_or(true, |&t| t >= last_ts.max(0));
+        let back = ts.windows(2).fold(0u32, |n, w| n + u32::from(w[1] < w[0]));
+        if !first_ok || back != 0 {
+            return false;
+        }
+        let (bids, asks) = (
+            &self.cols[BID_PX][rows.clone()],
+            &self.cols[ASK_PX][rows.clone()],
+        );
+        min_max_if_all_usable(bids, asks).is_some()
+            && (BID_SZ..BID_SZ + 5)
+                .chain(ASK_SZ..ASK_SZ + 5)
+                .all(|c| all_finite_non_negative(&self.cols[c][rows.clone()]))
+    }
+
     /// Encodes rows `start..start + out.len()` into `out` when every one of them passes
     /// [`Feed::check_row`] (with `last_ts` the time of the previous valid row) and returns
     /// the worst level-0 price round-trip error, as [`Feed::encode_row`] would; `None` when
@@ -25,24 +50,14 @@ impl Feed<'_> {
         last_ts: i64,
     ) -> Option<f64> {
         let rows = start..start + out.len();
-        let ts = &self.ts[rows.clone()];
-        // Non-negative and never going back: the first row against the last valid one (and 0),
-        // then each against the one before it.
-        let first_ok = ts.first().map_or(true, |&t| t >= last_ts.max(0));
-        let back = ts.windows(2).fold(0u32, |n, w| n + u32::from(w[1] < w[0]));
-        if !first_ok || back != 0 {
+        if !self.rows_clean(rows.clone(), last_ts) {
             return None;
         }
+        let ts = &self.ts[rows.clone()];
         let (bids, asks) = (
             &self.cols[BID_PX][rows.clone()],
             &self.cols[ASK_PX][rows.clone()],
         );
-        min_max_if_all_usable(bids, asks)?;
-        for c in (BID_SZ..BID_SZ + 5).chain(ASK_SZ..ASK_SZ + 5) {
-            if !all_finite_non_negative(&self.cols[c][rows.clone()]) {
-                return None;
-            }
-        }
         for (t, &v) in out.iter_mut().zip(ts) {
             t.ts = v as u64;
         }

@@ -12,6 +12,7 @@ pub mod c2c;
 mod columns;
 pub mod engine;
 pub mod error;
+pub mod feature_columns;
 pub mod features;
 pub mod feed;
 mod feed_batch;
