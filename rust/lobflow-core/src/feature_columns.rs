@@ -1,28 +1,41 @@
-//! The 18 contract features of a whole feed at once, column by column: the batch counterpart of
-//! [`crate::features::FeatureState`], behind `lobflow.features.compute` (a polars expression).
+//! The 18 contract features of a whole table at once, column by column: the batch counterpart
+//! of [`crate::features::FeatureState`], behind `lobflow.features.compute` (a polars plugin).
 //!
 //! The engine updates its features one tick at a time from the history it has kept; a table
 //! has every row at hand, so here a feature is a loop over a run of rows that the compiler
-//! vectorises, and runs are computed in parallel on rayon's pool (polars' own pool when polars
-//! calls in). It is a second implementation of `FEATURE_CONTRACT.md`, written apart from the
-//! engine's: the tests hold both, and an oracle in `NumPy`, to the same numbers.
+//! vectorises, and runs are computed in parallel on rayon's pool. It is a second
+//! implementation of `FEATURE_CONTRACT.md`, written apart from the engine's: the tests hold
+//! both, and an oracle in `NumPy`, to the same numbers.
+//!
+//! Each run copies its rows (and the rows before them that its windows reach: its warm-up)
+//! out of the table into scratch that stays in cache, computes them there ([`kernel`]) and
+//! writes them to the output. So the input is read in place however polars chunked it
+//! ([`table`]), several feeds interleaved in one table are computed feed by feed without
+//! copying whole feeds, and each output column is written once.
 //!
 //! A window's mean comes from prefix sums of `(ofi, spread, qi0)` that each run starts afresh
-//! at the oldest row its first row's longest window reaches (its warm-up), so runs need nothing
-//! from each other and a prefix sum spans at most about two runs of rows: the difference of two
-//! of them loses at most ~2·[`RUN_ROWS`]·ε of the feature's scale, however long the feed.
+//! at its warm-up, so runs need nothing from each other and a prefix sum spans at most about
+//! two runs of rows: the difference of two of them loses at most ~2·[`RUN_ROWS`]·ε of the
+//! feature's scale, however long the feed.
 
-mod interleaved;
+mod kernel;
+mod scatter;
+mod table;
+
+use std::borrow::Cow;
 
 use rayon::prelude::*;
 
-pub use interleaved::compute_feeds;
+pub use table::{Chunked, Table};
 
 use crate::error::{Error, Result};
-use crate::feed::{Bad, Feed, ASK_PX, ASK_SZ, BID_PX, BID_SZ};
+use crate::feed::{Bad, Feed};
 use crate::scorer::N_FEATURES;
+use kernel::compute_run;
+use scatter::Scatter;
+use table::Rows;
 
-/// Rows per run. Small enough that a run's columns stay in L2 between its passes (the window
+/// Rows per run. Small enough that a run's scratch stays in L2 between its passes (the window
 /// pass reads what the point pass wrote), large enough that the per-run binary searches and
 /// task hand-offs do not show.
 const RUN_ROWS: usize = 1 << 13;
@@ -55,45 +68,74 @@ const SERIES: [usize; 3] = [2, 1, 4];
 /// assert_eq!(f[12], [2.0, 2.0]); // rolling_spread_10ms
 /// ```
 pub fn compute(feed: &Feed<'_>, windows_ms: [u64; 3]) -> Result<[Vec<f64>; N_FEATURES]> {
+    compute_table(&Table::from(feed), None, windows_ms)
+}
+
+/// The 18 features of every row of `table`, in the table's row order.
+///
+/// `feeds`: `None` when the table is one feed; else each feed's rows (ascending, every row in
+/// exactly one feed), for several feeds interleaved in one table. OFI and windows never cross
+/// feeds.
+///
+/// # Errors
+/// As [`compute`], naming the row of the table; [`Error::FeedShape`] when `feeds` is not a
+/// partition of the table's rows into ascending lists.
+pub fn compute_table(
+    table: &Table<'_>,
+    feeds: Option<&[&[u32]]>,
+    windows_ms: [u64; 3],
+) -> Result<[Vec<f64>; N_FEATURES]> {
+    let len_ns = window_lengths(windows_ms)?;
+    let n = table.len();
+    let feeds: Vec<Rows<'_>> = match feeds {
+        None => vec![Rows::Range(0..n)],
+        Some(lists) => {
+            check_partition(lists, n)?;
+            lists.iter().map(|l| Rows::Listed(l)).collect()
+        }
+    };
+    // Each feed's times, contiguous (borrowed where they already are): runs are planned and
+    // windows searched on them.
+    let times: Vec<Cow<'_, [i64]>> = feeds
+        .par_iter()
+        .map(|rows| {
+            if let (Rows::Range(r), Some(ts)) = (rows, table.ts.as_slice()) {
+                return Cow::Borrowed(&ts[r.clone()]);
+            }
+            let mut ts = Vec::with_capacity(rows.len());
+            table.ts.extend(rows, &mut ts);
+            Cow::Owned(ts)
+        })
+        .collect();
+    let mut tasks: Vec<(usize, std::ops::Range<usize>)> = times
+        .iter()
+        .enumerate()
+        .flat_map(|(f, ts)| {
+            let bounds = plan_runs(ts, len_ns[2]);
+            let runs: Vec<_> = bounds.windows(2).map(|b| (f, b[0]..b[1])).collect();
+            runs
+        })
+        .collect();
+    // In table order: interleaved feeds share output cache lines, and runs of one region
+    // of the table then fill them on one thread, close in time (rayon splits the list into
+    // contiguous parts). Feed by feed, each line went back and forth between the cores.
+    tasks.sort_by_key(|(f, run)| feeds[*f].row(run.start));
     // Zeroed allocations come from fresh pages of the kernel: no pass of our own to clear them.
     // (Faulting those pages in is most of the time at 10^7 rows; huge pages made repeated
     // calls twice as fast but a process's first call three times slower on our VMs, whose
     // balloon hands freed huge pages back to the host: docs/features.md.)
-    let mut cols: [Vec<f64>; N_FEATURES] = std::array::from_fn(|_| vec![0.0; feed.len()]);
-    compute_into(feed, windows_ms, cols.each_mut().map(Vec::as_mut_slice))?;
-    Ok(cols)
-}
-
-/// [`compute`] into caller-owned columns, each `feed.len()` long.
-///
-/// # Errors
-/// As [`compute`], and [`Error::FeedShape`] when an output column has the wrong length.
-pub fn compute_into(
-    feed: &Feed<'_>,
-    windows_ms: [u64; 3],
-    out: [&mut [f64]; N_FEATURES],
-) -> Result<()> {
-    let len_ns = window_lengths(windows_ms)?;
-    if let Some(c) = out.iter().position(|c| c.len() != feed.len()) {
-        return Err(Error::FeedShape(format!(
-            "output column {c} has {} rows, the feed {}",
-            out[c].len(),
-            feed.len()
-        )));
-    }
-    let bounds = plan_runs(feed.ts, len_ns[2]);
-    let parts = split_by_runs(out, &bounds);
-    let first_bad = bounds
-        .par_windows(2)
-        .zip(parts)
-        .map_init(Vec::new, |prefix, (run, mut cols)| {
-            compute_run(feed, len_ns, run[0]..run[1], &mut cols, prefix)
+    let mut cols: [Vec<f64>; N_FEATURES] = std::array::from_fn(|_| vec![0.0; n]);
+    let out = Scatter::new(&mut cols);
+    let first_bad = tasks
+        .into_par_iter()
+        .map_init(Scratch::default, |scratch, (f, run)| {
+            feed_run(table, &feeds[f], &times[f], len_ns, run, scratch, &out)
         })
         .filter_map(std::result::Result::err)
         .min_by_key(|&(row, _)| row);
     match first_bad {
         Some((row, bad)) => Err(bad.at(row)),
-        None => Ok(()),
+        None => Ok(cols),
     }
 }
 
@@ -143,199 +185,101 @@ fn plan_runs(ts: &[i64], longest: i64) -> Vec<usize> {
     bounds
 }
 
-/// The output columns cut at `bounds`: one set of 18 slices per run.
-fn split_by_runs<'a>(
-    out: [&'a mut [f64]; N_FEATURES],
-    bounds: &[usize],
-) -> Vec<[&'a mut [f64]; N_FEATURES]> {
-    let runs = bounds.len().saturating_sub(1);
-    let mut parts: Vec<Vec<&'a mut [f64]>> = (0..runs).map(|_| Vec::new()).collect();
-    for col in out {
-        let mut rest = col;
-        for (part, run) in parts.iter_mut().zip(bounds.windows(2)) {
-            let (head, tail) = rest.split_at_mut(run[1] - run[0]);
-            part.push(head);
-            rest = tail;
-        }
-    }
-    parts
-        .into_iter()
-        .map(|p| p.try_into().expect("N_FEATURES slices per run"))
-        .collect()
-}
-
-/// Order-flow imbalance of a snapshot against the one before it (`FEATURE_CONTRACT.md`).
-#[inline]
-#[allow(clippy::too_many_arguments)] // the eight level-0 fields, by name
-fn ofi(b: f64, a: f64, qb: f64, qa: f64, pb: f64, pa: f64, pqb: f64, pqa: f64) -> f64 {
-    // 0.0/1.0 factors rather than branches: price moves are coin flips.
-    let ind = |c: bool| f64::from(u8::from(c));
-    ind(b >= pb) * qb - ind(b <= pb) * pqb - ind(a <= pa) * qa + ind(a >= pa) * pqa
-}
-
-/// `(x − y) / (x + y)`, 0 when `x + y = 0`: the queue imbalance of one level.
-#[inline]
-fn imbalance(x: f64, y: f64) -> f64 {
-    let d = x + y;
-    if d == 0.0 {
-        0.0
-    } else {
-        (x - y) / d
-    }
-}
-
-/// `(ofi, spread, qi0)` of row `i`, from the feed itself (warm-up rows before a run).
-fn series_at(feed: &Feed<'_>, i: usize) -> [f64; 3] {
-    let c = |col: usize, row: usize| feed.cols[col][row];
-    let flow = if i == 0 {
-        0.0
-    } else {
-        let p = i - 1;
-        ofi(
-            c(BID_PX, i),
-            c(ASK_PX, i),
-            c(BID_SZ, i),
-            c(ASK_SZ, i),
-            c(BID_PX, p),
-            c(ASK_PX, p),
-            c(BID_SZ, p),
-            c(ASK_SZ, p),
-        )
-    };
-    [
-        flow,
-        c(ASK_PX, i) - c(BID_PX, i),
-        imbalance(c(BID_SZ, i), c(ASK_SZ, i)),
-    ]
-}
-
-/// Validates rows `rows` and computes their features into `out` (one slice per feature, each
-/// `rows.len()` long). `prefix` is scratch space reused between runs.
-///
-/// Returns the first bad row and what is wrong with it instead; `out` then holds nothing
-/// meaningful.
-fn compute_run(
-    feed: &Feed<'_>,
-    len_ns: [i64; 3],
-    rows: std::ops::Range<usize>,
-    out: &mut [&mut [f64]; N_FEATURES],
-    prefix: &mut Vec<[f64; 3]>,
-) -> std::result::Result<(), (usize, Bad)> {
-    let r0 = rows.start;
-    // Rows before the run were checked by the runs before it; if one of them is bad, that
-    // run reports an earlier row.
-    let last_ts = if r0 == 0 { i64::MIN } else { feed.ts[r0 - 1] };
-    if !feed.rows_clean(rows.clone(), last_ts) {
-        let mut last = last_ts;
-        for i in rows.clone() {
-            if let Some(bad) = feed.check_row(i, last) {
-                return Err((i, bad));
+/// Every row in exactly one feed, each feed ascending: what makes the writes of parallel runs
+/// disjoint (see [`Scatter`]).
+fn check_partition(feeds: &[&[u32]], n: usize) -> Result<()> {
+    let mut seen = vec![false; n];
+    for (f, rows) in feeds.iter().enumerate() {
+        let mut prev: Option<u32> = None;
+        for &r in *rows {
+            let fresh = seen.get(r as usize).is_some_and(|s| !s);
+            if !fresh || prev.is_some_and(|p| p >= r) {
+                return Err(Error::FeedShape(format!(
+                    "feed {f} lists row {r}: out of range, listed twice or out of order"
+                )));
             }
-            last = feed.ts[i];
+            seen[r as usize] = true;
+            prev = Some(r);
         }
     }
-    point_features(feed, rows.clone(), out);
-    let (points, means) = out.split_at_mut(9);
-    window_means(feed, len_ns, rows, points, means, prefix);
+    if let Some(r) = seen.iter().position(|s| !s) {
+        return Err(Error::FeedShape(format!("row {r} belongs to no feed")));
+    }
     Ok(())
 }
 
-/// `mid`, `spread`, `ofi`, `microprice` and `qi_0..qi_4` of rows `rows`.
-fn point_features(
-    feed: &Feed<'_>,
-    rows: std::ops::Range<usize>,
-    out: &mut [&mut [f64]; N_FEATURES],
-) {
-    let col = |c: usize| &feed.cols[c][rows.clone()];
-    let (b, a, qb, qa) = (col(BID_PX), col(ASK_PX), col(BID_SZ), col(ASK_SZ));
-    let [mid, spread, flow, micro, qi0, rest @ ..] = out;
-    for i in 0..rows.len() {
-        let m = 0.5 * (b[i] + a[i]);
-        mid[i] = m;
-        spread[i] = a[i] - b[i];
-        let depth = qb[i] + qa[i];
-        micro[i] = if depth == 0.0 {
-            m
-        } else {
-            (b[i] * qa[i] + a[i] * qb[i]) / depth
-        };
-        qi0[i] = imbalance(qb[i], qa[i]);
-    }
-    // OFI against the row before; the run's first row takes it from the feed (0 for the
-    // feed's first row).
-    if !rows.is_empty() {
-        flow[0] = series_at(feed, rows.start)[0];
-    }
-    for i in 1..rows.len() {
-        let p = i - 1;
-        flow[i] = ofi(b[i], a[i], qb[i], qa[i], b[p], a[p], qb[p], qa[p]);
-    }
-    for (k, qi) in rest[..4].iter_mut().enumerate() {
-        let (bs, az) = (col(BID_SZ + k + 1), col(ASK_SZ + k + 1));
-        for ((q, &x), &y) in qi.iter_mut().zip(bs).zip(az) {
-            *q = imbalance(x, y);
-        }
-    }
+/// A run's copy of the rows it cannot read in place (with the warm-up before them) and of its
+/// outputs when they are scattered, reused from run to run on each thread.
+#[derive(Default)]
+struct Scratch {
+    cols: [Vec<f64>; 20],
+    out: [Vec<f64>; N_FEATURES],
+    prefix: Vec<[f64; 3]>,
 }
 
-/// The nine window means of rows `rows` into `means`, from their point features.
-fn window_means(
-    feed: &Feed<'_>,
+/// Computes the rows at positions `run` of a feed (its table rows `rows`, its times `ts`) and
+/// writes them to `out`; a bad row is returned by its number in the table.
+fn feed_run(
+    table: &Table<'_>,
+    rows: &Rows<'_>,
+    ts: &[i64],
     len_ns: [i64; 3],
-    rows: std::ops::Range<usize>,
-    points: &[&mut [f64]],
-    means: &mut [&mut [f64]],
-    prefix: &mut Vec<[f64; 3]>,
-) {
-    let ts = feed.ts;
-    let r0 = rows.start;
-    // Windows are nested, so the longest one's start at the first row is the oldest row any
-    // window of the run reaches; starts only move forward from there.
-    let base = window_start(ts, r0, len_ns[2]);
-    let value = |i: usize| -> [f64; 3] {
-        if i < r0 {
-            series_at(feed, i)
-        } else {
-            SERIES.map(|f| points[f][i - r0])
+    run: std::ops::Range<usize>,
+    scratch: &mut Scratch,
+    out: &Scatter<'_>,
+) -> std::result::Result<(), (usize, Bad)> {
+    // From the row before the oldest one the run's windows reach (its OFI needs it).
+    let first = window_start(ts, run.start, len_ns[2]).saturating_sub(1);
+    let copied = rows.sub(first..run.end);
+    // Rows that lie in one chunk of a column are read in place; the others are copied.
+    let Scratch {
+        cols: spare,
+        out: outputs,
+        prefix,
+    } = scratch;
+    let cols: [&[f64]; 20] = {
+        let mut views = [&[][..]; 20];
+        for ((view, src), dst) in views.iter_mut().zip(&table.cols).zip(spare.iter_mut()) {
+            let inside = match &copied {
+                Rows::Range(r) => src.run_slice(r.clone()),
+                Rows::Listed(_) => None,
+            };
+            *view = inside.unwrap_or_else(|| {
+                dst.clear();
+                src.extend(&copied, dst);
+                dst
+            });
         }
+        views
     };
-    // prefix[k] = Σ of the series over rows base..base + k.
-    prefix.clear();
-    prefix.reserve(rows.end - base + 1);
-    let mut sum = [0.0f64; 3];
-    prefix.push(sum);
-    for i in base..rows.end {
-        for (s, v) in sum.iter_mut().zip(value(i)) {
-            *s += v;
+    let feed = Feed {
+        ts: &ts[first..run.end],
+        cols,
+    };
+    let local = run.start - first..run.end - first;
+    let table_row = |(i, bad)| (copied.row(i), bad);
+    match rows.sub(run) {
+        Rows::Range(r) => {
+            // SAFETY: these are this run's rows; runs of the feed take disjoint positions, so
+            // no other reference to them exists meanwhile.
+            let mut outs = std::array::from_fn(|j| unsafe { out.rows_mut(j, r.clone()) });
+            compute_run(&feed, len_ns, local, &mut outs, prefix).map_err(table_row)?;
         }
-        prefix.push(sum);
-    }
-    let mut start = len_ns.map(|len| window_start(ts, r0, len));
-    for n in rows.clone() {
-        let own = value(n);
-        let at = n - r0;
-        for (w, &len) in len_ns.iter().enumerate() {
-            let lim = out_below(ts[n], len);
-            // Row n is never out (len > 0), so every step below stops at n at the latest. Two
-            // steps without a branch take the usual 0–2 leaving rows, whose count no predictor
-            // learns; the loop is for bursts and gaps.
-            let mut s = start[w];
-            s += usize::from(ts[s] < lim);
-            s += usize::from(ts[s] < lim);
-            while ts[s] < lim {
-                s += 1;
+        Rows::Listed(l) => {
+            for col in outputs.iter_mut() {
+                col.resize(l.len(), 0.0);
             }
-            start[w] = s;
-            let count = n + 1 - s;
-            let inv = 1.0 / count as f64;
-            let (hi, lo) = (prefix[n + 1 - base], prefix[s - base]);
-            for j in 0..3 {
-                // A window of one row takes its value exactly, not as a difference of sums.
-                let total = if count == 1 { own[j] } else { hi[j] - lo[j] };
-                means[3 * j + w][at] = total * inv;
+            let mut outs = outputs.each_mut().map(|c| &mut c[..l.len()]);
+            compute_run(&feed, len_ns, local, &mut outs, prefix).map_err(table_row)?;
+            for (j, col) in outputs.iter().enumerate() {
+                // SAFETY: these are this run's rows; feeds hold disjoint rows
+                // (`check_partition`) and runs of a feed disjoint positions, so no other
+                // thread touches them.
+                unsafe { out.write_rows(j, l, &col[..l.len()]) };
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -343,6 +287,7 @@ fn window_means(
 mod tests {
     use super::*;
     use crate::features::FeatureState;
+    use crate::feed::{ASK_PX, ASK_SZ, BID_PX, BID_SZ};
 
     /// A feed of `n` rows with bursts of equal times, gaps, empty levels and price moves.
     pub(super) fn columns(n: usize, seed: u64) -> (Vec<i64>, Vec<Vec<f64>>) {
@@ -362,6 +307,7 @@ mod tests {
             t += match next() % 10 {
                 0 | 1 => 0,
                 2 => 80 * ms,
+                3 => 10 * ms, // exactly the shortest window
                 _ => (next() % 5_000_000) as i64,
             };
             mid += (next() % 3) as i64 - 1;
@@ -445,6 +391,28 @@ mod tests {
     }
 
     #[test]
+    fn a_row_exactly_one_window_old_is_out() {
+        // Spreads 1..=5 at t = 0, 0, 15, 40, 65 ms (the engine's unit test, in batch).
+        let ms = 1_000_000;
+        let ts = [0, 0, 15 * ms, 40 * ms, 65 * ms];
+        let mut cols = vec![vec![0.0; 5]; 20];
+        cols[BID_PX] = vec![100.0; 5];
+        cols[ASK_PX] = vec![101.0, 102.0, 103.0, 104.0, 105.0];
+        let out = compute(&feed(&ts, &cols), [10, 20, 50]).unwrap();
+        assert_eq!(out[12], [1.0, 1.5, 3.0, 4.0, 5.0], "10 ms");
+        assert_eq!(
+            out[13],
+            [1.0, 1.5, 2.0, 4.0, 5.0],
+            "20 ms: 15 ms is 25 ms old at 40 ms"
+        );
+        assert_eq!(
+            out[14],
+            [1.0, 1.5, 2.0, 2.5, 4.5],
+            "50 ms: 15 ms is exactly 50 ms old at 65"
+        );
+    }
+
+    #[test]
     fn a_burst_longer_than_a_run_is_not_cut_again() {
         // Every row at the same time: the windows hold the whole feed. A cut may reach back
         // one run at most (the first one), so the rest stays one run.
@@ -498,21 +466,135 @@ mod tests {
     }
 
     #[test]
-    fn bad_windows_and_shapes_are_errors() {
+    fn bad_windows_are_errors_and_empty_tables_fine() {
         let (ts, cols) = columns(3, 1);
         let f = feed(&ts, &cols);
         for w in [[0, 20, 50], [20, 20, 50], [50, 20, 10]] {
             assert!(matches!(compute(&f, w), Err(Error::Config(_))), "{w:?}");
         }
-        let mut short = vec![0.0; 2];
-        let mut cols_out: Vec<Vec<f64>> = vec![vec![0.0; 3]; N_FEATURES];
-        let mut out: Vec<&mut [f64]> = cols_out.iter_mut().map(Vec::as_mut_slice).collect();
-        out[5] = &mut short;
-        let out: [&mut [f64]; N_FEATURES] = out.try_into().unwrap();
-        assert!(matches!(
-            compute_into(&f, [10, 20, 50], out),
-            Err(Error::FeedShape(_))
-        ));
         assert!(compute(&feed(&[], &vec![vec![]; 20]), [10, 20, 50]).unwrap()[0].is_empty());
+    }
+
+    fn pieces<T: Copy>(v: &[T], at: [usize; 2]) -> Chunked<'_, T> {
+        let (lo, hi) = (at[0].min(at[1]), at[0].max(at[1]));
+        Chunked::new(vec![&v[..lo], &v[lo..lo], &v[lo..hi], &v[hi..]])
+    }
+
+    #[test]
+    fn chunked_columns_give_the_numbers_of_contiguous_ones() {
+        // Chunk boundaries that differ from column to column, and an empty chunk.
+        let (ts, cols) = columns(2 * RUN_ROWS + 77, 13);
+        let f = feed(&ts, &cols);
+        let cut = |c: usize| [c * 911 % ts.len(), (c * 4099 + 5) % ts.len()];
+        let table = Table::new(
+            pieces(&ts, cut(21)),
+            std::array::from_fn(|c| pieces(&cols[c], cut(c))),
+        )
+        .unwrap();
+        assert_eq!(
+            compute_table(&table, None, [10, 20, 50]).unwrap(),
+            compute(&f, [10, 20, 50]).unwrap()
+        );
+    }
+
+    // Several feeds interleaved in one table.
+
+    /// Three feeds of different lengths interleaved row by row, in a fixed shuffled order.
+    fn interleave(parts: &[(Vec<i64>, Vec<Vec<f64>>)]) -> (Vec<i64>, Vec<Vec<f64>>, Vec<Vec<u32>>) {
+        let mut next = vec![0usize; parts.len()];
+        let total: usize = parts.iter().map(|p| p.0.len()).sum();
+        let (mut ts, mut cols, mut feeds) = (
+            Vec::new(),
+            vec![Vec::new(); 20],
+            vec![Vec::new(); parts.len()],
+        );
+        let mut x = 0x1234_5678u64;
+        while ts.len() < total {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let f = (x >> 33) as usize % parts.len();
+            let i = next[f];
+            if i == parts[f].0.len() {
+                continue;
+            }
+            next[f] += 1;
+            feeds[f].push(ts.len() as u32);
+            ts.push(parts[f].0[i]);
+            for (c, col) in cols.iter_mut().enumerate() {
+                col.push(parts[f].1[c][i]);
+            }
+        }
+        (ts, cols, feeds)
+    }
+
+    #[test]
+    fn each_feed_gets_what_it_gets_alone() {
+        let parts = [
+            columns(3 * RUN_ROWS + 17, 1),
+            columns(RUN_ROWS / 3, 2),
+            columns(2 * RUN_ROWS, 3),
+        ];
+        let (ts, cols, feeds) = interleave(&parts);
+        let lists: Vec<&[u32]> = feeds.iter().map(Vec::as_slice).collect();
+        let got =
+            compute_table(&Table::from(&feed(&ts, &cols)), Some(&lists), [10, 20, 50]).unwrap();
+        for (part, rows) in parts.iter().zip(&feeds) {
+            let alone = compute(&feed(&part.0, &part.1), [10, 20, 50]).unwrap();
+            for j in 0..N_FEATURES {
+                let scale = alone[j]
+                    .iter()
+                    .fold(0.0f64, |m, v| m.max(v.abs()))
+                    .max(1e-300);
+                for (i, &r) in rows.iter().enumerate() {
+                    let dev = (got[j][r as usize] - alone[j][i]).abs() / scale;
+                    assert!(
+                        dev < 1e-12,
+                        "feature {j} row {r}: {} vs {}",
+                        got[j][r as usize],
+                        alone[j][i]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_row_is_named_by_its_table_row() {
+        let parts = [columns(RUN_ROWS + 5, 4), columns(RUN_ROWS, 5)];
+        let (ts, mut cols, feeds) = interleave(&parts);
+        let row = feeds[1][RUN_ROWS - 3] as usize;
+        cols[crate::feed::ASK_SZ + 1][row] = -2.0;
+        let lists: Vec<&[u32]> = feeds.iter().map(Vec::as_slice).collect();
+        let err =
+            compute_table(&Table::from(&feed(&ts, &cols)), Some(&lists), [10, 20, 50]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("row {row}, column `ask_sz_1`")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn feeds_must_partition_the_rows() {
+        let (ts, cols) = columns(6, 9);
+        let f = feed(&ts, &cols);
+        for bad in [
+            vec![&[0u32, 1, 2][..], &[3, 4][..]],    // row 5 in no feed
+            vec![&[0, 1, 2][..], &[2, 3, 4, 5][..]], // row 2 twice
+            vec![&[0, 2, 1][..], &[3, 4, 5][..]],    // out of order
+            vec![&[0, 1, 2][..], &[3, 4, 6][..]],    // out of range
+        ] {
+            assert!(matches!(
+                compute_table(&Table::from(&f), Some(&bad), [10, 20, 50]),
+                Err(Error::FeedShape(_))
+            ));
+        }
+        let ok = compute_table(
+            &Table::from(&f),
+            Some(&[&[0, 2, 4], &[1, 3, 5]]),
+            [10, 20, 50],
+        )
+        .unwrap();
+        assert_eq!(ok[2][0], 0.0);
+        assert_eq!(ok[2][1], 0.0, "each feed's first row has OFI 0");
     }
 }
