@@ -95,9 +95,38 @@ def test_inputs_forms(tmp_path: Path) -> None:
     assert lazy.collect(engine="streaming").equals(base)
 
 
+def test_column_types_are_converted_or_refused() -> None:
+    """Datetime `ts` of any unit and float32 books give the int64-ns / float64 numbers."""
+    df = make_books(500, seed=4)
+    base = features.compute(df)
+    us = df.with_columns(
+        (pl.col("ts") // 1000 * 1000).cast(pl.Datetime("ns")).dt.cast_time_unit("us")
+    )
+    as_int = features.compute(df.with_columns(ts=pl.col("ts") // 1000 * 1000))
+    assert features.compute(us).drop("ts").equals(as_int.drop("ts"))
+    f32 = df.with_columns(pl.col(c).cast(pl.Float32) for c in features.BOOK_COLUMNS if "sz" in c)
+    want = features.compute(
+        df.with_columns(
+            pl.col(c).cast(pl.Float32).cast(pl.Float64) for c in features.BOOK_COLUMNS if "sz" in c
+        )
+    )
+    assert features.compute(f32).equals(want)
+    assert not base.equals(want)
+    with pytest.raises(ValueError, match="`bid_sz_3` must be numeric"):
+        features.compute(df.with_columns(bid_sz_3=pl.lit("x")))
+    with pytest.raises(ValueError, match="`ts` must be int64"):
+        features.compute(df.with_columns(ts=pl.col("ts").cast(pl.Float64)))
+    nulls = df.with_columns(
+        ask_sz_2=pl.when(pl.int_range(pl.len()) == 17).then(None).otherwise("ask_sz_2")
+    )
+    with pytest.raises(ValueError, match=r"row 17, column `ask_sz_2`: null"):
+        features.compute(nulls)
+    assert features.compute(nulls, on_bad="skip").height == df.height - 1
+
+
 @pytest.mark.parametrize("on_bad", ["raise", "skip"])
 def test_lazy_and_eager_plans_for_several_feeds_agree(on_bad: Literal["raise", "skip"]) -> None:
-    """The lazy plan groups with `over`, the eager one splits the feeds: same numbers."""
+    """A lazy and an eager plan for the same interleaved feeds give the same numbers."""
     a = make_books(700, seed=5, symbol="A")
     b = make_books(700, seed=6, symbol="B", price_scale="tiny")
     c = make_books(300, seed=7).with_columns(symbol=pl.lit(None, dtype=pl.String))
@@ -182,19 +211,24 @@ def test_cli_writes_the_features(tmp_path: Path) -> None:
     assert "row 7, column `ask_sz_3`" in res.output
 
 
-def test_lazy_inputs_are_checked_too() -> None:
+def test_lazy_results_name_the_bad_row_when_collected() -> None:
+    """A lazy plan stays lazy: its bad rows surface at collect, named as in the eager case."""
     df = make_books(100, seed=1)
     crossed = df.with_columns(
         bid_px_0=pl.when(pl.int_range(pl.len()) == 40).then(1e9).otherwise(pl.col("bid_px_0"))
     )
-    with pytest.raises(ValueError, match=r"row 40, column `ask_px_0`"):
-        features.compute(crossed.lazy())
     backwards = pl.concat([df.tail(50), df.head(50)])
-    with pytest.raises(ValueError, match=r"row 50, column `ts`"):
-        features.compute(backwards.lazy())
     null_ts = df.with_columns(ts=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise("ts"))
-    with pytest.raises(ValueError, match=r"row 3, column `ts`: null"):
-        features.compute(null_ts.lazy())
+    for bad, message in (
+        (crossed, r"row 40, column `ask_px_0`: crossed"),
+        (backwards, r"row 50, column `ts`: timestamp decreases"),
+        (null_ts, r"row 3, column `ts`: null"),
+    ):
+        plan = features.compute(bad.lazy())
+        with pytest.raises(pl.exceptions.ComputeError, match=message):
+            plan.collect()
+        with pytest.raises(ValueError, match=message):
+            features.compute(bad)
 
 
 def test_skipped_rows_of_interleaved_feeds_move_the_feed_boundaries() -> None:

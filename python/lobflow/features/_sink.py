@@ -18,14 +18,7 @@ import pyarrow.parquet as pq
 
 from lobflow._files import atomic_write
 from lobflow._schema import CONTRACT_COLUMNS, DEFAULT_WINDOWS_MS, check_windows
-from lobflow.features._compute import (
-    Books,
-    _check,
-    _features,
-    _open,
-    _several_feeds,
-    several_feeds_in_memory,
-)
+from lobflow.features._compute import Books, _features, _open, _several_feeds, collect
 
 if TYPE_CHECKING:
     import os
@@ -80,10 +73,11 @@ def sink(
     split = keys if _several_feeds(lf, keys) else []
 
     def features_of(frame: pl.DataFrame) -> pl.DataFrame:
-        if split:
-            return several_feeds_in_memory(frame, w, keys, split, on_bad=on_bad, carry=[_SINK_ROW])
-        lazy = _features(frame.lazy(), w, keys, [], on_bad=on_bad, check=None, carry=[_SINK_ROW])
-        return lazy.collect()
+        # Bad rows are named by their input row, whichever slice they are in.
+        plan = _features(
+            frame.lazy(), w, keys, split, on_bad=on_bad, carry=[_SINK_ROW], row=_SINK_ROW
+        )
+        return collect(plan, "in-memory")
 
     written = 0
 
@@ -97,11 +91,8 @@ def sink(
             for offset in range(0, total, slice_rows):
                 batch = src.slice(offset, slice_rows).collect()
                 first_new = batch[_SINK_ROW][0]
+                # The tail also lets a `ts` going back at the slice boundary be seen.
                 frame = batch if tail is None else pl.concat([tail, batch])
-                if on_bad == "raise":
-                    # The tail is valid already; it is there so that a `ts` going back at the
-                    # slice boundary is seen.
-                    _check(frame.lazy(), split, streaming=False, row=pl.col(_SINK_ROW))
                 feats = features_of(frame)
                 new = feats.filter(pl.col(_SINK_ROW) >= first_new).drop(_SINK_ROW)
                 sink_file.write(new)
@@ -111,8 +102,8 @@ def sink(
                     kept = frame.filter(pl.col(_SINK_ROW).is_in(feats[_SINK_ROW]))
                 tail = kept.filter(_tail(split, reach))
             if written == 0:  # still a readable file, with the schema
-                empty = _features(src.head(0), w, keys, [], on_bad=on_bad, check=None)
-                sink_file.write(empty.collect())
+                empty = _features(src.head(0), w, keys, [], on_bad=on_bad)
+                sink_file.write(collect(empty, "in-memory"))
 
     atomic_write(Path(out), write_slices)
     return written

@@ -1,9 +1,11 @@
 //! `lobflow._core`: the thin `PyO3` face of `lobflow-core` (conversions, GIL release, error mapping).
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: the features plugin's generated FFI entry points are allowed theirs.
+#![deny(unsafe_code)]
 
 mod backtest;
 mod engine;
 mod errors;
+mod features;
 
 use pyo3::prelude::*;
 
