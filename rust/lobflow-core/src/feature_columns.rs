@@ -85,8 +85,39 @@ pub fn compute_table(
     feeds: Option<&[&[u32]]>,
     windows_ms: [u64; 3],
 ) -> Result<[Vec<f64>; N_FEATURES]> {
+    // Zeroed allocations come from fresh pages of the kernel: no pass of our own to clear them.
+    // (Faulting those pages in is most of the time at 10^7 rows; huge pages made repeated
+    // calls twice as fast but a process's first call three times slower on our VMs, whose
+    // balloon hands freed huge pages back to the host: docs/features.md.)
+    let mut cols: [Vec<f64>; N_FEATURES] = std::array::from_fn(|_| vec![0.0; table.len()]);
+    compute_table_into(
+        table,
+        feeds,
+        windows_ms,
+        cols.each_mut().map(Vec::as_mut_slice),
+    )?;
+    Ok(cols)
+}
+
+/// [`compute_table`] into caller-owned columns, each `table.len()` long (what they held
+/// before is overwritten).
+///
+/// # Errors
+/// As [`compute_table`], and [`Error::FeedShape`] for an output column of another length.
+pub fn compute_table_into(
+    table: &Table<'_>,
+    feeds: Option<&[&[u32]]>,
+    windows_ms: [u64; 3],
+    out: [&mut [f64]; N_FEATURES],
+) -> Result<()> {
     let len_ns = window_lengths(windows_ms)?;
     let n = table.len();
+    if let Some(j) = out.iter().position(|c| c.len() != n) {
+        return Err(Error::FeedShape(format!(
+            "output column {j} has {} rows, the table {n}",
+            out[j].len()
+        )));
+    }
     let feeds: Vec<Rows<'_>> = match feeds {
         None => vec![Rows::Range(0..n)],
         Some(lists) => {
@@ -120,12 +151,7 @@ pub fn compute_table(
     // of the table then fill them on one thread, close in time (rayon splits the list into
     // contiguous parts). Feed by feed, each line went back and forth between the cores.
     tasks.sort_by_key(|(f, run)| feeds[*f].row(run.start));
-    // Zeroed allocations come from fresh pages of the kernel: no pass of our own to clear them.
-    // (Faulting those pages in is most of the time at 10^7 rows; huge pages made repeated
-    // calls twice as fast but a process's first call three times slower on our VMs, whose
-    // balloon hands freed huge pages back to the host: docs/features.md.)
-    let mut cols: [Vec<f64>; N_FEATURES] = std::array::from_fn(|_| vec![0.0; n]);
-    let out = Scatter::new(&mut cols);
+    let out = Scatter::new(out);
     let first_bad = tasks
         .into_par_iter()
         .map_init(Scratch::default, |scratch, (f, run)| {
@@ -135,7 +161,7 @@ pub fn compute_table(
         .min_by_key(|&(row, _)| row);
     match first_bad {
         Some((row, bad)) => Err(bad.at(row)),
-        None => Ok(cols),
+        None => Ok(()),
     }
 }
 

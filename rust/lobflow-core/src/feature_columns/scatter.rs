@@ -16,11 +16,11 @@ pub(super) struct Scatter<'a> {
 unsafe impl Sync for Scatter<'_> {}
 
 impl<'a> Scatter<'a> {
-    pub(super) fn new(cols: &'a mut [Vec<f64>; N_FEATURES]) -> Self {
+    pub(super) fn new(cols: [&'a mut [f64]; N_FEATURES]) -> Self {
         let len = cols[0].len();
         assert!(cols.iter().all(|c| c.len() == len), "columns of one length");
         Self {
-            cols: cols.each_mut().map(Vec::as_mut_ptr),
+            cols: cols.map(<[f64]>::as_mut_ptr),
             len,
             _borrow: PhantomData,
         }
