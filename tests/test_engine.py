@@ -114,6 +114,13 @@ def test_paced_run_times_every_tick() -> None:
     )
     assert res.latency_sampled_every == 1
     assert res.raw["latency_count"] == 2000
+    # The floor it is compared with, measured on the run's own ring between its cores.
+    c2c = res.core_to_core_ns
+    assert c2c is not None
+    assert 0 < c2c["min"] <= c2c["p50"] <= c2c["p99"]
+    assert "core-to-core p50" in res.summary()
+    flat = lobflow.Engine(model((10, 20, 50), 0.02), cores=CORES).run(make_books(100, seed=1))
+    assert flat.core_to_core_ns is None
 
 
 def test_features_frame_is_named_by_windows() -> None:

@@ -42,6 +42,10 @@ class RunResult:
     pin_note: str | None
     price_quantum: float
     max_price_error: float
+    #: Paced runs: one-way latency between the run's two cores on a cache line of the run's
+    #: own ring, measured just before it (p50, p90, p99, min in ns), the floor to compare
+    #: `latency_ns` with. None flat out.
+    core_to_core_ns: dict[str, float] | None
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     def features_frame(self) -> pl.DataFrame:
@@ -58,6 +62,11 @@ class RunResult:
             f"{self.ticks_per_s / 1e6:.1f} M ticks/s; "
             f"latency {lat} (1 in {self.latency_sampled_every} timed); "
             f"cores {self.cores_used[0]}+{self.cores_used[1]}"
+            + (
+                f" (core-to-core p50 {self.core_to_core_ns['p50']:.0f} ns on the ring's memory)"
+                if self.core_to_core_ns
+                else ""
+            )
         )
 
 
@@ -167,6 +176,7 @@ class Engine:
             pin_note=raw["pin_note"],
             price_quantum=float(raw["price_quantum"]),
             max_price_error=float(raw["max_price_error"]),
+            core_to_core_ns=_c2c(raw["core_to_core_ns"]),
             raw=raw,
         )
         if result.pin_note:
@@ -180,3 +190,9 @@ class Engine:
                 stacklevel=3,
             )
         return result
+
+
+def _c2c(raw: dict[str, Any] | None) -> dict[str, float] | None:
+    if raw is None:
+        return None
+    return {k: float(raw[k]) for k in ("p50", "p90", "p99", "min")}

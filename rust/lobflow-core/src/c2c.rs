@@ -28,18 +28,33 @@ pub struct C2cReport {
     pub one_way_ns_min: f64,
 }
 
-/// Two threads pinned to `cores` bounce a counter on a cache-padded atomic `round_trips` times
-/// (rounded up to whole samples).
+/// Two threads pinned to `cores` bounce a counter on a cache-padded atomic of their own
+/// (freshly allocated) `round_trips` times (rounded up to whole samples).
 ///
 /// # Errors
 /// [`crate::Error::Config`] when `round_trips` is 0, [`crate::Error::WorkerPanicked`] if the
 /// echo thread dies.
 pub fn core_to_core_latency(cores: [usize; 2], round_trips: usize) -> crate::Result<C2cReport> {
+    let ball = Box::new(CachePadded::new(AtomicU64::new(0)));
+    core_to_core_latency_on(&ball, cores, round_trips)
+}
+
+/// [`core_to_core_latency`] bouncing `ball`, e.g. a line of the memory to be measured
+/// ([`crate::ring::Producer::probe_line`]): the latency depends on where the line lives on
+/// NUMA machines and on VMs spread over host nodes. Nothing else may use `ball` meanwhile.
+///
+/// # Errors
+/// As [`core_to_core_latency`].
+pub fn core_to_core_latency_on(
+    ball: &AtomicU64,
+    cores: [usize; 2],
+    round_trips: usize,
+) -> crate::Result<C2cReport> {
     if round_trips == 0 {
         return Err(crate::Error::Config("round_trips must be ≥ 1".into()));
     }
     let plan = pin::plan(cores);
-    let ball = CachePadded::new(AtomicU64::new(0));
+    ball.store(0, Ordering::Relaxed);
     let n_samples = round_trips.div_ceil(TRIPS_PER_SAMPLE);
     let round_trips = n_samples * TRIPS_PER_SAMPLE;
     let warmup = (round_trips / 10)
@@ -103,6 +118,14 @@ mod tests {
         let r = core_to_core_latency([0, 1], 2_000).unwrap();
         assert!(r.one_way_ns_min > 0.0);
         assert!(r.one_way_ns_min <= r.one_way_ns_p50 && r.one_way_ns_p50 <= r.one_way_ns_p99);
+    }
+
+    #[test]
+    fn measures_on_a_ring_of_its_own() {
+        let (tx, _rx) = crate::ring::RingBuffer::<u64>::new(4).unwrap();
+        let r = core_to_core_latency_on(tx.probe_line(), [0, 1], 100).unwrap();
+        assert_eq!(r.round_trips, TRIPS_PER_SAMPLE * 2, "100 rounded up to whole samples");
+        assert!(r.one_way_ns_min > 0.0);
     }
 
     #[test]

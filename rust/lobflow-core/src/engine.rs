@@ -7,6 +7,7 @@
 //! thread writes its timestamps into its own buffer and the two are paired after the run:
 //! a shared buffer would put one more cross-core cache-line transfer into every timed tick.
 
+use crate::c2c::{self, C2cReport};
 use crate::error::{Error, Result};
 use crate::features::FeatureState;
 use crate::feed::{Feed, OnBad};
@@ -33,6 +34,8 @@ const AHEAD: usize = 2048;
 /// How often (rows) the producer looks at the stop flag when it is not blocked.
 const STOP_CHECK_EVERY: usize = 4096;
 const PREFETCH_ROWS: usize = 2 * BATCH;
+/// Round trips of the core-to-core probe before a paced run: a few ms.
+const PACED_C2C_ROUND_TRIPS: usize = 16_384;
 
 /// Engine construction parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,6 +129,9 @@ pub struct RunOutput {
     pub codec: PriceCodec,
     /// Worst |decoded − original| level-0 price over the feed (0 on a fine enough grid).
     pub max_price_error: f64,
+    /// Paced runs: one-way latency between the run's two cores on a line of its own ring,
+    /// measured just before the run (what the tick latency is to be compared with).
+    pub core_to_core: Option<C2cReport>,
 }
 
 /// A weights file bound to a ring size and a core plan.
@@ -242,6 +248,7 @@ impl Engine {
         let mut pushed_at = vec![UNSTAMPED; n.div_ceil(every as usize)];
         let mut emitted_at = pushed_at.clone();
         let (tx, rx) = RingBuffer::<L2Tick>::new(self.config.capacity)?;
+        let core_to_core = self.probe_if_paced(opts, &tx)?;
         let stop = AtomicBool::new(false);
         let ctx = RunCtx {
             opts,
@@ -330,7 +337,26 @@ impl Engine {
             pinned: [prod.pinned, work.pinned],
             codec,
             max_price_error: prod.max_price_error,
+            core_to_core,
         })
+    }
+
+    /// Paced runs measure latency; what it is to be compared with is the cross-core latency of
+    /// this very ring's memory between the run's two cores, measured here, just before.
+    fn probe_if_paced(
+        &self,
+        opts: &RunOptions,
+        tx: &Producer<L2Tick>,
+    ) -> Result<Option<C2cReport>> {
+        opts.pace_ns
+            .map(|_| {
+                c2c::core_to_core_latency_on(
+                    tx.probe_line(),
+                    self.config.cores,
+                    PACED_C2C_ROUND_TRIPS,
+                )
+            })
+            .transpose()
     }
 
     /// Producer loop: validate, encode, (pace,) stamp, push.

@@ -30,6 +30,9 @@ pub struct RingBuffer<T> {
     tail: CachePadded<AtomicUsize>,
     mask: usize,
     blocks: Box<[Block<T>]>,
+    /// A spare line beside the indices that the ring itself never touches, for latency probes
+    /// (see [`Producer::probe_line`]).
+    probe: CachePadded<std::sync::atomic::AtomicU64>,
 }
 
 /// Slots per [`Block`].
@@ -78,6 +81,7 @@ impl<T> RingBuffer<T> {
             tail: CachePadded::new(AtomicUsize::new(0)),
             mask: capacity - 1,
             blocks,
+            probe: CachePadded::new(std::sync::atomic::AtomicU64::new(0)),
         });
         let producer = Producer {
             ring: Arc::clone(&ring),
@@ -206,6 +210,15 @@ unsafe impl<T: Send> Send for Producer<T> {}
 unsafe impl<T: Send> Send for Consumer<T> {}
 
 impl<T> Producer<T> {
+    /// A cache line of the ring's own allocation, beside its indices, that the ring never
+    /// touches. Bouncing it between two cores ([`crate::c2c::core_to_core_latency_on`]) gives
+    /// the cross-core latency of *this ring's memory*: on NUMA machines, and on VMs whose
+    /// memory spans host nodes, the same two cores are 21 ns or 175 ns apart depending on
+    /// where the line lives (docs/engine.md).
+    pub fn probe_line(&self) -> &std::sync::atomic::AtomicU64 {
+        &self.ring.probe
+    }
+
     /// Appends `value`, or hands it back in [`PushError::Full`] when no slot is free.
     ///
     /// # Errors

@@ -1,6 +1,7 @@
 //! `_core.Engine`, `_core.parse_weights` and the tick layout constants.
 
 use crate::errors::PyLobflowError;
+use lobflow_core::c2c::C2cReport;
 use lobflow_core::engine::{Engine, EngineConfig, RunOptions, RunOutput};
 use lobflow_core::feed::{Feed, OnBad};
 use lobflow_core::scorer::{feature_names, Weights, N_FEATURES};
@@ -131,6 +132,22 @@ fn to_dict(py: Python<'_>, out: RunOutput) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("price_anchor", out.codec.anchor)?;
     d.set_item("price_quantum", out.codec.quantum)?;
     d.set_item("max_price_error", out.max_price_error)?;
+    let c2c = match &out.core_to_core {
+        Some(r) => Some(c2c_dict(py, r)?),
+        None => None,
+    };
+    d.set_item("core_to_core_ns", c2c)?;
+    Ok(d)
+}
+
+fn c2c_dict<'py>(py: Python<'py>, r: &C2cReport) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("cores", (r.cores[0], r.cores[1]))?;
+    d.set_item("round_trips", r.round_trips)?;
+    d.set_item("p50", r.one_way_ns_p50)?;
+    d.set_item("p90", r.one_way_ns_p90)?;
+    d.set_item("p99", r.one_way_ns_p99)?;
+    d.set_item("min", r.one_way_ns_min)?;
     Ok(d)
 }
 
@@ -171,14 +188,7 @@ fn core_to_core_latency(
     let r = py
         .detach(|| lobflow_core::c2c::core_to_core_latency([cores.0, cores.1], round_trips))
         .map_err(PyLobflowError)?;
-    let d = PyDict::new(py);
-    d.set_item("cores", (r.cores[0], r.cores[1]))?;
-    d.set_item("round_trips", r.round_trips)?;
-    d.set_item("p50", r.one_way_ns_p50)?;
-    d.set_item("p90", r.one_way_ns_p90)?;
-    d.set_item("p99", r.one_way_ns_p99)?;
-    d.set_item("min", r.one_way_ns_min)?;
-    Ok(d)
+    c2c_dict(py, &r)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
