@@ -63,6 +63,7 @@ bench-rust: ## criterion benches (ring vs rtrb and crossbeam, features, engine)
 	cargo bench -p lobflow-core
 
 bench: dev ## pytest-benchmark suites in benches/ (Engine.run vs NumPy, collector, features, backtest)
+	mkdir -p .cache
 	$(PY) -m pytest benches -m benchmark --benchmark-enable -p no:cacheprovider \
 		--benchmark-columns=min,median,mean,max,ops --benchmark-json=.cache/bench.json
 

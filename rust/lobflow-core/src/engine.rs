@@ -487,9 +487,11 @@ impl Engine {
         } = *ctx;
         let model = &self.weights;
         let mut state = FeatureState::new(model.windows_ms);
-        let mut scores = vec![f64::NAN; n];
+        // Zeroed, so no pass fills them before the first tick (fresh pages come zeroed); every
+        // row is written below, skipped rows with NaN.
+        let mut scores = vec![0.0; n];
         let mut signals = vec![0i8; n];
-        let mut features = opts.record_features.then(|| vec![f64::NAN; n * N_FEATURES]);
+        let mut features = opts.record_features.then(|| vec![0.0; n * N_FEATURES]);
         let mut buf = [L2Tick::default(); BATCH];
         // Paced, the producer pushes ticks one by one, and so they are taken. A ring smaller
         // than a batch can never hold a whole one: waiting for it would wait forever.
@@ -525,7 +527,12 @@ impl Engine {
                 opts.panic_at_row != Some(i),
                 "injected worker panic at row {i}"
             );
-            if tick.ts != SKIPPED {
+            if tick.ts == SKIPPED {
+                scores[i] = f64::NAN;
+                if let Some(out) = features.as_mut() {
+                    out[i * N_FEATURES..(i + 1) * N_FEATURES].fill(f64::NAN);
+                }
+            } else {
                 let bid_sz = tick.bid_sz.map(f64::from);
                 let ask_sz = tick.ask_sz.map(f64::from);
                 let b = codec.decode(tick.bid_px[0]);
