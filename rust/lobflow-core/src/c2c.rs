@@ -124,7 +124,11 @@ mod tests {
     fn measures_on_a_ring_of_its_own() {
         let (tx, _rx) = crate::ring::RingBuffer::<u64>::new(4).unwrap();
         let r = core_to_core_latency_on(tx.probe_line(), [0, 1], 100).unwrap();
-        assert_eq!(r.round_trips, TRIPS_PER_SAMPLE * 2, "100 rounded up to whole samples");
+        assert_eq!(
+            r.round_trips,
+            TRIPS_PER_SAMPLE * 2,
+            "100 rounded up to whole samples"
+        );
         assert!(r.one_way_ns_min > 0.0);
     }
 

@@ -58,21 +58,24 @@ impl Bad {
     }
 }
 
+/// [`Error::FeedShape`] naming the first book column (lengths in [`BOOK_COLUMNS`] order) whose
+/// length differs from `ts`'s.
+pub(crate) fn check_lengths(ts: usize, cols: [usize; 20]) -> Result<()> {
+    match BOOK_COLUMNS.iter().zip(cols).find(|&(_, len)| len != ts) {
+        Some((name, len)) => Err(Error::FeedShape(format!(
+            "column `{name}` has {len} rows but `ts` has {ts}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl<'a> Feed<'a> {
     /// Borrows the columns, checking that they all have the same length.
     ///
     /// # Errors
     /// [`Error::FeedShape`] naming the first column whose length differs from `ts`.
     pub fn new(ts: &'a [i64], cols: [&'a [f64]; 20]) -> Result<Self> {
-        for (name, c) in BOOK_COLUMNS.iter().zip(&cols) {
-            if c.len() != ts.len() {
-                return Err(Error::FeedShape(format!(
-                    "column `{name}` has {} rows but `ts` has {}",
-                    c.len(),
-                    ts.len()
-                )));
-            }
-        }
+        check_lengths(ts.len(), cols.map(<[f64]>::len))?;
         Ok(Self { ts, cols })
     }
 

@@ -4,8 +4,8 @@
 //! Runs copy the rows they need out of it into contiguous scratch, so chunk boundaries, which
 //! need not line up between columns, never reach the feature code.
 
-use crate::error::{Error, Result};
-use crate::feed::{Feed, BOOK_COLUMNS};
+use crate::error::Result;
+use crate::feed::{check_lengths, Feed};
 
 /// One column as its chunks, in row order.
 #[derive(Clone, Debug)]
@@ -140,15 +140,7 @@ impl<'a> Table<'a> {
     /// # Errors
     /// [`Error::FeedShape`] naming the first column whose length differs from `ts`.
     pub fn new(ts: Chunked<'a, i64>, cols: [Chunked<'a, f64>; 20]) -> Result<Self> {
-        for (name, c) in BOOK_COLUMNS.iter().zip(&cols) {
-            if c.len() != ts.len() {
-                return Err(Error::FeedShape(format!(
-                    "column `{name}` has {} rows but `ts` has {}",
-                    c.len(),
-                    ts.len()
-                )));
-            }
-        }
+        check_lengths(ts.len(), std::array::from_fn(|c| cols[c].len()))?;
         Ok(Self { ts, cols })
     }
 
