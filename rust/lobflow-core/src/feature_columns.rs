@@ -29,6 +29,7 @@ use rayon::prelude::*;
 pub use table::{Chunked, Table};
 
 use crate::error::{Error, Result};
+use crate::features::windows_are_valid;
 use crate::feed::{Bad, Feed};
 use crate::scorer::N_FEATURES;
 use kernel::compute_run;
@@ -167,8 +168,7 @@ pub fn compute_table_into(
 
 /// The windows in ns, once checked to be three positive, strictly ascending lengths in ms.
 fn window_lengths(windows_ms: [u64; 3]) -> Result<[i64; 3]> {
-    let [w0, w1, w2] = windows_ms;
-    if !(w0 > 0 && w0 < w1 && w1 < w2) {
+    if !windows_are_valid(windows_ms) {
         return Err(Error::Config(format!(
             "windows must be three positive, strictly ascending lengths in ms, got {windows_ms:?}"
         )));
@@ -295,13 +295,13 @@ fn feed_run(
             for col in outputs.iter_mut() {
                 col.resize(l.len(), 0.0);
             }
-            let mut outs = outputs.each_mut().map(|c| &mut c[..l.len()]);
+            let mut outs = outputs.each_mut().map(Vec::as_mut_slice);
             compute_run(&feed, len_ns, local, &mut outs, prefix).map_err(table_row)?;
             for (j, col) in outputs.iter().enumerate() {
                 // SAFETY: these are this run's rows; feeds hold disjoint rows
                 // (`check_partition`) and runs of a feed disjoint positions, so no other
                 // thread touches them.
-                unsafe { out.write_rows(j, l, &col[..l.len()]) };
+                unsafe { out.write_rows(j, l, col) };
             }
         }
     }
@@ -316,7 +316,7 @@ mod tests {
     use crate::feed::{ASK_PX, ASK_SZ, BID_PX, BID_SZ};
 
     /// A feed of `n` rows with bursts of equal times, gaps, empty levels and price moves.
-    pub(super) fn columns(n: usize, seed: u64) -> (Vec<i64>, Vec<Vec<f64>>) {
+    fn columns(n: usize, seed: u64) -> (Vec<i64>, Vec<Vec<f64>>) {
         let mut x = seed | 1;
         let mut next = move || {
             x ^= x << 13;

@@ -24,6 +24,13 @@ struct Best {
     qa: f64,
 }
 
+/// Three positive, strictly ascending window lengths: what both feature implementations
+/// need (the windows are nested).
+pub(crate) fn windows_are_valid(windows_ms: [u64; 3]) -> bool {
+    let [w0, w1, w2] = windows_ms;
+    w0 > 0 && w0 < w1 && w1 < w2
+}
+
 /// Incremental feature state of one feed.
 #[derive(Clone, Debug)]
 pub struct FeatureState {
@@ -50,7 +57,7 @@ impl FeatureState {
     /// guarantees this for every engine).
     pub fn new(windows_ms: [u64; 3]) -> Self {
         assert!(
-            windows_ms[0] > 0 && windows_ms[0] < windows_ms[1] && windows_ms[1] < windows_ms[2],
+            windows_are_valid(windows_ms),
             "windows must be positive and strictly ascending: {windows_ms:?}"
         );
         Self {

@@ -46,15 +46,13 @@ fn lobflow_features(inputs: &[Series], kwargs: FeatureKwargs) -> PolarsResult<Se
         inputs.len() == 21 + numbered + kwargs.keys,
         InvalidOperation: "lobflow_features: {} inputs do not match its kwargs", inputs.len()
     );
-    let rows = if kwargs.row_numbers {
-        Some(inputs[21].cast(&DataType::UInt64)?)
-    } else {
-        None
-    };
     let bad = |local: usize, column: &str, why: &str| -> PolarsResult<Series> {
-        let row = match &rows {
-            Some(r) => r.u64()?.get(local).map_or(local, |v| v as usize),
-            None => local,
+        // The rows' numbers are only read here, for the one row an error names.
+        let row = if kwargs.row_numbers {
+            let number = inputs[21].get(local)?.extract::<u64>();
+            number.map_or(local, |v| v as usize)
+        } else {
+            local
         };
         polars_bail!(ComputeError: "bad books at row {row}, column `{column}`: {why}")
     };
