@@ -74,12 +74,13 @@ def test_numpy_baseline(benchmark: Any, big_feed: pl.DataFrame) -> None:
 
 @pytest.mark.benchmark(group="engine-paced")
 def test_engine_paced_latency(benchmark: Any, big_feed: pl.DataFrame) -> None:
-    """Tick -> signal latency, each run against the core-to-core latency of its own ring.
+    """Tick -> signal latency, each run against the core-to-core latency around it.
 
-    On NUMA machines, and on VMs whose memory spans host nodes (ours), the same two cores are
-    ~21 ns or ~175 ns apart depending on where a cache line lives; each run measures the floor
-    on a line of its own ring just before it, so that a ratio compares like with like. The
-    separate probe (its own fresh line) is kept for reference.
+    On the VMs lobflow is developed on, the host moves the two vCPUs between ~21 ns and
+    ~200 ns apart (same core complex or not) every few seconds to minutes. Each run probes
+    the floor on a line of its own ring just before and just after it; a ratio is only
+    taken for runs where the two agree (`core_to_core_steady`), and runs that straddled a
+    move are listed apart. The separate probe (its own fresh line) is kept for reference.
     """
     engine = lobflow.Engine(W, cores=CORES)
     feed = big_feed.head(200_000)
@@ -88,14 +89,27 @@ def test_engine_paced_latency(benchmark: Any, big_feed: pl.DataFrame) -> None:
     def paced() -> None:
         res = engine.run(feed, pace_ns=20_000)
         assert res.core_to_core_ns is not None
-        runs.append({"latency_ns": res.latency_ns, "c2c_ns": res.core_to_core_ns})
+        assert res.core_to_core_after_ns is not None
+        runs.append(
+            {
+                "latency_ns": res.latency_ns,
+                "c2c_before_ns": res.core_to_core_ns,
+                "c2c_after_ns": res.core_to_core_after_ns,
+                "steady": res.core_to_core_steady,
+            }
+        )
 
-    benchmark.pedantic(paced, rounds=3, iterations=1)
+    benchmark.pedantic(paced, rounds=5, iterations=1)
     c2c = _core.core_to_core_latency(CORES, 200_000)
-    ratios = sorted(r["latency_ns"]["p50"] / r["c2c_ns"]["p50"] for r in runs)
+    ratios = sorted(
+        r["latency_ns"]["p50"] / max(r["c2c_before_ns"]["p50"], r["c2c_after_ns"]["p50"])
+        for r in runs
+        if r["steady"]
+    )
     benchmark.extra_info["pace_ns"] = 20_000
     benchmark.extra_info["runs"] = runs
     benchmark.extra_info["p50_over_c2c_p50"] = ratios
+    benchmark.extra_info["runs_not_steady"] = sum(not r["steady"] for r in runs)
     benchmark.extra_info["separate_probe_c2c_ns"] = {
         k: c2c[k] for k in ("p50", "p90", "p99", "min")
     }

@@ -114,13 +114,20 @@ def test_paced_run_times_every_tick() -> None:
     )
     assert res.latency_sampled_every == 1
     assert res.raw["latency_count"] == 2000
-    # The floor it is compared with, measured on the run's own ring between its cores.
-    c2c = res.core_to_core_ns
-    assert c2c is not None
-    assert 0 < c2c["min"] <= c2c["p50"] <= c2c["p99"]
+    # The floor it is compared with, measured on the run's own ring between its cores, just
+    # before the run and just after it.
+    first, last = res.core_to_core_ns, res.core_to_core_after_ns
+    assert first is not None
+    assert last is not None
+    for c2c in (first, last):
+        assert 0 < c2c["min"] <= c2c["p50"] <= c2c["p99"]
+    before, after = first["p50"], last["p50"]
+    assert res.core_to_core_steady == (max(before, after) <= 1.5 * min(before, after))
     assert "core-to-core p50" in res.summary()
     flat = lobflow.Engine(model((10, 20, 50), 0.02), cores=CORES).run(make_books(100, seed=1))
     assert flat.core_to_core_ns is None
+    assert flat.core_to_core_after_ns is None
+    assert flat.core_to_core_steady is None
 
 
 def test_features_frame_is_named_by_windows() -> None:
@@ -139,3 +146,21 @@ def test_default_cores_fall_back_visibly() -> None:
         res = eng.run(make_books(100, seed=1))
     assert res.cores_requested == (2, 4)
     assert res.cores_used != (2, 4)
+
+
+def test_c2c_command_probes_once_or_watches() -> None:
+    from typer.testing import CliRunner
+
+    from lobflow.cli import app
+
+    once = CliRunner().invoke(app, ["c2c", "--cores", "0,1", "--round-trips", "2000"])
+    assert once.exit_code == 0, once.output
+    assert once.output.count("one-way p50") == 1
+    watched = CliRunner().invoke(
+        app, ["c2c", "--cores", "0,1", "--round-trips", "2000", "--watch", "0.3", "--every", "0.1"]
+    )
+    assert watched.exit_code == 0, watched.output
+    assert watched.output.count("one-way p50") >= 2
+    bad = CliRunner().invoke(app, ["c2c", "--cores", "0"])
+    assert bad.exit_code != 0
+    assert "--cores takes two ids" in bad.output

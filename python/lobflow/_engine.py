@@ -46,6 +46,11 @@ class RunResult:
     #: own ring, measured just before it (p50, p90, p99, min in ns), the floor to compare
     #: `latency_ns` with. None flat out.
     core_to_core_ns: dict[str, float] | None
+    #: The same, measured just after the run.
+    core_to_core_after_ns: dict[str, float] | None
+    #: Whether the two held still (medians within 1.5x): on VMs the host can move the vCPUs
+    #: mid-run, and then no one floor fits the run (docs/engine.md). None flat out.
+    core_to_core_steady: bool | None
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     def features_frame(self) -> pl.DataFrame:
@@ -61,13 +66,15 @@ class RunResult:
             f"{self.n:,} ticks ({self.skipped:,} skipped) at "
             f"{self.ticks_per_s / 1e6:.1f} M ticks/s; "
             f"latency {lat} (1 in {self.latency_sampled_every} timed); "
-            f"cores {self.cores_used[0]}+{self.cores_used[1]}"
-            + (
-                f" (core-to-core p50 {self.core_to_core_ns['p50']:.0f} ns on the ring's memory)"
-                if self.core_to_core_ns
-                else ""
-            )
+            f"cores {self.cores_used[0]}+{self.cores_used[1]}" + self._c2c_summary()
         )
+
+    def _c2c_summary(self) -> str:
+        if self.core_to_core_ns is None or self.core_to_core_after_ns is None:
+            return ""
+        before, after = self.core_to_core_ns["p50"], self.core_to_core_after_ns["p50"]
+        moved = "" if self.core_to_core_steady else "; it moved during the run"
+        return f" (core-to-core p50 {before:.0f} ns before, {after:.0f} ns after{moved})"
 
 
 class Engine:
@@ -177,6 +184,8 @@ class Engine:
             price_quantum=float(raw["price_quantum"]),
             max_price_error=float(raw["max_price_error"]),
             core_to_core_ns=_c2c(raw["core_to_core_ns"]),
+            core_to_core_after_ns=_c2c(raw["core_to_core_after_ns"]),
+            core_to_core_steady=raw["core_to_core_steady"],
             raw=raw,
         )
         if result.pin_note:

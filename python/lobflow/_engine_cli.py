@@ -1,4 +1,8 @@
-"""CLI command `lobflow run`: score a feed with the engine and print throughput and latency."""
+"""CLI commands of the engine: `lobflow run` and `lobflow c2c`.
+
+`run` scores a feed and prints throughput and latency; `c2c` prints the core-to-core latency
+that the engine's latency is to be compared with.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +41,41 @@ def run(
         pl.DataFrame({"score": res.scores, "signal": res.signals}).write_parquet(out)
 
 
+def c2c(
+    cores: Annotated[str, typer.Option(help="the two cores")] = "2,4",
+    watch: Annotated[float, typer.Option(help="keep probing for this many seconds")] = 0.0,
+    every: Annotated[float, typer.Option(help="seconds between probes when watching")] = 0.5,
+    round_trips: Annotated[int, typer.Option(help="round trips per probe")] = 20_000,
+) -> None:
+    """One-way core-to-core latency (ns): the floor of the engine's tick latency.
+
+    On VMs it is not one number: the host can move the two vCPUs, between ~21 ns and ~200 ns
+    apart on the machines lobflow is developed on, for seconds to minutes at a time. Watch it
+    before benchmarking (`lobflow c2c --watch 30`) to see which state the machine is in.
+    """
+    import time
+
+    from lobflow import _core
+
+    c = [int(x) for x in cores.split(",")]
+    if len(c) != 2 or watch < 0 or every <= 0 or round_trips < 1:
+        raise typer.BadParameter(
+            "--cores takes two ids; --watch ≥ 0, --every > 0 and --round-trips ≥ 1"
+        )
+    t0 = time.monotonic()
+    while True:
+        r = _core.core_to_core_latency((c[0], c[1]), round_trips)
+        used = r["cores"]
+        typer.echo(
+            f"{time.monotonic() - t0:6.1f} s  cores {used[0]}+{used[1]}  one-way p50 "
+            f"{r['p50']:.1f} ns  p90 {r['p90']:.1f} ns  min {r['min']:.1f} ns"
+        )
+        if time.monotonic() - t0 + every > watch:
+            break
+        time.sleep(every)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `run` to the `lobflow` app."""
+    """Add `run` and `c2c` to the `lobflow` app."""
     app.command("run")(run)
+    app.command("c2c")(c2c)

@@ -40,8 +40,8 @@ pub fn core_to_core_latency(cores: [usize; 2], round_trips: usize) -> crate::Res
 }
 
 /// [`core_to_core_latency`] bouncing `ball`, e.g. a line of the memory to be measured
-/// ([`crate::ring::Producer::probe_line`]): the latency depends on where the line lives on
-/// NUMA machines and on VMs spread over host nodes. Nothing else may use `ball` meanwhile.
+/// ([`crate::ring::Producer::probe_line`]): on NUMA machines the latency depends on the node
+/// the line lives on. Nothing else may use `ball` meanwhile.
 ///
 /// # Errors
 /// As [`core_to_core_latency`].

@@ -390,3 +390,32 @@ fn capacity_must_be_a_power_of_two() {
     .unwrap_err();
     assert!(err.to_string().contains("1000"));
 }
+
+#[test]
+fn paced_runs_bracket_themselves_with_core_to_core_probes() {
+    let (ts, cols) = books(2_000, 100.0, 0.01, 6);
+    let feed = Feed::new(&ts, std::array::from_fn(|i| cols[i].as_slice())).unwrap();
+    let engine = Engine::new(weights(0.0, [10, 20, 50]), EngineConfig::default()).unwrap();
+    let paced = RunOptions {
+        pace_ns: Some(5_000),
+        ..RunOptions::default()
+    };
+    let out = engine.run(&feed, &paced, &mut || true).unwrap();
+    let [before, after] = out.core_to_core.as_ref().expect("paced runs probe");
+    for r in [before, after] {
+        assert_eq!(r.cores, out.pin.used);
+        assert!(0.0 < r.one_way_ns_min && r.one_way_ns_min <= r.one_way_ns_p50);
+    }
+    let (lo, hi) = (
+        before.one_way_ns_p50.min(after.one_way_ns_p50),
+        before.one_way_ns_p50.max(after.one_way_ns_p50),
+    );
+    assert_eq!(out.core_to_core_steady(), Some(hi <= 1.5 * lo));
+    assert_eq!(out.latency.count, 2_000, "every paced tick is timed");
+
+    let flat = engine
+        .run(&feed, &RunOptions::default(), &mut || true)
+        .unwrap();
+    assert!(flat.core_to_core.is_none());
+    assert_eq!(flat.core_to_core_steady(), None);
+}

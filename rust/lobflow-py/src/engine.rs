@@ -96,6 +96,7 @@ impl PyEngine {
 }
 
 fn to_dict(py: Python<'_>, out: RunOutput) -> PyResult<Bound<'_, PyDict>> {
+    let steady = out.core_to_core_steady();
     let d = PyDict::new(py);
     let n = out.n_rows;
     d.set_item("scores", out.scores.into_pyarray(py))?;
@@ -132,11 +133,13 @@ fn to_dict(py: Python<'_>, out: RunOutput) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("price_anchor", out.codec.anchor)?;
     d.set_item("price_quantum", out.codec.quantum)?;
     d.set_item("max_price_error", out.max_price_error)?;
-    let c2c = match &out.core_to_core {
-        Some(r) => Some(c2c_dict(py, r)?),
-        None => None,
+    let (before, after) = match &out.core_to_core {
+        Some([first, last]) => (Some(c2c_dict(py, first)?), Some(c2c_dict(py, last)?)),
+        None => (None, None),
     };
-    d.set_item("core_to_core_ns", c2c)?;
+    d.set_item("core_to_core_ns", before)?;
+    d.set_item("core_to_core_after_ns", after)?;
+    d.set_item("core_to_core_steady", steady)?;
     Ok(d)
 }
 
