@@ -82,10 +82,22 @@ fn cores() -> [usize; 2] {
     *CORES.get_or_init(|| pin::plan([0, 1]).used)
 }
 
+/// One lap through every slot, so that no queue takes its page faults inside a timing
+/// (lobflow's ring touches its pages when it is built; the others on first use).
+fn warm<Q: Spsc>(tx: &mut Q::Tx, rx: &mut Q::Rx) {
+    for _ in 0..CAP {
+        assert!(Q::push(tx, Item::default()).is_ok(), "room for a whole lap");
+    }
+    for _ in 0..CAP {
+        black_box(Q::pop(rx));
+    }
+}
+
 /// Time for a producer thread to push `n` items that the consumer (this thread) pops.
 fn throughput<Q: Spsc>(n: u64) -> Duration {
     let [c0, c1] = cores();
     let (mut tx, mut rx) = Q::make(CAP);
+    warm::<Q>(&mut tx, &mut rx);
     let consumer = std::thread::spawn(move || {
         pin::pin_current(c1);
         let mut got = 0;
@@ -122,6 +134,8 @@ fn round_trip<Q: Spsc>(n: u64) -> Duration {
     let [c0, c1] = cores();
     let (mut to_b, mut at_b) = Q::make(CAP);
     let (mut to_a, mut at_a) = Q::make(CAP);
+    warm::<Q>(&mut to_b, &mut at_b);
+    warm::<Q>(&mut to_a, &mut at_a);
     let echo = std::thread::spawn(move || {
         pin::pin_current(c1);
         for _ in 0..n {

@@ -159,7 +159,7 @@ pub struct Engine {
 /// What the producer hands back.
 struct ProducerOut {
     /// Its end of the ring, moved back out: the threads own their ends (two ends left in
-    /// one stack frame shared a cache line and made paced runs 3x slower).
+    /// one stack frame shared a cache line and made paced runs 2x slower).
     tx: Producer<L2Tick>,
     pinned: bool,
     skipped: usize,

@@ -48,7 +48,16 @@ impl<T> RingBuffer<T> {
     #[inline]
     fn slot(&self, pos: usize) -> &UnsafeCell<MaybeUninit<T>> {
         let i = pos & self.mask;
-        &self.blocks[i / BLOCK].0[i % BLOCK]
+        debug_assert!(i / BLOCK < self.blocks.len());
+        // SAFETY: `i ≤ mask = capacity − 1`, and `new` made `capacity.div_ceil(BLOCK)` blocks,
+        // so `i / BLOCK < blocks.len()`; `i % BLOCK < BLOCK` indexes inside a block. The
+        // bounds check this skips sat on every push and pop.
+        unsafe {
+            self.blocks
+                .get_unchecked(i / BLOCK)
+                .0
+                .get_unchecked(i % BLOCK)
+        }
     }
 
     /// Creates a ring of `capacity` slots and returns its two ends.
