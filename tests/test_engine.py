@@ -123,11 +123,13 @@ def test_paced_run_times_every_tick() -> None:
         assert 0 < c2c["min"] <= c2c["p50"] <= c2c["p99"]
     before, after = first["p50"], last["p50"]
     assert res.core_to_core_steady == (max(before, after) <= 1.5 * min(before, after))
+    assert res.p50_over_core_to_core == res.latency_ns["p50"] / max(before, after)
     assert "core-to-core p50" in res.summary()
     flat = lobflow.Engine(model((10, 20, 50), 0.02), cores=CORES).run(make_books(100, seed=1))
     assert flat.core_to_core_ns is None
     assert flat.core_to_core_after_ns is None
     assert flat.core_to_core_steady is None
+    assert flat.p50_over_core_to_core is None
 
 
 def test_features_frame_is_named_by_windows() -> None:

@@ -69,6 +69,18 @@ class RunResult:
             f"cores {self.cores_used[0]}+{self.cores_used[1]}" + self._c2c_summary()
         )
 
+    @property
+    def p50_over_core_to_core(self) -> float | None:
+        """Paced runs: latency p50 over the larger core-to-core p50 around the run.
+
+        This is the ratio the engine's latency target is stated in; None flat out. It means
+        something only where `core_to_core_steady` holds.
+        """
+        if self.core_to_core_ns is None or self.core_to_core_after_ns is None:
+            return None
+        floor = max(self.core_to_core_ns["p50"], self.core_to_core_after_ns["p50"])
+        return self.latency_ns["p50"] / floor
+
     def _c2c_summary(self) -> str:
         if self.core_to_core_ns is None or self.core_to_core_after_ns is None:
             return ""
