@@ -52,13 +52,33 @@ def numpy_features_and_scores(df: pl.DataFrame, w: lobflow.Weights) -> np.ndarra
 
 
 @pytest.mark.benchmark(group="engine-flat-out")
-def test_engine_run_flat_out(benchmark: Any, big_feed: pl.DataFrame) -> None:
+@pytest.mark.parametrize("stores", ["auto", "cached", "streaming"])
+def test_engine_run_flat_out(benchmark: Any, big_feed: pl.DataFrame, stores: str) -> None:
+    """`run()` wall time on the big feed, with each way of writing the ring.
+
+    Before each round (outside its timing) a short probe records how far apart the two
+    cores are just then, since on these VMs that moves between rounds, and with it which
+    stores pay (docs/engine.md): `per_round` pairs each round's rate with it.
+    """
     engine = lobflow.Engine(W, cores=CORES)
-    res = benchmark.pedantic(engine.run, args=(big_feed,), rounds=5, iterations=1, warmup_rounds=1)
-    benchmark.extra_info["rows"] = big_feed.height
+    c2c: list[float] = []
+
+    def setup() -> tuple[tuple[pl.DataFrame], dict[str, str]]:
+        c2c.append(_core.core_to_core_latency(CORES, 1024)["p50"])
+        return (big_feed,), {"ring_stores": stores}
+
+    res = benchmark.pedantic(engine.run, setup=setup, rounds=5, warmup_rounds=1)
+    rows = big_feed.height
+    benchmark.extra_info["rows"] = rows
     benchmark.extra_info["engine_ticks_per_s"] = res.ticks_per_s
-    benchmark.extra_info["wall_ticks_per_s"] = big_feed.height / benchmark.stats.stats.median
+    benchmark.extra_info["wall_ticks_per_s"] = rows / benchmark.stats.stats.median
     benchmark.extra_info["latency_ns_queued"] = res.latency_ns
+    benchmark.extra_info["ring_stores_last_round"] = res.ring_stores
+    rounds = benchmark.stats.stats.data
+    benchmark.extra_info["per_round"] = [
+        {"wall_ticks_per_s": rows / t, "c2c_p50_ns_before": c}
+        for t, c in zip(rounds, c2c[-len(rounds) :], strict=True)
+    ]
 
 
 @pytest.mark.benchmark(group="engine-flat-out")

@@ -130,6 +130,30 @@ def test_paced_run_times_every_tick() -> None:
     assert flat.core_to_core_after_ns is None
     assert flat.core_to_core_steady is None
     assert flat.p50_over_core_to_core is None
+    assert res.ring_stores == flat.ring_stores == "cached"
+
+
+def test_ring_stores_are_chosen_by_a_probe_and_never_change_the_outputs() -> None:
+    # 5 000 rows lap a 1 024-slot ring: left to choose, the run probes its cores first.
+    books = make_books(5000, seed=4)
+    engine = lobflow.Engine(model((10, 20, 50), 0.02), capacity=1024, cores=CORES)
+    auto = engine.run(books, record_features=True)
+    assert auto.core_to_core_ns is not None
+    assert auto.core_to_core_after_ns is None
+    far = auto.core_to_core_ns["p50"] > 80
+    assert auto.ring_stores == ("streaming" if far else "cached")
+    assert f"{auto.ring_stores} ring stores" in auto.summary()
+    for kind in ("cached", "streaming"):
+        forced = engine.run(books, record_features=True, ring_stores=kind)
+        assert forced.ring_stores == kind
+        assert forced.core_to_core_ns is None, "a kind chosen by hand needs no probe"
+        np.testing.assert_array_equal(forced.scores, auto.scores)
+        np.testing.assert_array_equal(forced.signals, auto.signals)
+        assert forced.features is not None
+        assert auto.features is not None
+        np.testing.assert_array_equal(forced.features, auto.features)
+    with pytest.raises(ValueError, match=r"ring_stores.*'fast'"):
+        engine.run(books, ring_stores="fast")  # type: ignore[arg-type]
 
 
 def test_features_frame_is_named_by_windows() -> None:

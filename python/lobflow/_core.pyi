@@ -45,6 +45,7 @@ class Engine:
         record_features: bool = False,
         pace_ns: int | None = None,
         skip_bad: bool = False,
+        ring_stores: str = "auto",
         panic_at_row: int | None = None,
     ) -> dict[str, Any]: ...
     def weights_text(self) -> str: ...

@@ -42,15 +42,19 @@ class RunResult:
     pin_note: str | None
     price_quantum: float
     max_price_error: float
-    #: Paced runs: one-way latency between the run's two cores on a cache line of the run's
-    #: own ring, measured just before it (p50, p90, p99, min in ns), the floor to compare
-    #: `latency_ns` with. None flat out.
+    #: One-way latency between the run's two cores on a cache line of the run's own ring,
+    #: measured just before it (p50, p90, p99, min in ns). Paced runs: the floor to compare
+    #: `latency_ns` with. Flat out: the short probe that chose `ring_stores`, when one did
+    #: (runs that lap the ring, left to choose); else None.
     core_to_core_ns: dict[str, float] | None
-    #: The same, measured just after the run.
+    #: Paced runs: the same, measured just after the run. None flat out.
     core_to_core_after_ns: dict[str, float] | None
     #: Whether the two held still (medians within 1.5x): on VMs the host can move the vCPUs
     #: mid-run, and then no one floor fits the run (docs/engine.md). None flat out.
     core_to_core_steady: bool | None
+    #: How the producer wrote the ring's slots: ``"cached"`` (ordinary stores) or
+    #: ``"streaming"`` (non-temporal stores; flat-out runs whose cores are far apart).
+    ring_stores: Literal["cached", "streaming"]
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     def features_frame(self) -> pl.DataFrame:
@@ -82,8 +86,11 @@ class RunResult:
         return self.latency_ns["p50"] / floor
 
     def _c2c_summary(self) -> str:
-        if self.core_to_core_ns is None or self.core_to_core_after_ns is None:
+        if self.core_to_core_ns is None:
             return ""
+        if self.core_to_core_after_ns is None:
+            c2c = self.core_to_core_ns["p50"]
+            return f" (core-to-core p50 {c2c:.0f} ns: {self.ring_stores} ring stores)"
         before, after = self.core_to_core_ns["p50"], self.core_to_core_after_ns["p50"]
         moved = "" if self.core_to_core_steady else "; it moved during the run"
         return f" (core-to-core p50 {before:.0f} ns before, {after:.0f} ns after{moved})"
@@ -139,6 +146,7 @@ class Engine:
         record_features: bool = False,
         pace_ns: int | None = None,
         on_bad: Literal["raise", "skip"] = "raise",
+        ring_stores: Literal["auto", "cached", "streaming"] = "auto",
     ) -> RunResult:
         """Score every snapshot of one feed.
 
@@ -155,6 +163,12 @@ class Engine:
         on_bad
             ``"raise"``: a `ValueError` naming the column and first bad row. ``"skip"``: skip
             bad rows (score NaN, signal 0, outside OFI and windows) and count them.
+        ring_stores
+            How the producer writes the ring: ``"cached"`` (ordinary stores), ``"streaming"``
+            (non-temporal stores, which spare it taking each slot's cache line back from the
+            worker's core first), or ``"auto"``: streaming for a flat-out run that laps the
+            ring when a short probe finds the two cores more than 80 ns apart
+            (docs/engine.md). The outputs are the same whichever is used.
 
         Returns
         -------
@@ -173,6 +187,7 @@ class Engine:
             record_features=record_features,
             pace_ns=pace_ns,
             skip_bad=on_bad == "skip",
+            ring_stores=ring_stores,
         )
         return self._result(raw)
 
@@ -198,6 +213,7 @@ class Engine:
             core_to_core_ns=_c2c(raw["core_to_core_ns"]),
             core_to_core_after_ns=_c2c(raw["core_to_core_after_ns"]),
             core_to_core_steady=raw["core_to_core_steady"],
+            ring_stores=raw["ring_stores"],
             raw=raw,
         )
         if result.pin_note:

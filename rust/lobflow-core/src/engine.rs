@@ -36,6 +36,12 @@ const STOP_CHECK_EVERY: usize = 4096;
 const PREFETCH_ROWS: usize = 2 * BATCH;
 /// Round trips of the core-to-core probe before a paced run: a few ms.
 const PACED_C2C_ROUND_TRIPS: usize = 16_384;
+/// Round trips of the probe that picks a run's [`RingStores`]: 0.05-0.5 ms.
+const STORES_C2C_ROUND_TRIPS: usize = 1_024;
+/// Left to choose, a run streams when a line takes longer than this to cross between the
+/// run's cores. On the VMs lobflow is developed on a crossing takes 21-27 ns (the two vCPUs in
+/// one core complex) or 160-260 ns (in two).
+const STREAMING_ABOVE_NS: f64 = 80.0;
 
 /// Engine construction parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,9 +70,33 @@ pub struct RunOptions {
     pub pace_ns: Option<u64>,
     /// Raise on the first bad row, or skip and count bad rows.
     pub on_bad: OnBad,
+    /// How the producer writes the ring's slots; `None`: chosen per run (see [`RingStores`]).
+    pub ring_stores: Option<RingStores>,
     /// Test hook: the worker panics at this row (to prove panics surface as errors).
     #[doc(hidden)]
     pub panic_at_row: Option<usize>,
+}
+
+/// How the producer writes the ring's slots (`Producer::push_batch_streaming`).
+///
+/// A run that laps the ring hands every slot's lines back and forth between the two cores.
+/// Where the cores are far apart the producer's ordinary stores wait ~200 ns for each line
+/// to come back before writing it, and it becomes the bottleneck; non-temporal stores need
+/// no line back, but the worker then reads the slot from memory instead of from a nearby
+/// cache, which costs where the cores are close. Measured on 10^7 ticks (docs/engine.md):
+/// streaming took the flat-out rate from 19-24 to 25-32 M ticks/s with the cores ~180 ns
+/// apart, and gained nothing with them 21 ns apart.
+///
+/// Left to choose ([`RunOptions::ring_stores`] `None`), a run streams when it is flat out,
+/// laps the ring, and a short probe (0.05-0.5 ms) finds its two cores more than 80 ns apart;
+/// otherwise, and always when paced (a worker waiting on each tick takes it from the
+/// producer's cache), it uses ordinary stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingStores {
+    /// Ordinary stores.
+    Cached,
+    /// Non-temporal stores.
+    Streaming,
 }
 
 impl Default for RunOptions {
@@ -75,6 +105,7 @@ impl Default for RunOptions {
             record_features: false,
             pace_ns: None,
             on_bad: OnBad::Raise,
+            ring_stores: None,
             panic_at_row: None,
         }
     }
@@ -129,10 +160,15 @@ pub struct RunOutput {
     pub codec: PriceCodec,
     /// Worst |decoded − original| level-0 price over the feed (0 on a fine enough grid).
     pub max_price_error: f64,
-    /// Paced runs: one-way latency between the run's two cores on a line of its own ring,
-    /// measured just before the run and just after it (what the tick latency is to be
-    /// compared with). On VMs the two can differ: see [`RunOutput::core_to_core_steady`].
-    pub core_to_core: Option<[C2cReport; 2]>,
+    /// One-way latency between the run's two cores on a line of its own ring, measured just
+    /// before the run: paced runs (what the tick latency is to be compared with), and
+    /// flat-out runs whose [`RingStores`] it chose (a shorter probe).
+    pub core_to_core_before: Option<C2cReport>,
+    /// Paced runs: the same, measured just after. On VMs the two can differ: see
+    /// [`RunOutput::core_to_core_steady`].
+    pub core_to_core_after: Option<C2cReport>,
+    /// How the producer wrote the ring's slots.
+    pub ring_stores: RingStores,
 }
 
 impl RunOutput {
@@ -141,10 +177,10 @@ impl RunOutput {
     /// moves the two vCPUs between ~21 ns and ~200 ns apart every few seconds to minutes, and
     /// a run that straddles a move has no one floor to be compared with. `None` flat out.
     pub fn core_to_core_steady(&self) -> Option<bool> {
-        self.core_to_core.as_ref().map(|[before, after]| {
-            let (a, b) = (before.one_way_ns_p50, after.one_way_ns_p50);
-            a.max(b) <= 1.5 * a.min(b)
-        })
+        let before = self.core_to_core_before.as_ref()?;
+        let after = self.core_to_core_after.as_ref()?;
+        let (a, b) = (before.one_way_ns_p50, after.one_way_ns_p50);
+        Some(a.max(b) <= 1.5 * a.min(b))
     }
 }
 
@@ -176,6 +212,8 @@ struct RunCtx<'a> {
     every: u64,
     /// Both threads on one core (or unknown topology): waiting yields instead of spinning.
     shared_core: bool,
+    /// How the producer writes the ring's slots.
+    stores: RingStores,
 }
 
 /// What the worker hands back.
@@ -255,17 +293,14 @@ impl Engine {
         let plan = pin::plan(self.config.cores);
         // Unknown topology counts as shared: yielding is the safe choice there.
         let shared_core = plan.used[0] == plan.used[1] || plan.available.is_empty();
-        let every = if opts.pace_ns.is_some() {
-            1
-        } else {
-            FLAT_OUT_SAMPLE_EVERY
-        };
+        let paced = opts.pace_ns.is_some();
+        let every = if paced { 1 } else { FLAT_OUT_SAMPLE_EVERY };
         // Filled with a value rather than zeroed so that every page is touched here, not as a
         // page fault inside a timed tick.
         let mut pushed_at = vec![UNSTAMPED; n.div_ceil(every as usize)];
         let mut emitted_at = pushed_at.clone();
         let (tx, rx) = RingBuffer::<L2Tick>::new(self.config.capacity)?;
-        let c2c_before = self.probe_if_paced(opts, &tx)?;
+        let (c2c_before, stores) = self.probe_before(n, opts, shared_core, &tx)?;
         let stop = AtomicBool::new(false);
         let ctx = RunCtx {
             opts,
@@ -273,6 +308,7 @@ impl Engine {
             stop: &stop,
             every,
             shared_core,
+            stores,
         };
         let feed_error: Mutex<Option<Error>> = Mutex::new(None);
 
@@ -340,7 +376,7 @@ impl Engine {
         let (Some(prod), Some(work)) = (prod, work) else {
             return Err(Error::Interrupted);
         };
-        let c2c_after = self.probe_if_paced(opts, &prod.tx)?;
+        let c2c_after = paced.then(|| self.probe(&prod.tx, PACED_C2C_ROUND_TRIPS));
         let valid = (n - prod.skipped) as f64;
         Ok(RunOutput {
             scores: work.scores,
@@ -355,26 +391,45 @@ impl Engine {
             pinned: [prod.pinned, work.pinned],
             codec,
             max_price_error: prod.max_price_error,
-            core_to_core: c2c_before.zip(c2c_after).map(|(a, b)| [a, b]),
+            core_to_core_before: c2c_before,
+            core_to_core_after: c2c_after.transpose()?,
+            ring_stores: stores,
         })
     }
 
-    /// Paced runs measure latency; what it is to be compared with is the cross-core latency of
-    /// this very ring's memory between the run's two cores, measured here, just before.
-    fn probe_if_paced(
+    /// The probe before a run (paced: its latency floor; flat out, left to choose and lapping
+    /// the ring: which stores to use) and the stores it will use.
+    fn probe_before(
         &self,
+        n: usize,
         opts: &RunOptions,
+        shared_core: bool,
         tx: &Producer<L2Tick>,
-    ) -> Result<Option<C2cReport>> {
-        opts.pace_ns
-            .map(|_| {
-                c2c::core_to_core_latency_on(
-                    tx.probe_line(),
-                    self.config.cores,
-                    PACED_C2C_ROUND_TRIPS,
-                )
-            })
-            .transpose()
+    ) -> Result<(Option<C2cReport>, RingStores)> {
+        let paced = opts.pace_ns.is_some();
+        // Only a run that laps the ring hands slot lines back to the producer (`RingStores`).
+        let laps = n > self.config.capacity;
+        let choose = opts.ring_stores.is_none() && !paced && laps && !shared_core;
+        let c2c_before = if paced {
+            Some(self.probe(tx, PACED_C2C_ROUND_TRIPS)?)
+        } else if choose {
+            Some(self.probe(tx, STORES_C2C_ROUND_TRIPS)?)
+        } else {
+            None
+        };
+        let stores = match (opts.ring_stores, &c2c_before) {
+            (Some(chosen), _) => chosen,
+            (None, Some(c)) if choose && c.one_way_ns_p50 > STREAMING_ABOVE_NS => {
+                RingStores::Streaming
+            }
+            (None, _) => RingStores::Cached,
+        };
+        Ok((c2c_before, stores))
+    }
+
+    /// One-way latency between the run's two cores on a spare line of this very ring.
+    fn probe(&self, tx: &Producer<L2Tick>, round_trips: usize) -> Result<C2cReport> {
+        c2c::core_to_core_latency_on(tx.probe_line(), self.config.cores, round_trips)
     }
 
     /// Producer loop: validate, encode, (pace,) stamp, push.
@@ -391,6 +446,7 @@ impl Engine {
             stop,
             every,
             shared_core,
+            stores,
         } = *ctx;
         let mut last_ts = i64::MIN;
         let mut skipped = 0;
@@ -400,6 +456,7 @@ impl Engine {
         // Flat out, ticks cross the ring in batches (one index store per batch); paced, each
         // tick goes alone so that batching never adds to the measured latency.
         let batch_len = if pace_ticks.is_some() { 1 } else { BATCH };
+        let streaming = stores == RingStores::Streaming;
         let mut batch = [L2Tick::default(); BATCH];
         let mut i = 0;
         while i < feed.len() {
@@ -452,7 +509,7 @@ impl Engine {
                 pushed_at[row >> every.trailing_zeros()] = stamp_after(&self.clock);
                 row += every as usize;
             }
-            if !push_all(&mut tx, &batch[..len], stop, shared_core) {
+            if !push_all(&mut tx, &batch[..len], stop, shared_core, streaming) {
                 break; // stopped: the caller reports why
             }
             if pace_ticks.is_some() {
@@ -503,6 +560,7 @@ impl Engine {
             stop,
             every,
             shared_core,
+            ..
         } = *ctx;
         let model = &self.weights;
         let mut state = FeatureState::new(model.windows_ms);
@@ -616,7 +674,13 @@ fn stamp_after(clock: &quanta::Clock) -> u64 {
 /// It also waits while more than `AHEAD` ticks are in flight: a producer that runs a whole
 /// 131 072-slot ring (11.5 MB) ahead of the worker makes every slot write and read a cache
 /// miss, while a few thousand ticks stay in L2.
-fn push_all(tx: &mut Producer<L2Tick>, ticks: &[L2Tick], stop: &AtomicBool, shared: bool) -> bool {
+fn push_all(
+    tx: &mut Producer<L2Tick>,
+    ticks: &[L2Tick],
+    stop: &AtomicBool,
+    shared: bool,
+    streaming: bool,
+) -> bool {
     let mut sent = 0;
     let mut spins = 0u32;
     while !tx.in_flight_at_most(AHEAD) {
@@ -625,7 +689,11 @@ fn push_all(tx: &mut Producer<L2Tick>, ticks: &[L2Tick], stop: &AtomicBool, shar
         }
     }
     while sent < ticks.len() {
-        let n = tx.push_batch(&ticks[sent..]);
+        let n = if streaming {
+            tx.push_batch_streaming(&ticks[sent..])
+        } else {
+            tx.push_batch(&ticks[sent..])
+        };
         sent += n;
         if n == 0 && !backoff(&mut spins, stop, shared, Spin::Pause) {
             return false;

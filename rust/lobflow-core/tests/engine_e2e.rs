@@ -1,7 +1,7 @@
 //! The threaded engine against a direct float64 recomputation of `FEATURE_CONTRACT.md`.
 #![allow(clippy::many_single_char_names)] // b, a, qb, qa: the contract's own notation
 
-use lobflow_core::engine::{Engine, EngineConfig, RunOptions};
+use lobflow_core::engine::{Engine, EngineConfig, RingStores, RunOptions};
 use lobflow_core::feed::{Feed, OnBad};
 use lobflow_core::scorer::{Weights, N_FEATURES};
 use lobflow_core::Error;
@@ -141,14 +141,25 @@ fn run(
     engine.run(&feed, opts, &mut || true)
 }
 
+/// Each of the ring's store kinds: the run laps its 1024-slot ring three times.
 fn check_parity(base: f64, tick: f64, windows_ms: [u64; 3]) {
+    for ring_stores in [None, Some(RingStores::Cached), Some(RingStores::Streaming)] {
+        check_parity_with(base, tick, windows_ms, ring_stores);
+    }
+}
+
+fn check_parity_with(base: f64, tick: f64, windows_ms: [u64; 3], ring_stores: Option<RingStores>) {
     let (ts, cols) = books(3_000, base, tick, 7);
     let w = weights(0.05, windows_ms);
     let opts = RunOptions {
         record_features: true,
+        ring_stores,
         ..RunOptions::default()
     };
     let out = run(&ts, &cols, w.clone(), &opts).unwrap();
+    if let Some(kind) = ring_stores {
+        assert_eq!(out.ring_stores, kind);
+    }
     let got = out.features.unwrap();
     let want = reference(&ts, &cols, windows_ms);
     for j in 0..N_FEATURES {
@@ -401,7 +412,11 @@ fn paced_runs_bracket_themselves_with_core_to_core_probes() {
         ..RunOptions::default()
     };
     let out = engine.run(&feed, &paced, &mut || true).unwrap();
-    let [before, after] = out.core_to_core.as_ref().expect("paced runs probe");
+    let before = out
+        .core_to_core_before
+        .as_ref()
+        .expect("paced runs probe before");
+    let after = out.core_to_core_after.as_ref().expect("and after");
     for r in [before, after] {
         assert_eq!(r.cores, out.pin.used);
         assert!(0.0 < r.one_way_ns_min && r.one_way_ns_min <= r.one_way_ns_p50);
@@ -412,10 +427,73 @@ fn paced_runs_bracket_themselves_with_core_to_core_probes() {
     );
     assert_eq!(out.core_to_core_steady(), Some(hi <= 1.5 * lo));
     assert_eq!(out.latency.count, 2_000, "every paced tick is timed");
+    assert_eq!(
+        out.ring_stores,
+        RingStores::Cached,
+        "paced, left to choose: cached"
+    );
 
+    // 2 000 rows do not lap a 131 072-slot ring: nothing to choose, nothing probed.
     let flat = engine
         .run(&feed, &RunOptions::default(), &mut || true)
         .unwrap();
-    assert!(flat.core_to_core.is_none());
+    assert!(flat.core_to_core_before.is_none() && flat.core_to_core_after.is_none());
     assert_eq!(flat.core_to_core_steady(), None);
+    assert_eq!(flat.ring_stores, RingStores::Cached);
+}
+
+#[test]
+fn auto_stores_follow_a_probe_of_the_cores_when_the_ring_laps() {
+    let (ts, cols) = books(5_000, 100.0, 0.01, 8);
+    let feed = Feed::new(&ts, std::array::from_fn(|i| cols[i].as_slice())).unwrap();
+    let config = EngineConfig {
+        capacity: 1024,
+        cores: [0, 1],
+    };
+    let engine = Engine::new(weights(0.0, [10, 20, 50]), config).unwrap();
+    let out = engine
+        .run(&feed, &RunOptions::default(), &mut || true)
+        .unwrap();
+    if out.pin.used[0] == out.pin.used[1] {
+        // One core: nothing crosses, ordinary stores, no probe.
+        assert!(out.core_to_core_before.is_none());
+        assert_eq!(out.ring_stores, RingStores::Cached);
+        return;
+    }
+    let probe = out
+        .core_to_core_before
+        .as_ref()
+        .expect("a lapping run probes");
+    assert!(
+        probe.round_trips < 2_000,
+        "a short probe: {}",
+        probe.round_trips
+    );
+    assert!(out.core_to_core_after.is_none());
+    let far = probe.one_way_ns_p50 > 80.0;
+    assert_eq!(
+        out.ring_stores,
+        if far {
+            RingStores::Streaming
+        } else {
+            RingStores::Cached
+        },
+        "probe said {} ns",
+        probe.one_way_ns_p50
+    );
+    // Chosen by hand, a kind is kept whatever the probe would say, and unprobed.
+    for kind in [RingStores::Cached, RingStores::Streaming] {
+        let opts = RunOptions {
+            ring_stores: Some(kind),
+            ..RunOptions::default()
+        };
+        let forced = engine.run(&feed, &opts, &mut || true).unwrap();
+        assert_eq!(forced.ring_stores, kind);
+        assert!(forced.core_to_core_before.is_none());
+        assert!(forced
+            .scores
+            .iter()
+            .zip(&out.scores)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
 }

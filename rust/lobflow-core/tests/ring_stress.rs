@@ -1,6 +1,6 @@
 //! Two real threads move many items through the ring; none may be lost, duplicated or reordered.
 
-use lobflow_core::ring::RingBuffer;
+use lobflow_core::ring::{Producer, RingBuffer};
 use std::thread;
 
 /// Waits for the other side: a few spins, then give the core away. Pure spinning would turn an
@@ -57,7 +57,7 @@ fn sequence_numbers_survive_in_order() {
 }
 
 /// An 88-byte payload, like `L2Tick`, checked field by field so torn writes would show.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 struct Fat {
     words: [u64; 11],
@@ -89,41 +89,78 @@ fn fat_items_are_never_torn() {
     producer.join().unwrap();
 }
 
-#[test]
-fn batched_sequence_numbers_survive_in_order() {
-    let (mut tx, mut rx) = RingBuffer::<u64>::new(1024).unwrap();
+/// Sends `make(0..n)` through `push` in batches of 37 (not a divisor of any capacity here:
+/// batches straddle the wrap) while this thread pops batches of 64 and hands each item, in
+/// order, to `check` with its sequence number.
+fn batched<T: Copy + Send + 'static>(
+    capacity: usize,
+    n: u64,
+    make: fn(u64) -> T,
+    push: fn(&mut Producer<T>, &[T]) -> usize,
+    check: impl Fn(u64, &T),
+) {
+    let (mut tx, mut rx) = RingBuffer::<T>::new(capacity).unwrap();
     let producer = thread::spawn(move || {
         let mut next = 0u64;
-        let mut batch = [0u64; 37]; // not a divisor of the capacity: batches straddle the wrap
-        while next < N {
-            let len = batch.len().min((N - next) as usize);
-            for (k, b) in batch[..len].iter_mut().enumerate() {
-                *b = next + k as u64;
-            }
+        let mut spins = 0;
+        while next < n {
+            let batch: Vec<T> = (next..n.min(next + 37)).map(make).collect();
             let mut sent = 0;
-            let mut spins = 0;
-            while sent < len {
-                let n = tx.push_batch(&batch[sent..len]);
-                if n == 0 {
+            while sent < batch.len() {
+                let pushed = push(&mut tx, &batch[sent..]);
+                if pushed == 0 {
                     wait(&mut spins);
                 }
-                sent += n;
+                sent += pushed;
             }
-            next += len as u64;
+            next += batch.len() as u64;
         }
     });
     let mut expected = 0u64;
-    let mut buf = [0u64; 64];
+    let mut buf = vec![make(0); 64];
     let mut spins = 0;
-    while expected < N {
-        let n = rx.pop_batch(&mut buf);
-        if n == 0 {
+    while expected < n {
+        let got = rx.pop_batch(&mut buf);
+        if got == 0 {
             wait(&mut spins);
         }
-        for v in &buf[..n] {
-            assert_eq!(*v, expected, "lost, duplicated or reordered item");
+        for item in &buf[..got] {
+            check(expected, item);
             expected += 1;
         }
     }
     producer.join().unwrap();
+    assert_eq!(rx.pop_batch(&mut buf), 0, "an extra item appeared");
+}
+
+#[test]
+fn batched_sequence_numbers_survive_in_order() {
+    batched(
+        1024,
+        N,
+        |i| i,
+        Producer::push_batch,
+        |expected, v| {
+            assert_eq!(*v, expected, "lost, duplicated or reordered item");
+        },
+    );
+}
+
+/// Non-temporal stores are weakly ordered: were the `sfence` before publishing missing, the
+/// consumer could read a slot whose words had not all landed.
+#[test]
+fn streamed_fat_batches_are_never_torn() {
+    let make = |i| Fat { words: [i; 11] };
+    batched(
+        256,
+        N / 10,
+        make,
+        Producer::push_batch_streaming,
+        |expected, item| {
+            assert!(
+                item.words.iter().all(|&w| w == expected),
+                "torn or misplaced item at {expected}"
+            );
+        },
+    );
 }

@@ -2,7 +2,7 @@
 
 use crate::errors::PyLobflowError;
 use lobflow_core::c2c::C2cReport;
-use lobflow_core::engine::{Engine, EngineConfig, RunOptions, RunOutput};
+use lobflow_core::engine::{Engine, EngineConfig, RingStores, RunOptions, RunOutput};
 use lobflow_core::feed::{Feed, OnBad};
 use lobflow_core::scorer::{feature_names, Weights, N_FEATURES};
 use lobflow_core::tick::{TICK_FIELD_OFFSETS, TICK_SIZE};
@@ -37,12 +37,14 @@ impl PyEngine {
     }
 
     /// Runs one feed: `ts` (int64 ns) and the 20 book columns (float64, contract order).
-    #[pyo3(signature = (ts, cols, record_features = false, pace_ns = None, skip_bad = false, panic_at_row = None))]
+    #[pyo3(signature = (ts, cols, record_features = false, pace_ns = None, skip_bad = false, ring_stores = "auto", panic_at_row = None))]
     #[allow(
         clippy::needless_pass_by_value,
-        clippy::redundant_closure_for_method_calls
+        clippy::redundant_closure_for_method_calls,
+        clippy::too_many_arguments
     )]
-    // PyO3 extracts arguments by value; `Python::check_signals` as a path is not general enough
+    // PyO3 extracts arguments by value, one parameter per keyword argument; `Python::check_signals`
+    // as a path is not general enough
     fn run<'py>(
         &self,
         py: Python<'py>,
@@ -51,8 +53,19 @@ impl PyEngine {
         record_features: bool,
         pace_ns: Option<u64>,
         skip_bad: bool,
+        ring_stores: &str,
         panic_at_row: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let ring_stores = match ring_stores {
+            "auto" => None,
+            "cached" => Some(RingStores::Cached),
+            "streaming" => Some(RingStores::Streaming),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "ring_stores must be 'auto', 'cached' or 'streaming', got '{other}'"
+                )))
+            }
+        };
         let cols: [PyReadonlyArray1<'py, f64>; 20] = cols.try_into().map_err(|v: Vec<_>| {
             PyValueError::new_err(format!("expected 20 book columns, got {}", v.len()))
         })?;
@@ -67,6 +80,7 @@ impl PyEngine {
             record_features,
             pace_ns,
             on_bad,
+            ring_stores,
             panic_at_row,
         };
         let mut signal_err: Option<PyErr> = None;
@@ -133,13 +147,15 @@ fn to_dict(py: Python<'_>, out: RunOutput) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("price_anchor", out.codec.anchor)?;
     d.set_item("price_quantum", out.codec.quantum)?;
     d.set_item("max_price_error", out.max_price_error)?;
-    let (before, after) = match &out.core_to_core {
-        Some([first, last]) => (Some(c2c_dict(py, first)?), Some(c2c_dict(py, last)?)),
-        None => (None, None),
-    };
-    d.set_item("core_to_core_ns", before)?;
-    d.set_item("core_to_core_after_ns", after)?;
+    let report = |r: &Option<C2cReport>| r.as_ref().map(|r| c2c_dict(py, r)).transpose();
+    d.set_item("core_to_core_ns", report(&out.core_to_core_before)?)?;
+    d.set_item("core_to_core_after_ns", report(&out.core_to_core_after)?)?;
     d.set_item("core_to_core_steady", steady)?;
+    let stores = match out.ring_stores {
+        RingStores::Cached => "cached",
+        RingStores::Streaming => "streaming",
+    };
+    d.set_item("ring_stores", stores)?;
     Ok(d)
 }
 
