@@ -174,6 +174,26 @@ def test_default_cores_fall_back_visibly() -> None:
     assert res.cores_used != (2, 4)
 
 
+def test_run_command_takes_ring_stores(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lobflow.cli import app
+
+    books = make_books(3000, seed=2)
+    feed = tmp_path / "books.parquet"
+    books.write_parquet(feed)
+    w = model((10, 20, 50), 0.02)
+    args = ["run", str(feed), "--weights", str(w.save(tmp_path / "w.txt")), "--cores", "0,1"]
+    out = tmp_path / "scores.parquet"
+    res = CliRunner().invoke(app, [*args, "--ring-stores", "streaming", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    want = lobflow.Engine(w, cores=CORES).run(books, ring_stores="cached").scores
+    np.testing.assert_array_equal(pl.read_parquet(out)["score"].to_numpy(), want)
+    bad = CliRunner().invoke(app, [*args, "--ring-stores", "fast"])
+    assert bad.exit_code != 0
+    assert "--ring-stores takes auto, cached or streaming" in bad.output
+
+
 def test_c2c_command_probes_once_or_watches() -> None:
     from typer.testing import CliRunner
 

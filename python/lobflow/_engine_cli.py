@@ -20,6 +20,9 @@ def run(
     ] = None,
     cores: Annotated[str, typer.Option(help="producer,worker cores")] = "2,4",
     on_bad: Annotated[str, typer.Option(help="raise | skip")] = "raise",
+    ring_stores: Annotated[
+        str, typer.Option(help="auto | cached | streaming (how the ring is written)")
+    ] = "auto",
     out: Annotated[
         Path | None, typer.Option(help="write scores and signals here (Parquet)")
     ] = None,
@@ -33,7 +36,14 @@ def run(
     c = [int(x) for x in cores.split(",")]
     if len(c) != 2 or on_bad not in ("raise", "skip"):
         raise typer.BadParameter("--cores takes two ids; --on-bad takes raise or skip")
-    res = Engine(weights, cores=(c[0], c[1])).run(feed, pace_ns=pace_ns, on_bad=on_bad)  # type: ignore[arg-type]
+    if ring_stores not in ("auto", "cached", "streaming"):
+        raise typer.BadParameter("--ring-stores takes auto, cached or streaming")
+    res = Engine(weights, cores=(c[0], c[1])).run(
+        feed,
+        pace_ns=pace_ns,
+        on_bad=on_bad,  # type: ignore[arg-type]
+        ring_stores=ring_stores,  # type: ignore[arg-type]
+    )
     Console().print(res.summary())
     if res.pin_note:
         Console(stderr=True).print(f"[yellow]{res.pin_note}[/]")
