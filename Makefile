@@ -14,7 +14,7 @@ export CARGO_TARGET_DIR := $(CURDIR)/target
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help dev demo test lint fmt test-rust test-py test-slow bench bench-rust clean
+.PHONY: help dev demo test lint fmt test-rust test-py test-slow miri bench bench-rust clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -58,6 +58,12 @@ test: lint test-rust test-py ## build everything and run all tests (Rust and Pyt
 
 test-slow: dev ## the slow pytest suites too
 	$(PY) -m pytest -q -m "slow"
+
+miri: ## the ring's unit tests under Miri (needs a nightly toolchain with the miri component)
+	# Not part of `make test`: a fresh machine has no nightly toolchain. Strict provenance
+	# checks the whole-run slot copies' pointers as well as every access.
+	MIRIFLAGS="-Zmiri-strict-provenance" CARGO_TARGET_DIR=$(CURDIR)/target/miri \
+		cargo +nightly miri test -p lobflow-core --lib ring::
 
 bench-rust: ## criterion benches (ring vs rtrb and crossbeam, features, engine)
 	cargo bench -p lobflow-core

@@ -74,7 +74,7 @@ fn bench(crit: &mut Criterion) {
                 last = feed.ts[start + len - 1];
                 acc += batch[0].bid_px[0];
             }
-            criterion::black_box(acc)
+            std::hint::black_box(acc)
         });
     });
     g.bench_function("producer_side_row_by_row_1M", |b| {
@@ -87,7 +87,7 @@ fn bench(crit: &mut Criterion) {
                     acc += feed.encode_row(i, &codec).0.bid_px[0];
                 }
             }
-            criterion::black_box(acc)
+            std::hint::black_box(acc)
         });
     });
     g.finish();

@@ -1,11 +1,12 @@
 //! `FeatureState::update` alone, and with the scorer: the worker's per-tick cost; and the batch
 //! features of a whole table (`feature_columns::compute`) on one thread and on all of them.
 
-use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use lobflow_core::feature_columns;
 use lobflow_core::features::FeatureState;
 use lobflow_core::feed::Feed;
 use lobflow_core::scorer::{Weights, N_FEATURES};
+use std::hint::black_box;
 
 struct Snap {
     ts: u64,

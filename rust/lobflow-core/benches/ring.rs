@@ -9,8 +9,9 @@
 //! turn, each after a short core-to-core probe, and prints per state the median rate of each
 //! and the median ratio of ours to rtrb's within the same round.
 
-use criterion::{black_box, criterion_group, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use lobflow_core::pin;
+use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -13,8 +13,11 @@ pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) use std::sync::Arc;
 
 /// `std::cell::UnsafeCell` with loom's closure API, so the ring has one code path.
+/// Transparent, so an array of them has the layout of an array of `T` (the ring copies runs
+/// of slots as one slice).
 #[cfg(not(loom))]
 #[derive(Debug)]
+#[repr(transparent)]
 pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
 #[cfg(not(loom))]

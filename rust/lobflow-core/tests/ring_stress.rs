@@ -146,21 +146,23 @@ fn batched_sequence_numbers_survive_in_order() {
     );
 }
 
-/// Non-temporal stores are weakly ordered: were the `sfence` before publishing missing, the
-/// consumer could read a slot whose words had not all landed.
+/// 88-byte items in batches, pushed with ordinary stores (copied a run of slots at a time) and
+/// with non-temporal ones. Non-temporal stores are weakly ordered: were the `sfence` before
+/// publishing missing, the consumer could read a slot whose words had not all landed.
 #[test]
-fn streamed_fat_batches_are_never_torn() {
+fn fat_batches_are_never_torn() {
+    type Push = fn(&mut Producer<Fat>, &[Fat]) -> usize;
     let make = |i| Fat { words: [i; 11] };
-    batched(
-        256,
-        N / 10,
-        make,
-        Producer::push_batch_streaming,
-        |expected, item| {
+    let pushes: [(&str, Push); 2] = [
+        ("push_batch", Producer::push_batch),
+        ("push_batch_streaming", Producer::push_batch_streaming),
+    ];
+    for (name, push) in pushes {
+        batched(256, N / 10, make, push, |expected, item| {
             assert!(
                 item.words.iter().all(|&w| w == expected),
-                "torn or misplaced item at {expected}"
+                "{name}: torn or misplaced item at {expected}"
             );
-        },
-    );
+        });
+    }
 }
