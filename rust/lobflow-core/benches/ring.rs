@@ -110,25 +110,14 @@ impl Spsc for Rtrb {
     }
 }
 
-/// rtrb's chunk API: its batch operations.
+/// rtrb's batch operations for `Copy` items (its chunk API, each a memcpy of up to two slices);
+/// like ours, they look at the other side's index only when the cached one says too few.
 impl SpscBatch for Rtrb {
     fn push_batch(tx: &mut Self::Tx, items: &[Item]) -> usize {
-        let n = tx.slots().min(items.len());
-        match tx.write_chunk_uninit(n) {
-            Ok(chunk) => chunk.fill_from_iter(items[..n].iter().copied()),
-            Err(_) => 0,
-        }
+        tx.push_partial_slice(items).0.len()
     }
     fn pop_batch(rx: &mut Self::Rx, out: &mut [Item]) -> usize {
-        let n = rx.slots().min(out.len());
-        let Ok(chunk) = rx.read_chunk(n) else {
-            return 0;
-        };
-        let (a, b) = chunk.as_slices();
-        out[..a.len()].copy_from_slice(a);
-        out[a.len()..n].copy_from_slice(b);
-        chunk.commit_all();
-        n
+        rx.pop_partial_slice(out).0.len()
     }
 }
 
