@@ -292,11 +292,11 @@ impl<T> Producer<T> {
         T: Copy,
     {
         let n = self.free_for(items.len());
+        // One copy per run, not a slot at a time: the slot loop's index arithmetic kept it from
+        // becoming a memcpy, and the engine's flat-out rate went up ~8 % (docs/ring.md). A
+        // single item (a paced run's every push) stays an inline copy, not a call to memcpy.
         #[cfg(not(loom))]
-        if RingBuffer::<T>::SLOTS_CONTIGUOUS {
-            // One copy per run, not a slot at a time: the slot loop's index arithmetic kept it
-            // from becoming a memcpy. Batches of 64 went from about rtrb's chunks' rate to
-            // 2.4-3x it (ring bench), and the engine's flat-out rate up ~8 % (docs/ring.md).
+        if RingBuffer::<T>::SLOTS_CONTIGUOUS && n > 1 {
             for (slots, at, len) in self.ring.runs(self.tail, n) {
                 // SAFETY: the run's slots are free, as in the loop below, and `runs` makes
                 // them `len` aligned items inside the slot array. `items` cannot overlap them:
@@ -524,8 +524,9 @@ impl<T> Consumer<T> {
             return 0;
         }
         let n = avail.min(out.len());
+        // As in `Producer::push_batch`: whole runs, but a single item inline.
         #[cfg(not(loom))]
-        if RingBuffer::<T>::SLOTS_CONTIGUOUS {
+        if RingBuffer::<T>::SLOTS_CONTIGUOUS && n > 1 {
             for (slots, at, len) in self.ring.runs(self.head, n) {
                 // SAFETY: the run's slots are published and not yet freed, as in the loop
                 // below, and `runs` makes them `len` aligned items inside the slot array.
