@@ -15,7 +15,7 @@ use crate::pin::{self, PinReport};
 use crate::ring::{Consumer, Producer, RingBuffer};
 use crate::scorer::{Weights, N_FEATURES};
 use crate::tick::{L2Tick, PriceCodec};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -226,9 +226,11 @@ struct WorkerOut {
 }
 
 /// On the way out of an engine thread (normally or unwinding): sets the stop flag if it
-/// panicked, so its partner never waits forever, and wakes the calling thread.
+/// panicked, so its partner never waits forever, counts the thread out, and wakes the calling
+/// thread.
 struct ExitGuard<'a> {
     stop: &'a AtomicBool,
+    exited: &'a AtomicUsize,
     caller: std::thread::Thread,
 }
 impl Drop for ExitGuard<'_> {
@@ -236,8 +238,35 @@ impl Drop for ExitGuard<'_> {
         if std::thread::panicking() {
             self.stop.store(true, Ordering::Release);
         }
+        // Counted before the wake-up, so the woken caller sees it (Release, paired with its
+        // Acquire). `JoinHandle::is_finished` would not do: it turns true only once the thread
+        // has stored its result, after this guard has run, and a caller woken before that went
+        // back to sleep for its whole 50 ms timeout, at the end of one run in two or three.
+        self.exited.fetch_add(1, Ordering::Release);
         self.caller.unpark();
     }
+}
+
+/// Waits until both engine threads have counted themselves out ([`ExitGuard`]), calling
+/// `poll` meanwhile; true when `poll` asked to stop (the stop flag is then set, and the threads
+/// wind down within a few ms).
+fn wait_for_threads(
+    exited: &AtomicUsize,
+    stop: &AtomicBool,
+    poll: &mut dyn FnMut() -> bool,
+) -> bool {
+    let mut interrupted = false;
+    // Park rather than poll in a tight loop: on a 2-core machine every wake-up of this thread
+    // preempts a pinned, spinning engine thread (it showed as the p99.9 of paced runs). The
+    // engine threads unpark us when they exit; signals are polled at 20 Hz.
+    while exited.load(Ordering::Acquire) < 2 {
+        std::thread::park_timeout(Duration::from_millis(50));
+        if !interrupted && !poll() {
+            interrupted = true;
+            stop.store(true, Ordering::Release);
+        }
+    }
+    interrupted
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
@@ -314,11 +343,13 @@ impl Engine {
         let feed_error: Mutex<Option<Error>> = Mutex::new(None);
 
         let caller = std::thread::current();
+        let exited = AtomicUsize::new(0);
         let started = Instant::now();
         let (prod, work) = std::thread::scope(|s| {
             let producer = s.spawn(|| {
                 let _guard = ExitGuard {
                     stop: &stop,
+                    exited: &exited,
                     caller: caller.clone(),
                 };
                 let pinned = pin::pin_current(plan.used[0]);
@@ -337,23 +368,14 @@ impl Engine {
             let worker = s.spawn(|| {
                 let _guard = ExitGuard {
                     stop: &stop,
+                    exited: &exited,
                     caller: caller.clone(),
                 };
                 let pinned = pin::pin_current(plan.used[1]);
                 self.work(n, &ctx, rx, &mut emitted_at)
                     .map(|w| WorkerOut { pinned, ..w })
             });
-            let mut interrupted = false;
-            // Park rather than poll in a tight loop: on a 2-core machine every wake-up of this
-            // thread preempts a pinned, spinning engine thread (it showed as the p99.9 of paced
-            // runs). The engine threads unpark us when they exit; signals are polled at 20 Hz.
-            while !(producer.is_finished() && worker.is_finished()) {
-                std::thread::park_timeout(Duration::from_millis(50));
-                if !interrupted && !poll() {
-                    interrupted = true;
-                    stop.store(true, Ordering::Release);
-                }
-            }
+            let interrupted = wait_for_threads(&exited, &stop, poll);
             let prod = producer
                 .join()
                 .map_err(|p| Error::WorkerPanicked(panic_message(&p)));
