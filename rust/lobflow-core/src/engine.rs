@@ -241,7 +241,7 @@ impl Drop for ExitGuard<'_> {
         // Counted before the wake-up, so the woken caller sees it (Release, paired with its
         // Acquire). `JoinHandle::is_finished` would not do: it turns true only once the thread
         // has stored its result, after this guard has run, and a caller woken before that went
-        // back to sleep for its whole 50 ms timeout, at the end of one run in two or three.
+        // back to sleep for its whole 50 ms timeout, at the end of about three runs in four.
         self.exited.fetch_add(1, Ordering::Release);
         self.caller.unpark();
     }
