@@ -45,8 +45,11 @@ trait SpscBatch: Spsc {
     fn pop_batch(rx: &mut Self::Rx, out: &mut [Item]) -> usize;
 }
 
-struct Ours;
-impl Spsc for Ours {
+/// Our ring; `Ours<true>` pushes its batches with non-temporal stores
+/// (`push_batch_streaming`), as the engine may flat out when the cores are far apart.
+struct Ours<const STREAMING: bool = false>;
+type OursStreaming = Ours<true>;
+impl<const STREAMING: bool> Spsc for Ours<STREAMING> {
     type Tx = lobflow_core::ring::Producer<Item>;
     type Rx = lobflow_core::ring::Consumer<Item>;
     fn make(cap: usize) -> (Self::Tx, Self::Rx) {
@@ -61,34 +64,13 @@ impl Spsc for Ours {
     }
 }
 
-impl SpscBatch for Ours {
+impl<const STREAMING: bool> SpscBatch for Ours<STREAMING> {
     fn push_batch(tx: &mut Self::Tx, items: &[Item]) -> usize {
-        tx.push_batch(items)
-    }
-    fn pop_batch(rx: &mut Self::Rx, out: &mut [Item]) -> usize {
-        rx.pop_batch(out)
-    }
-}
-
-/// Our ring with non-temporal stores (`push_batch_streaming`), as the engine uses it flat out
-/// when the cores are far apart.
-struct OursStreaming;
-impl Spsc for OursStreaming {
-    type Tx = <Ours as Spsc>::Tx;
-    type Rx = <Ours as Spsc>::Rx;
-    fn make(cap: usize) -> (Self::Tx, Self::Rx) {
-        Ours::make(cap)
-    }
-    fn push(tx: &mut Self::Tx, v: Item) -> Result<(), Item> {
-        Ours::push(tx, v)
-    }
-    fn pop(rx: &mut Self::Rx) -> Option<Item> {
-        Ours::pop(rx)
-    }
-}
-impl SpscBatch for OursStreaming {
-    fn push_batch(tx: &mut Self::Tx, items: &[Item]) -> usize {
-        tx.push_batch_streaming(items)
+        if STREAMING {
+            tx.push_batch_streaming(items)
+        } else {
+            tx.push_batch(items)
+        }
     }
     fn pop_batch(rx: &mut Self::Rx, out: &mut [Item]) -> usize {
         rx.pop_batch(out)
