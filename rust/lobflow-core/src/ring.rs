@@ -323,10 +323,12 @@ impl<T> Producer<T> {
     /// consumer reads it, and a lap later the producer's ordinary store must first take the
     /// line back from the consumer's cache (a read-for-ownership) before it can write it.
     /// When the two cores sit in different core complexes each of those is a ~200 ns round
-    /// trip, and the producer, waiting on them, became the bottleneck: flat out, 20.0 M
-    /// ticks/s, against 29.9 M with non-temporal stores, which need no ownership first
-    /// (medians of ~40 runs each; docs/engine.md). Not for a consumer that waits on each
-    /// item: the line then comes from memory instead of from the producer's cache.
+    /// trip, and the engine's producer, waiting on them, became the bottleneck: flat out,
+    /// 20.0 M ticks/s, against 29.9 M with non-temporal stores, which need no ownership first
+    /// (medians of ~40 runs each; docs/engine.md). That was while [`Self::push_batch`] wrote a
+    /// slot at a time; copying whole runs, it does as well (33.6 against 33.5 M). Not for a
+    /// consumer that waits on each item: the line then comes from memory instead of from the
+    /// producer's cache.
     ///
     /// Items that are not a whole number of 8-byte words, 8-aligned (and every target other
     /// than x86-64) take the ordinary path.
