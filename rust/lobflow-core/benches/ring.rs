@@ -5,9 +5,9 @@
 //! On the VMs lobflow is developed on the host moves the two vCPUs between ~21 and ~200 ns
 //! apart every few seconds to minutes, which moves every queue's throughput by 1.5-2x, and
 //! criterion measures one queue after another. So after criterion's groups a paired run
-//! (`cargo bench --bench ring`; not under `cargo test`) takes every queue once per round, in
-//! turn, each after a short core-to-core probe, and prints per state the median rate of each
-//! and the median ratio of ours to rtrb's within the same round.
+//! (`cargo bench --bench ring`; not under `cargo test`) takes every queue once per round, in a
+//! shuffled order (round trips too), each after a short core-to-core probe, and prints per
+//! state the median of each and the median ratio of ours to rtrb's within the same round.
 
 use criterion::{criterion_group, Criterion, Throughput};
 use lobflow_core::pin;
@@ -217,7 +217,10 @@ fn throughput_batched<Q: SpscBatch>(n: u64) -> Duration {
     t0.elapsed()
 }
 
-/// Time for `n` round trips: A pushes to B over one queue, B answers over another.
+/// Time for `n` round trips: A pushes to B over one queue, B answers over another, and A
+/// reads the answer. (A ping that dropped the answer unread let the compiler skip its slot
+/// loads, and then ours and rtrb's trips differed by up to 26 ns one way or the other with how
+/// the loop happened to compile: docs/ring.md.)
 fn round_trip<Q: Spsc>(n: u64) -> Duration {
     let [c0, c1] = cores();
     let (mut to_b, mut at_b) = Q::make(CAP);
@@ -245,9 +248,13 @@ fn round_trip<Q: Spsc>(n: u64) -> Duration {
                 ..Item::default()
             };
             while Q::push(&mut to_b, item).is_err() {}
-            while Q::pop(&mut at_a).is_none() {
+            let back = loop {
+                if let Some(v) = Q::pop(&mut at_a) {
+                    break v;
+                }
                 std::hint::spin_loop();
-            }
+            };
+            assert_eq!(black_box(back).ts, i, "the echo of trip {i}");
         }
         t0.elapsed()
     });
@@ -329,38 +336,75 @@ fn bench(crit: &mut Criterion) {
     g.finish();
 }
 
-/// One throughput run of a queue: items in, time out.
+/// One run of a queue: a count in (items, or round trips), time out.
 type Run = fn(u64) -> Duration;
 
-/// The queues of the paired run, by name.
-const PAIRED: [(&str, Run); 6] = [
-    ("lobflow", throughput::<Ours>),
-    ("rtrb", throughput::<Rtrb>),
-    ("crossbeam_ArrayQueue", throughput::<Crossbeam>),
-    ("lobflow_push_batch", throughput_batched::<Ours>),
+/// What a paired entry moves: items through one queue, or round trips over two.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Items,
+    Trips,
+}
+
+/// The entries of the paired run, by name.
+const PAIRED: [(&str, Kind, Run); 9] = [
+    ("lobflow", Kind::Items, throughput::<Ours>),
+    ("rtrb", Kind::Items, throughput::<Rtrb>),
+    ("crossbeam_ArrayQueue", Kind::Items, throughput::<Crossbeam>),
+    (
+        "lobflow_push_batch",
+        Kind::Items,
+        throughput_batched::<Ours>,
+    ),
     (
         "lobflow_push_batch_streaming",
+        Kind::Items,
         throughput_batched::<OursStreaming>,
     ),
-    ("rtrb_chunks", throughput_batched::<Rtrb>),
+    ("rtrb_chunks", Kind::Items, throughput_batched::<Rtrb>),
+    ("lobflow_round_trip", Kind::Trips, round_trip::<Ours>),
+    ("rtrb_round_trip", Kind::Trips, round_trip::<Rtrb>),
+    (
+        "crossbeam_ArrayQueue_round_trip",
+        Kind::Trips,
+        round_trip::<Crossbeam>,
+    ),
 ];
-/// Rounds of the paired run: each runs every queue once.
+/// Ours against theirs within a round, as indices into [`PAIRED`].
+const PAIRED_RATIOS: [(usize, usize); 4] = [(0, 1), (3, 5), (4, 5), (6, 7)];
+/// Rounds of the paired run: each runs every entry once.
 const PAIRED_ROUNDS: usize = 25;
+/// Round trips per paired run: 20-120 ms, as a throughput run of `N` items is 3-20 ms.
+const PAIRED_TRIPS: u64 = 200_000;
 
-/// Every queue once per round, in an order that rotates, each after a 1 024-trip probe of
-/// the cores; then, per state, each queue's median rate and ours over rtrb's within rounds
-/// whose queues all saw that state.
+/// Every entry once per round, in an order shuffled afresh each round, each after a 1 024-trip
+/// probe of the cores; then, per state, each entry's median and ours against rtrb's within
+/// rounds whose entries all saw that state.
+///
+/// Shuffled, because an entry may slow the next: right after crossbeam's queue, batches of
+/// ours and of rtrb alike often ran at 40-75 % of their rate (I have not found why). An order
+/// that only rotated kept every entry behind the same one, and put ours' batches behind
+/// crossbeam: 0.66-0.78x rtrb's in three runs, against 0.99x shuffled.
 fn paired() {
     let k = PAIRED.len();
-    // rate[round][queue] in M items/s, and whether the cores were far apart before it.
+    // rate[round][entry] in M items (or M round trips) per second, and whether the cores
+    // were far apart before it.
     let mut rate = vec![vec![0.0; k]; PAIRED_ROUNDS];
     let mut far = vec![vec![false; k]; PAIRED_ROUNDS];
+    // Seeded, so that a rerun takes the same orders.
+    let mut rng = fastrand::Rng::with_seed(PAIRED_ROUNDS as u64);
     for r in 0..PAIRED_ROUNDS {
-        for j in 0..k {
-            let q = (j + r) % k;
+        let mut order: Vec<usize> = (0..k).collect();
+        rng.shuffle(&mut order);
+        for q in order {
             let c2c = lobflow_core::c2c::core_to_core_latency(cores(), 1024).expect("probe");
             far[r][q] = c2c.one_way_ns_p50 > 80.0;
-            rate[r][q] = N as f64 / PAIRED[q].1(N).as_secs_f64() / 1e6;
+            let n = if PAIRED[q].1 == Kind::Trips {
+                PAIRED_TRIPS
+            } else {
+                N
+            };
+            rate[r][q] = n as f64 / PAIRED[q].2(n).as_secs_f64() / 1e6;
         }
     }
     // (p25, median, p75) of a few values.
@@ -369,7 +413,10 @@ fn paired() {
         let at = |q: usize| v.get((v.len() - 1) * q / 4).copied().unwrap_or(f64::NAN);
         (at(1), at(2), at(3))
     };
-    println!("\npaired run: {PAIRED_ROUNDS} rounds x {k} queues, {N} items of 88 B each");
+    println!(
+        "\npaired run: {PAIRED_ROUNDS} rounds x {k} entries: {N} items of 88 B each, or \
+         {PAIRED_TRIPS} round trips"
+    );
     for (state, is_far) in [("cores ~21 ns apart", false), ("cores ~200 ns apart", true)] {
         let rounds: Vec<usize> = (0..PAIRED_ROUNDS)
             .filter(|&r| far[r].iter().all(|&f| f == is_far))
@@ -378,15 +425,26 @@ fn paired() {
         if rounds.is_empty() {
             continue;
         }
-        for (q, (name, _)) in PAIRED.iter().enumerate() {
+        for (q, (name, kind, _)) in PAIRED.iter().enumerate() {
             let (lo, m, hi) = quartiles(rounds.iter().map(|&r| rate[r][q]).collect());
-            println!("    {name:<30} median {m:6.1} M items/s (quartiles {lo:.1}-{hi:.1})");
+            if *kind == Kind::Trips {
+                // Slower rates are longer trips: the quartiles swap ends.
+                let ns = |rate: f64| 1e3 / rate;
+                println!(
+                    "    {name:<34} median {:6.1} ns a trip (quartiles {:.1}-{:.1})",
+                    ns(m),
+                    ns(hi),
+                    ns(lo)
+                );
+            } else {
+                println!("    {name:<34} median {m:6.1} M items/s (quartiles {lo:.1}-{hi:.1})");
+            }
         }
-        for (ours, theirs) in [(0, 1), (3, 5), (4, 5)] {
+        for (ours, theirs) in PAIRED_RATIOS {
             let ratios = rounds.iter().map(|&r| rate[r][ours] / rate[r][theirs]);
             let (lo, m, hi) = quartiles(ratios.collect());
             println!(
-                "    {} / {}: within a round, median {m:.2} (quartiles {lo:.2}-{hi:.2})",
+                "    {} / {} (rates): within a round, median {m:.2} (quartiles {lo:.2}-{hi:.2})",
                 PAIRED[ours].0, PAIRED[theirs].0
             );
         }
