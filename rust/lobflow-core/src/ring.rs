@@ -337,24 +337,27 @@ impl<T> Producer<T> {
     where
         T: bytemuck::Pod,
     {
-        // Miri cannot run `movnti`; under it (and loom) the ordinary path stands in.
+        // Miri cannot run `movnti`; under it (and loom) the ordinary path stands in. Items of
+        // whole 8-byte words always have contiguous slots (eight of them fill whole lines);
+        // the check costs nothing, being a constant.
         #[cfg(all(target_arch = "x86_64", not(loom), not(miri)))]
-        if std::mem::size_of::<T>() % 8 == 0 {
+        if std::mem::size_of::<T>() % 8 == 0 && RingBuffer::<T>::SLOTS_CONTIGUOUS {
             if let Ok(words) = bytemuck::try_cast_slice::<T, i64>(items) {
                 let per_item = std::mem::size_of::<T>() / 8;
                 let n = self.free_for(items.len());
-                for (k, src) in words[..n * per_item].chunks_exact(per_item).enumerate() {
-                    let slot = self.ring.slot(self.tail.wrapping_add(k));
-                    slot.with_mut(|p| {
-                        let dst = p.cast::<i64>();
-                        for (w, &word) in src.iter().enumerate() {
-                            // SAFETY: the slot is free, as in `push_batch`. `dst + w` lies
-                            // inside it (w < size_of::<T>() / 8) and is 8-aligned (blocks start
-                            // on a cache line and slots are a multiple of 8 bytes apart). Writing
-                            // a `T`'s words fully initialises it: `T: Pod` has no padding.
-                            unsafe { std::arch::x86_64::_mm_stream_si64(dst.add(w), word) };
-                        }
-                    });
+                // A run at a time, as `push_batch`: no slot arithmetic between the stores.
+                for (slots, at, len) in self.ring.runs(self.tail, n) {
+                    let dst = slots.cast::<i64>();
+                    let src = &words[at * per_item..(at + len) * per_item];
+                    for (w, &word) in src.iter().enumerate() {
+                        // SAFETY: the run's slots are free, as in `push_batch`, and `runs`
+                        // makes them `len` consecutive items inside the slot array, so
+                        // `dst + w` (w < len · size_of::<T>() / 8) lies inside them. It is
+                        // 8-aligned: the array starts on a cache line and items are a multiple
+                        // of 8 bytes apart. Writing all of an item's words fully initialises
+                        // it: `T: Pod` has no padding.
+                        unsafe { std::arch::x86_64::_mm_stream_si64(dst.add(w), word) };
+                    }
                 }
                 // Non-temporal stores are weakly ordered: the Release store in `publish` does
                 // not order them. `sfence` does, and is what `_mm_stream_si64` requires
@@ -671,7 +674,8 @@ mod tests {
             assert_eq!(expect, next);
             assert!(next > 40, "the ring must have lapped several times");
         }
-        check(|i| [u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15); 11]);
+        // Every word of every item distinct, so a word written to the wrong place shows.
+        check(|i| std::array::from_fn::<u64, 11, _>(|w| u64::from(i) << 8 | w as u64));
         check(|i| crate::tick::L2Tick {
             ts: u64::from(i),
             bid_px: [i as f32; 5],
