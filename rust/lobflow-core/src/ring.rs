@@ -326,7 +326,7 @@ impl<T> Producer<T> {
     /// trip, and the engine's producer, waiting on them, became the bottleneck: flat out,
     /// 20.0 M ticks/s, against 29.9 M with non-temporal stores, which need no ownership first
     /// (medians of ~40 runs each; docs/engine.md). That was while [`Self::push_batch`] wrote a
-    /// slot at a time; copying whole runs, it does as well (33.6 against 33.5 M). Not for a
+    /// slot at a time; copying whole runs, it does as well (37.3 against 36.7 M). Not for a
     /// consumer that waits on each item: the line then comes from memory instead of from the
     /// producer's cache.
     ///
