@@ -32,8 +32,8 @@ pub struct C2cReport {
 /// (freshly allocated) `round_trips` times (rounded up to whole samples).
 ///
 /// # Errors
-/// [`crate::Error::Config`] when `round_trips` is 0, [`crate::Error::WorkerPanicked`] if the
-/// echo thread dies.
+/// [`crate::Error::Config`] when `round_trips` is 0 or both threads would run on one core,
+/// [`crate::Error::WorkerPanicked`] if the echo thread dies.
 pub fn core_to_core_latency(cores: [usize; 2], round_trips: usize) -> crate::Result<C2cReport> {
     let ball = Box::new(CachePadded::new(AtomicU64::new(0)));
     core_to_core_latency_on(&ball, cores, round_trips)
@@ -54,6 +54,15 @@ pub fn core_to_core_latency_on(
         return Err(crate::Error::Config("round_trips must be ≥ 1".into()));
     }
     let plan = pin::plan(cores);
+    if plan.used[0] == plan.used[1] {
+        // Two spinning threads on one core answer each other once per scheduler switch: the
+        // probe would take minutes and measure the scheduler, not a crossing.
+        return Err(crate::Error::Config(format!(
+            "core-to-core latency needs two different cores; {cores:?} come down to core {} \
+             alone on this machine",
+            plan.used[0]
+        )));
+    }
     ball.store(0, Ordering::Relaxed);
     let n_samples = round_trips.div_ceil(TRIPS_PER_SAMPLE);
     let round_trips = n_samples * TRIPS_PER_SAMPLE;
@@ -135,5 +144,11 @@ mod tests {
     #[test]
     fn zero_round_trips_is_an_error() {
         assert!(core_to_core_latency([0, 1], 0).is_err());
+    }
+
+    #[test]
+    fn one_core_for_both_ends_is_an_error_not_a_minutes_long_probe() {
+        let err = core_to_core_latency([0, 0], 1024).unwrap_err();
+        assert!(err.to_string().contains("two different cores"), "{err}");
     }
 }

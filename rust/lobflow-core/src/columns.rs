@@ -45,21 +45,6 @@ impl Lanes {
     }
 }
 
-/// Folds `f(x)` of every element of `xs` into lanes.
-#[inline]
-fn fold1(xs: &[f64], lanes: &mut Lanes, f: impl Fn(f64) -> f64) {
-    let chunks = xs.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (l, &x) in c.iter().enumerate() {
-            lanes.fold(f(x), l);
-        }
-    }
-    for &x in rest {
-        lanes.fold(f(x), 0);
-    }
-}
-
 /// Folds `f(a, b)` of every pair of `a` and `b` (equal lengths) into lanes.
 #[inline]
 fn fold2(a: &[f64], b: &[f64], lanes: &mut Lanes, f: impl Fn(f64, f64) -> f64) {
@@ -125,11 +110,28 @@ pub(crate) fn min_max_of_usable(bids: &[f64], asks: &[f64]) -> (f64, f64) {
     )
 }
 
-/// True when every element is finite and ≥ 0 (a usable size column).
-pub(crate) fn all_finite_non_negative(xs: &[f64]) -> bool {
-    let mut lanes = Lanes::EMPTY;
-    fold1(xs, &mut lanes, |x| x);
-    lanes.finite() && lanes.min() >= 0.0
+/// True when every element is a size an f32 tick carries (a usable size column): finite,
+/// ≥ 0, at most `f32::MAX`, and either 0 or at least f32's smallest normal number.
+pub(crate) fn all_sizes_carried(xs: &[f64]) -> bool {
+    let (mut all, mut nonzero) = (Lanes::EMPTY, Lanes::EMPTY);
+    let mut fold = |x: f64, l: usize| {
+        all.fold(x, l);
+        nonzero.fold(if x == 0.0 { 1.0 } else { x }, l);
+    };
+    let chunks = xs.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, &x) in c.iter().enumerate() {
+            fold(x, l);
+        }
+    }
+    for &x in rest {
+        fold(x, 0);
+    }
+    all.finite()
+        && all.min() >= 0.0
+        && all.max() <= f64::from(f32::MAX)
+        && nonzero.min() >= f64::from(f32::MIN_POSITIVE)
 }
 
 /// The largest `|f(a, b)|` over the pairs (NaN or infinite ones count as infinite).
@@ -149,15 +151,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_must_be_finite_and_non_negative() {
+    fn sizes_must_be_finite_non_negative_and_within_f32() {
         let mut xs: Vec<f64> = (0..19).map(f64::from).collect();
-        assert!(all_finite_non_negative(&xs));
-        assert!(all_finite_non_negative(&[]));
-        for bad in [-1e-300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        assert!(all_sizes_carried(&xs));
+        assert!(all_sizes_carried(&[]));
+        assert!(all_sizes_carried(&[0.0, -0.0, 1e-30, 3.4e38]));
+        for bad in [
+            -1e-300,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e39,
+            1e-39,
+            1e-46,
+        ] {
             for row in [0, 9, 18] {
                 let keep = xs[row];
                 xs[row] = bad;
-                assert!(!all_finite_non_negative(&xs), "{bad} at {row}");
+                assert!(!all_sizes_carried(&xs), "{bad} at {row}");
                 xs[row] = keep;
             }
         }

@@ -10,7 +10,7 @@
 use crate::c2c::{self, C2cReport};
 use crate::error::{Error, Result};
 use crate::features::FeatureState;
-use crate::feed::{Feed, OnBad};
+use crate::feed::{Feed, OnBad, ASK_PX, BID_PX, BOOK_COLUMNS};
 use crate::pin::{self, PinReport};
 use crate::ring::{Consumer, Producer, RingBuffer};
 use crate::scorer::{Weights, N_FEATURES};
@@ -33,6 +33,8 @@ const BATCH: usize = 64;
 const AHEAD: usize = 2048;
 /// How often (rows) the producer looks at the stop flag when it is not blocked.
 const STOP_CHECK_EVERY: usize = 4096;
+/// How often (spins, ~25 ns each) a paced producer waiting for a tick's time looks at it.
+const STOP_CHECK_SPINS: u32 = 1024;
 const PREFETCH_ROWS: usize = 2 * BATCH;
 /// Round trips of the core-to-core probe before a paced run: a few ms.
 const PACED_C2C_ROUND_TRIPS: usize = 16_384;
@@ -307,8 +309,8 @@ impl Engine {
 
     /// Runs `feed` through the producer → ring → worker pipeline.
     ///
-    /// `poll` is called every few ms by the calling thread while the threads work; returning
-    /// `false` stops the run promptly.
+    /// `poll` is called 20 times a second by the calling thread while the threads work;
+    /// returning `false` stops the run within a few ms of that call, paced or not.
     ///
     /// # Errors
     /// [`Error::Feed`] for the first bad row under [`OnBad::Raise`], [`Error::Interrupted`]
@@ -320,7 +322,7 @@ impl Engine {
         poll: &mut dyn FnMut() -> bool,
     ) -> Result<RunOutput> {
         let n = feed.len();
-        let codec = feed.fit_codec();
+        let codec = feed.fit_codec_for(opts.on_bad);
         let plan = pin::plan(self.config.cores);
         // Unknown topology counts as shared: yielding is the safe choice there.
         let shared_core = plan.used[0] == plan.used[1] || plan.available.is_empty();
@@ -400,7 +402,8 @@ impl Engine {
         let (Some(prod), Some(work)) = (prod, work) else {
             return Err(Error::Interrupted);
         };
-        let c2c_after = paced.then(|| self.probe(&prod.tx, PACED_C2C_ROUND_TRIPS));
+        let c2c_after =
+            (paced && !shared_core).then(|| self.probe(&prod.tx, PACED_C2C_ROUND_TRIPS));
         let valid = (n - prod.skipped) as f64;
         Ok(RunOutput {
             scores: work.scores,
@@ -434,7 +437,9 @@ impl Engine {
         // Only a run that laps the ring hands slot lines back to the producer (`RingStores`).
         let laps = n > self.config.capacity;
         let choose = opts.ring_stores.is_none() && !paced && laps && !shared_core;
-        let c2c_before = if paced {
+        // Two threads spinning on one core answer each other only when the scheduler switches
+        // them (~8 ms a round trip): a probe would take minutes and measure the scheduler.
+        let c2c_before = if paced && !shared_core {
             Some(self.probe(tx, PACED_C2C_ROUND_TRIPS)?)
         } else if choose {
             Some(self.probe(tx, STORES_C2C_ROUND_TRIPS)?)
@@ -483,7 +488,7 @@ impl Engine {
         let streaming = stores == RingStores::Streaming;
         let mut batch = [L2Tick::default(); BATCH];
         let mut i = 0;
-        while i < feed.len() {
+        'rows: while i < feed.len() {
             // Batches start at multiples of `batch_len`, so this lands once per 4096 rows.
             if i % STOP_CHECK_EVERY == 0 && stop.load(Ordering::Acquire) {
                 break;
@@ -495,7 +500,16 @@ impl Engine {
             } else {
                 None
             };
-            if let Some(err) = clean {
+            if let Some((err, carried)) = clean {
+                if !carried {
+                    let rows = i..i + len;
+                    let row = rows
+                        .clone()
+                        .zip(&batch[..len])
+                        .find(|(r, t)| !carried_exactly(feed, codec, *r, t))
+                        .map_or(i, |(r, _)| r);
+                    return Err(price_not_carried(feed, codec, row, opts.on_bad));
+                }
                 max_err = max_err.max(err);
                 last_ts = feed.ts[i + len - 1];
             } else {
@@ -514,12 +528,22 @@ impl Engine {
                     } else {
                         last_ts = feed.ts[row];
                         let (t, err) = feed.encode_row(row, codec);
+                        if !carried_exactly(feed, codec, row, &t) {
+                            return Err(price_not_carried(feed, codec, row, opts.on_bad));
+                        }
                         max_err = max_err.max(err);
                         t
                     };
                     if let Some(step) = pace_ticks {
                         let due = pace_start + (step * row as f64) as u64;
+                        let mut spins = 0u32;
                         while self.clock.raw() < due {
+                            // A long pace must not outlast a stop: the check every 4096 rows
+                            // above would come 4096 paces later (minutes at 50 ms).
+                            spins = spins.wrapping_add(1);
+                            if spins % STOP_CHECK_SPINS == 0 && stop.load(Ordering::Acquire) {
+                                break 'rows;
+                            }
                             std::hint::spin_loop();
                         }
                     }
@@ -691,6 +715,49 @@ fn stamp_after(clock: &quanta::Clock) -> u64 {
     #[cfg(not(target_arch = "x86_64"))]
     std::sync::atomic::compiler_fence(Ordering::SeqCst);
     clock.raw()
+}
+
+/// True when tick `t`, encoded from row `row`, holds the row's level-0 prices exactly.
+fn carried_exactly(feed: &Feed<'_>, codec: &PriceCodec, row: usize, t: &L2Tick) -> bool {
+    codec.carries(feed.cols[BID_PX][row], codec.decode(t.bid_px[0]))
+        && codec.carries(feed.cols[ASK_PX][row], codec.decode(t.ask_px[0]))
+}
+
+/// The error for a level-0 price at `row` that the tick cannot carry exactly
+/// (docs/tick-encoding.md). Stopping at the first bad row, a run reports that row instead if
+/// there is one: it comes first in the feed's own terms, and its price may be what widened the
+/// codec's range.
+fn price_not_carried(feed: &Feed<'_>, codec: &PriceCodec, row: usize, on_bad: OnBad) -> Error {
+    if on_bad == OnBad::Raise {
+        if let Some((r, bad)) = feed.first_bad_row() {
+            return bad.at(r);
+        }
+    }
+    let (b, a) = (feed.cols[BID_PX][row], feed.cols[ASK_PX][row]);
+    let (column, price) = if codec.carries(b, codec.decode(codec.encode(b))) {
+        (BOOK_COLUMNS[ASK_PX], a)
+    } else {
+        (BOOK_COLUMNS[BID_PX], b)
+    };
+    let span = feed
+        .price_extremes(on_bad == OnBad::Skip)
+        .map_or_else(String::new, |(lo, hi)| {
+            format!(
+                " (level-0 prices span {} at row {lo} to {} at row {hi})",
+                feed.cols[BID_PX][lo], feed.cols[ASK_PX][hi]
+            )
+        });
+    Error::Feed {
+        column: column.to_string(),
+        row,
+        msg: format!(
+            "price {price} is not on the grid the 88-byte tick can carry exactly for this \
+             feed: steps of {:e} within 2^23 steps of {}{span}. Round prices to the venue's \
+             tick size; a feed whose prices span more than 2^23 of its ticks (an outlier, \
+             or too long a period) must be split (docs/tick-encoding.md)",
+            codec.quantum, codec.anchor
+        ),
+    }
 }
 
 /// Pushes every tick of `ticks`, waiting for room; false when the run was stopped.

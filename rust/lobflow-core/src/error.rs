@@ -13,6 +13,16 @@ pub enum Error {
         /// The rejected capacity.
         capacity: usize,
     },
+    /// A ring whose slots cannot be allocated (more memory than the system will give).
+    #[error(
+        "cannot allocate a ring of {capacity} slots ({bytes} bytes): choose a smaller capacity"
+    )]
+    RingAlloc {
+        /// The requested capacity.
+        capacity: usize,
+        /// The bytes its slots need (saturating).
+        bytes: usize,
+    },
     /// A malformed weights file (see `WEIGHTS_FORMAT.md`); `line` is 1-based, 0 for the whole file.
     #[error("{path}:{line}: {msg}")]
     WeightsFormat {

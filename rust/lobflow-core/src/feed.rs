@@ -89,7 +89,8 @@ impl<'a> Feed<'a> {
         self.ts.is_empty()
     }
 
-    /// The price codec for this feed: fitted to the level-0 prices of its uncrossed rows.
+    /// The price codec for this feed: fitted to the level-0 prices of its uncrossed rows (a
+    /// run that stops at its first bad row needs no more; see [`Self::fit_codec_to_valid_rows`]).
     pub fn fit_codec(&self) -> PriceCodec {
         let (bids, asks) = (self.cols[BID_PX], self.cols[ASK_PX]);
         // Clean feeds, the usual case, are settled by one vectorised pass; a feed with some
@@ -99,6 +100,83 @@ impl<'a> Feed<'a> {
             None => min_max_of_usable(bids, asks),
         };
         PriceCodec::fit(lo, hi)
+    }
+
+    /// The codec a run that handles bad rows by `on_bad` encodes with: fitted to the rows it
+    /// will encode.
+    pub fn fit_codec_for(&self, on_bad: OnBad) -> PriceCodec {
+        match on_bad {
+            OnBad::Raise => self.fit_codec(),
+            OnBad::Skip => self.fit_codec_to_valid_rows(),
+        }
+    }
+
+    /// The price codec fitted to the level-0 prices of the rows that pass [`Self::check_row`]
+    /// only, for a run that skips bad rows: a skipped row's price, however far off, must not
+    /// coarsen every other row's. One vectorised pass per 64 rows over the columns the check
+    /// reads, row by row where a batch is not clean (the producer's own walk).
+    pub fn fit_codec_to_valid_rows(&self) -> PriceCodec {
+        const BATCH: usize = 64;
+        let (bids, asks) = (self.cols[BID_PX], self.cols[ASK_PX]);
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut last_ts = i64::MIN;
+        for start in (0..self.len()).step_by(BATCH) {
+            let rows = start..(start + BATCH).min(self.len());
+            if self.rows_clean(rows.clone(), last_ts) {
+                let (b, a) = min_max_of_usable(&bids[rows.clone()], &asks[rows.clone()]);
+                (lo, hi) = (lo.min(b), hi.max(a));
+                last_ts = self.ts[rows.end - 1];
+            } else {
+                for r in rows {
+                    if self.check_row(r, last_ts).is_none() {
+                        (lo, hi) = (lo.min(bids[r]), hi.max(asks[r]));
+                        last_ts = self.ts[r];
+                    }
+                }
+            }
+        }
+        PriceCodec::fit(lo, hi)
+    }
+
+    /// The first row that fails [`Self::check_row`], and why.
+    pub fn first_bad_row(&self) -> Option<(usize, Bad)> {
+        let mut last_ts = i64::MIN;
+        for r in 0..self.len() {
+            match self.check_row(r, last_ts) {
+                Some(bad) => return Some((r, bad)),
+                None => last_ts = self.ts[r],
+            }
+        }
+        None
+    }
+
+    /// Rows of the lowest `bid_px_0` and of the highest `ask_px_0` among the rows that pass
+    /// [`Self::check_row`] (`valid_only`) or that have an uncrossed finite book: what a codec
+    /// fitted to them spans.
+    pub fn price_extremes(&self, valid_only: bool) -> Option<(usize, usize)> {
+        let (bids, asks) = (self.cols[BID_PX], self.cols[ASK_PX]);
+        let mut best: Option<(usize, usize)> = None;
+        let mut last_ts = i64::MIN;
+        for r in 0..self.len() {
+            let usable = if valid_only {
+                let ok = self.check_row(r, last_ts).is_none();
+                if ok {
+                    last_ts = self.ts[r];
+                }
+                ok
+            } else {
+                bids[r] < asks[r] && bids[r].is_finite() && asks[r].is_finite()
+            };
+            if usable {
+                best = Some(best.map_or((r, r), |(l, h)| {
+                    (
+                        if bids[r] < bids[l] { r } else { l },
+                        if asks[r] > asks[h] { r } else { h },
+                    )
+                }));
+            }
+        }
+        best
     }
 
     /// Checks row `i` against the contract; `last_ts` is the previous valid row's time.
@@ -139,6 +217,20 @@ impl<'a> Feed<'a> {
                 return Some(Bad {
                     column: Some(c),
                     why: "size is negative",
+                });
+            }
+            // The tick carries sizes as f32: beyond its range a size would become inf (and
+            // NaN in every window after it), or 0, silently.
+            if v > f64::from(f32::MAX) {
+                return Some(Bad {
+                    column: Some(c),
+                    why: "size is above 3.4e38, more than the tick's f32 can carry",
+                });
+            }
+            if v != 0.0 && v < f64::from(f32::MIN_POSITIVE) {
+                return Some(Bad {
+                    column: Some(c),
+                    why: "size is below 1.2e-38 but not 0, less than the tick's f32 can carry",
                 });
             }
         }

@@ -6,7 +6,7 @@
 //! follows, and the tests become vectorised passes ([`crate::columns`]). A run that is not
 //! clean is left to the row-by-row path, which finds and names the bad row exactly as before.
 
-use crate::columns::{all_finite_non_negative, max_abs, min_max_if_all_usable};
+use crate::columns::{all_sizes_carried, max_abs, min_max_if_all_usable};
 use crate::feed::{Feed, ASK_PX, ASK_SZ, BID_PX, BID_SZ};
 use crate::tick::{L2Tick, PriceCodec};
 
@@ -32,13 +32,14 @@ impl Feed<'_> {
         min_max_if_all_usable(bids, asks).is_some()
             && (BID_SZ..BID_SZ + 5)
                 .chain(ASK_SZ..ASK_SZ + 5)
-                .all(|c| all_finite_non_negative(&self.cols[c][rows.clone()]))
+                .all(|c| all_sizes_carried(&self.cols[c][rows.clone()]))
     }
 
     /// Encodes rows `start..start + out.len()` into `out` when every one of them passes
     /// [`Feed::check_row`] (with `last_ts` the time of the previous valid row) and returns
-    /// the worst level-0 price round-trip error, as [`Feed::encode_row`] would; `None` when
-    /// some row does not pass (then `out` holds nothing meaningful).
+    /// the worst level-0 price round-trip error, as [`Feed::encode_row`] would, and whether
+    /// the codec carried every level-0 price ([`PriceCodec::carries`]); `None` when some row
+    /// does not pass (then `out` holds nothing meaningful).
     ///
     /// # Panics
     /// If the rows run past the end of the feed.
@@ -48,7 +49,7 @@ impl Feed<'_> {
         out: &mut [L2Tick],
         codec: &PriceCodec,
         last_ts: i64,
-    ) -> Option<f64> {
+    ) -> Option<(f64, bool)> {
         let rows = start..start + out.len();
         if !self.rows_clean(rows.clone(), last_ts) {
             return None;
@@ -85,7 +86,17 @@ impl Feed<'_> {
         };
         let err_b = err(bids, |t| t.bid_px[0]);
         let err_a = err(asks, |t| t.ask_px[0]);
-        Some(err_b.max(err_a))
+        // Every price's allowance for f64 rounding is at least that of the anchor's magnitude,
+        // so a worst error within it settles the batch; otherwise each price is looked at.
+        let carried = || {
+            out.iter().zip(bids.iter().zip(asks)).all(|(t, (&b, &a))| {
+                codec.carries(b, codec.decode(t.bid_px[0]))
+                    && codec.carries(a, codec.decode(t.ask_px[0]))
+            })
+        };
+        let worst = err_b.max(err_a);
+        let all_carried = codec.carries(codec.anchor, codec.anchor + worst) || carried();
+        Some((worst, all_carried))
     }
 }
 
@@ -183,7 +194,29 @@ mod tests {
             let err = f.encode_clean_rows(start, &mut out, &codec, i64::MIN);
             let (expect, expect_err) = row_by_row(&f, start, n, i64::MIN).expect("clean");
             assert_eq!(out, expect, "rows {start}+{n}");
-            assert_eq!(err, Some(expect_err), "rows {start}+{n}");
+            assert_eq!(err, Some((expect_err, true)), "rows {start}+{n}");
+        }
+    }
+
+    #[test]
+    fn a_price_off_the_codec_grid_is_flagged_in_any_row() {
+        let (ts, cols) = columns(64);
+        let f = feed(&ts, &cols);
+        let codec = f.fit_codec();
+        let mut out = vec![L2Tick::default(); 64];
+        assert_eq!(
+            f.encode_clean_rows(0, &mut out, &codec, i64::MIN)
+                .map(|r| r.1),
+            Some(true)
+        );
+        for row in [0, 31, 63] {
+            let mut off = cols.clone();
+            // A third of a quantum off: between two of the codec's grid points.
+            off[BOOK_COLUMNS.iter().position(|&n| n == "ask_px_0").unwrap()][row] +=
+                codec.quantum / 3.0;
+            let f = feed(&ts, &off);
+            let (_, carried) = f.encode_clean_rows(0, &mut out, &codec, i64::MIN).unwrap();
+            assert!(!carried, "row {row}");
         }
     }
 
@@ -191,13 +224,15 @@ mod tests {
     fn any_bad_row_sends_the_run_back_to_row_by_row() {
         let (ts, cols) = columns(64);
         // Every field check_row tests, broken in the first, a middle and the last row.
-        let breakers: [(&str, f64); 6] = [
+        let breakers: [(&str, f64); 8] = [
             ("bid_px_0", f64::NAN),
             ("ask_px_0", f64::INFINITY),
             ("ask_px_0", 89_000.0), // crossed
             ("bid_sz_3", -0.5),
             ("ask_sz_4", f64::NAN),
             ("bid_sz_0", f64::INFINITY),
+            ("ask_sz_2", 1e39),  // beyond f32
+            ("bid_sz_1", 1e-46), // below f32's normals, not 0
         ];
         for (name, value) in breakers {
             for row in [0, 31, 63] {

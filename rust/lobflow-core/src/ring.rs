@@ -89,7 +89,8 @@ impl<T> RingBuffer<T> {
     /// Creates a ring of `capacity` slots and returns its two ends.
     ///
     /// # Errors
-    /// [`crate::Error::Capacity`] unless `capacity` is a power of two ≥ 2.
+    /// [`crate::Error::Capacity`] unless `capacity` is a power of two ≥ 2;
+    /// [`crate::Error::RingAlloc`] when the system will not give the memory for its slots.
     ///
     /// # Examples
     /// ```
@@ -107,13 +108,21 @@ impl<T> RingBuffer<T> {
         // Zeroed rather than left uninitialised, so that every page of the slots is touched
         // here: an untouched 11.5 MB ring page-faults once every 46 ticks of its first lap,
         // inside the pushes of a run, so ~2 % of a paced run's first-lap ticks took a fault.
-        let blocks = (0..capacity.div_ceil(BLOCK))
-            .map(|_| {
-                Block(std::array::from_fn(|_| {
-                    UnsafeCell::new(MaybeUninit::zeroed())
-                }))
-            })
-            .collect();
+        // Asked for fallibly: an infallible allocation that fails aborts the process, and a
+        // capacity is a user's number (2^40 slots asked for 97 TB).
+        let n_blocks = capacity.div_ceil(BLOCK);
+        let too_big = || crate::Error::RingAlloc {
+            capacity,
+            bytes: n_blocks.saturating_mul(std::mem::size_of::<Block<T>>()),
+        };
+        let mut blocks = Vec::new();
+        blocks.try_reserve_exact(n_blocks).map_err(|_| too_big())?;
+        blocks.extend((0..n_blocks).map(|_| {
+            Block(std::array::from_fn(|_| {
+                UnsafeCell::new(MaybeUninit::zeroed())
+            }))
+        }));
+        let blocks = blocks.into_boxed_slice();
         let ring = Arc::new(RingBuffer {
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
@@ -595,6 +604,16 @@ mod tests {
             assert_eq!(p.capacity(), good);
             assert_eq!(c.capacity(), good);
         }
+    }
+
+    #[test]
+    #[cfg(not(miri))] // Miri reports the huge allocation itself as unsupported
+    fn a_ring_too_large_to_allocate_is_an_error_not_an_abort() {
+        let err = RingBuffer::<crate::tick::L2Tick>::new(1 << 40)
+            .err()
+            .expect("refused");
+        assert!(matches!(err, crate::Error::RingAlloc { capacity, .. } if capacity == 1 << 40));
+        assert!(err.to_string().contains("96757023244288 bytes"), "{err}");
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub struct PriceCodec {
 }
 
 impl PriceCodec {
-    /// The smallest power-of-ten quantum (down to 1e-12) that puts every price in `[lo, hi]`
+    /// The smallest power-of-ten quantum (down to 1e-18) that puts every price in `[lo, hi]`
     /// within 2^23 quanta of an anchor at the range's middle.
     ///
     /// # Examples
@@ -84,19 +84,31 @@ impl PriceCodec {
         } else {
             (0.0, 0.0)
         };
-        let mid = 0.5 * (lo + hi);
-        let half = 0.5 * (hi - lo);
-        let mut exp = -12;
+        let mid = 0.5 * lo + 0.5 * hi; // halves first: lo + hi may overflow
+                                       // 10^-18: finer than any venue's grid (the finest seen, 10^-8 to 10^-12 on tokens
+                                       // priced in 10^-6 to 10^-9, stays within it), coarse enough that the anchor is exact.
+        let mut exp = -18;
         loop {
             let quantum = 10f64.powi(exp);
             let anchor = (mid / quantum).round() * quantum;
             let reach = (hi - anchor).abs().max((anchor - lo).abs()) + quantum;
+            // Past 10^30 (prices near f64's limits) nothing fits; [`Self::carries`] then
+            // fails for the prices that do not round-trip, and the engine reports them.
             if reach / quantum < MAX_QUANTA || exp >= 30 {
-                debug_assert!(half <= reach);
                 return Self { anchor, quantum };
             }
             exp += 1;
         }
+    }
+
+    /// True when `decoded` is `price` carried exactly: equal up to f64 rounding, that of the
+    /// price itself and of `anchor + k · quantum` (a few ulps of the larger of the two terms).
+    /// A price on a grid of the quantum or coarser always is; one between grid points (a
+    /// float off any decimal grid, or a feed whose range forced a coarser quantum than its
+    /// grid) is not.
+    #[inline]
+    pub fn carries(&self, price: f64, decoded: f64) -> bool {
+        (decoded - price).abs() <= 8.0 * f64::EPSILON * (price.abs() + self.anchor.abs())
     }
 
     /// Price → quanta (an integer-valued f32 while within 2^24 quanta of the anchor).
@@ -149,7 +161,47 @@ mod tests {
         for cents in (6_000_000i64..12_000_000).step_by(99_991) {
             let p = cents as f64 / 100.0;
             assert!((c.decode(c.encode(p)) - p).abs() < 1e-9, "{p}");
+            assert!(c.carries(p, c.decode(c.encode(p))), "{p}");
         }
+        // Grids of other shapes, over ranges that fit 2^24 quanta of the largest power of ten
+        // dividing the grid (0.1 for 0.5, 0.01 for 0.25: 600 000 steps of either): all carried.
+        for (grid, base) in [
+            (0.01, 2_500.0),
+            (0.5, 100.0),
+            (1e-8, 0.000_012),
+            (0.25, 7.0),
+        ] {
+            let steps = [0i64, 1, 7, 12_345, 600_000];
+            let c = PriceCodec::fit(base, base + grid * 600_000.0);
+            for k in steps {
+                let p = base + grid * k as f64;
+                assert!(c.carries(p, c.decode(c.encode(p))), "grid {grid}: {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn carries_tells_gridded_prices_from_off_grid_ones() {
+        let c = PriceCodec::fit(90_000.00, 90_000.01);
+        for p in [90_000.00, 90_000.01, 90_000.005] {
+            assert!(c.carries(p, c.decode(c.encode(p))), "{p}");
+        }
+        // A grid finer than 10^-12, as a token priced in 10^-11 may quote on.
+        let tiny = PriceCodec::fit(1.234_5e-11, 1.234_6e-11);
+        for p in [1.234_5e-11, 1.234_6e-11] {
+            assert!(tiny.carries(p, tiny.decode(tiny.encode(p))), "{p}");
+        }
+        // A float off any decimal grid the range allows.
+        let off = PriceCodec::fit(100.0, 101.0);
+        let p = 100.123_456_789_123;
+        assert!(!off.carries(p, off.decode(off.encode(p))));
+        // One far-away price makes the quantum coarser than the cent grid of the rest.
+        let wide = PriceCodec::fit(90_000.00, 1e9);
+        assert!(!wide.carries(90_000.01, wide.decode(wide.encode(90_000.01))));
+        // Prices near f64's limits fit no quantum; nothing breaks, and they are not carried.
+        let huge = PriceCodec::fit(-1e308, 1e308);
+        assert!(!huge.carries(1e307, huge.decode(huge.encode(1e307))));
+        assert!(!huge.carries(90_000.0, huge.decode(huge.encode(90_000.0))));
     }
 
     #[test]

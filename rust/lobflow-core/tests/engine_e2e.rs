@@ -299,17 +299,13 @@ fn skipped_rows_stay_aligned_and_do_not_enter_state() {
 fn interrupt_stops_a_paced_run() {
     let (ts, cols) = books(200_000, 100.0, 0.01, 5);
     let feed = Feed::new(&ts, std::array::from_fn(|i| cols[i].as_slice())).unwrap();
-    let engine = Engine::new(
-        weights(0.0, [10, 20, 50]),
-        EngineConfig {
-            capacity: 1024,
-            cores: [0, 1],
-        },
-    )
-    .unwrap();
-    // 200k ticks 1 ms apart would take 200 s; the poll stops it after a few calls.
+    // The default ring: larger than the producer's lead, so nothing but the stop flag can end
+    // the producer's wait for each tick.
+    let engine = Engine::new(weights(0.0, [10, 20, 50]), EngineConfig::default()).unwrap();
+    // 50 ms apart: a producer that looked at the stop flag only every 4096 rows would go on
+    // for 200 s; the poll stops the run after a few calls (50 ms apart).
     let opts = RunOptions {
-        pace_ns: Some(1_000_000),
+        pace_ns: Some(50_000_000),
         ..RunOptions::default()
     };
     let mut calls = 0;
@@ -319,7 +315,32 @@ fn interrupt_stops_a_paced_run() {
         calls < 5
     });
     assert!(matches!(err, Err(Error::Interrupted)), "{err:?}");
-    assert!(t0.elapsed().as_secs() < 10);
+    assert!(t0.elapsed().as_secs() < 10, "{:?}", t0.elapsed());
+}
+
+#[test]
+fn a_paced_run_on_one_core_skips_the_core_to_core_probe() {
+    let (ts, cols) = books(20, 100.0, 0.01, 5);
+    let feed = Feed::new(&ts, std::array::from_fn(|i| cols[i].as_slice())).unwrap();
+    let engine = Engine::new(
+        weights(0.0, [10, 20, 50]),
+        EngineConfig {
+            capacity: 1024,
+            cores: [0, 0],
+        },
+    )
+    .unwrap();
+    let opts = RunOptions {
+        pace_ns: Some(1_000),
+        ..RunOptions::default()
+    };
+    // Two spinning probe threads on one core answer each other once per scheduler switch:
+    // the probe alone took minutes.
+    let t0 = std::time::Instant::now();
+    let out = engine.run(&feed, &opts, &mut || true).unwrap();
+    assert!(t0.elapsed().as_secs() < 10, "{:?}", t0.elapsed());
+    assert_eq!(out.scores.len(), 20);
+    assert!(out.core_to_core_before.is_none() && out.core_to_core_after.is_none());
 }
 
 #[test]
@@ -496,4 +517,135 @@ fn auto_stores_follow_a_probe_of_the_cores_when_the_ring_laps() {
             .zip(&out.scores)
             .all(|(a, b)| a.to_bits() == b.to_bits()));
     }
+}
+
+/// `RunOptions` that raise or skip at bad rows, and record features.
+fn recording(on_bad: OnBad) -> RunOptions {
+    RunOptions {
+        on_bad,
+        record_features: true,
+        ..RunOptions::default()
+    }
+}
+
+/// The message of a feed error at `row` in one of `columns`, or a panic naming what came.
+fn feed_error(
+    out: lobflow_core::Result<lobflow_core::engine::RunOutput>,
+    row: usize,
+    columns: &[&str],
+) -> String {
+    match out {
+        Err(Error::Feed {
+            row: r,
+            column: c,
+            msg,
+        }) if r == row && columns.contains(&c.as_str()) => msg,
+        other => panic!(
+            "expected a feed error at row {row} in {columns:?}, got {:?}",
+            other.map(|o| o.n_rows)
+        ),
+    }
+}
+
+#[test]
+fn an_outlier_price_that_would_coarsen_every_row_is_an_error_naming_it() {
+    let (ts, mut cols) = books(2_000, 90_000.0, 0.01, 11);
+    // A valid book, but 10^9 against 90 000 on a cent grid: more than 2^23 cents apart.
+    cols[10][700] = 1e9;
+    for on_bad in [OnBad::Raise, OnBad::Skip] {
+        let msg = feed_error(
+            run(&ts, &cols, weights(0.0, [10, 20, 50]), &recording(on_bad)),
+            0,
+            &["bid_px_0", "ask_px_0"],
+        );
+        assert!(msg.contains("at row 700") && msg.contains("2^23"), "{msg}");
+    }
+}
+
+#[test]
+fn prices_off_any_decimal_grid_are_an_error_not_rounded_features() {
+    let (ts, mut cols) = books(500, 100.0, 0.01, 12);
+    // Synthetic floats: every level-0 price a third of a cent off the grid, from row 3 on.
+    for c in [0, 10] {
+        for p in &mut cols[c][3..] {
+            *p += 0.01 / 3.0;
+        }
+    }
+    let msg = feed_error(
+        run(
+            &ts,
+            &cols,
+            weights(0.0, [10, 20, 50]),
+            &RunOptions::default(),
+        ),
+        3,
+        &["bid_px_0"],
+    );
+    assert!(msg.contains("not on the grid"), "{msg}");
+}
+
+#[test]
+fn a_skipped_row_does_not_coarsen_the_prices_of_the_others() {
+    let (ts, mut cols) = books(2_000, 90_000.0, 0.01, 13);
+    // Row 500 is bad (a negative size) and far away in price.
+    cols[5][500] = -1.0;
+    cols[10][500] = 1e9;
+    let out = run(
+        &ts,
+        &cols,
+        weights(0.0, [10, 20, 50]),
+        &recording(OnBad::Skip),
+    )
+    .unwrap();
+    assert_eq!(out.skipped, 1);
+    assert!(out.codec.quantum <= 0.01, "quantum {}", out.codec.quantum);
+    let f = out.features.expect("recorded");
+    for i in (0..2_000).filter(|&i| i != 500) {
+        let spread = cols[10][i] - cols[0][i];
+        assert!((f[i * N_FEATURES + 1] - spread).abs() < 1e-9, "row {i}");
+    }
+    // Stopping at bad rows, the run names the bad row, not the prices it made inexact.
+    let msg = feed_error(
+        run(
+            &ts,
+            &cols,
+            weights(0.0, [10, 20, 50]),
+            &RunOptions::default(),
+        ),
+        500,
+        &["bid_sz_0"],
+    );
+    assert!(msg.contains("negative"), "{msg}");
+}
+
+#[test]
+fn sizes_beyond_what_a_tick_carries_are_bad_rows() {
+    let (ts, mut cols) = books(300, 90_000.0, 0.01, 14);
+    cols[17][120] = 1e39; // ask_sz_2: inf as an f32
+    cols[6][200] = 1e-46; // bid_sz_1: 0 as an f32
+    let msg = feed_error(
+        run(
+            &ts,
+            &cols,
+            weights(0.0, [10, 20, 50]),
+            &RunOptions::default(),
+        ),
+        120,
+        &["ask_sz_2"],
+    );
+    assert!(msg.contains("f32"), "{msg}");
+    let out = run(
+        &ts,
+        &cols,
+        weights(0.0, [10, 20, 50]),
+        &recording(OnBad::Skip),
+    )
+    .unwrap();
+    assert_eq!(out.skipped, 2);
+    // Nothing non-finite leaks into the rows after them (the windows' sums would keep it).
+    assert!(out
+        .scores
+        .iter()
+        .enumerate()
+        .all(|(i, s)| s.is_finite() || i == 120 || i == 200));
 }

@@ -41,6 +41,7 @@ impl From<PyLobflowError> for PyErr {
             E::Feed { .. } | E::FeedShape(_) | E::Capacity { .. } | E::Config(_) => {
                 PyValueError::new_err(msg)
             }
+            E::RingAlloc { .. } => pyo3::exceptions::PyMemoryError::new_err(msg),
             E::Interrupted => PyKeyboardInterrupt::new_err(msg),
             E::Io { source, .. } => {
                 pyo3::exceptions::PyOSError::new_err(format!("{msg} ({source})"))
