@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import _thread
+import re
 import threading
 import time
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,7 +14,9 @@ import polars as pl
 import pytest
 
 import lobflow
+from lobflow import features
 from tests.books import make_books
+from tests.oracle import assert_features_close
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -59,6 +63,48 @@ def test_null_becomes_a_named_nan() -> None:
     df = with_value(make_books(50, seed=1), "ask_sz_1", 7, None)
     with pytest.raises(ValueError, match=r"row 7, column `ask_sz_1`"):
         engine().run(df)
+
+
+@pytest.mark.parametrize(
+    ("column", "needle"),
+    [("bid_px_0", "null price"), ("ask_px_0", "null price"), ("bid_sz_2", "null size")],
+)
+def test_null_says_null(column: str, needle: str) -> None:
+    df = with_value(make_books(300, seed=1), column, 137, None)
+    with pytest.raises(ValueError, match=rf"^bad feed at row 137, column `{column}`: {needle}$"):
+        engine().run(df)
+
+
+def test_first_bad_row_is_named_whether_null_or_nan() -> None:
+    df = make_books(300, seed=1)
+    nan_first = with_value(with_value(df, "bid_px_0", 50, float("nan")), "ask_sz_0", 100, None)
+    with pytest.raises(ValueError, match=r"row 50, column `bid_px_0`: price is NaN or infinite"):
+        engine().run(nan_first)
+    null_first = with_value(with_value(df, "bid_px_0", 150, float("nan")), "ask_sz_0", 100, None)
+    with pytest.raises(ValueError, match=r"row 100, column `ask_sz_0`: null size$"):
+        engine().run(null_first)
+    null_ts_first = with_value(null_first, "ts", 20, None)
+    with pytest.raises(ValueError, match=r"row 20, column `ts`: null timestamp$"):
+        engine().run(null_ts_first)
+
+
+def test_skip_skips_a_null_ts_as_features_do() -> None:
+    clean = make_books(1000, seed=4)
+    bad = with_value(clean, "ts", 300, None)
+    with pytest.raises(ValueError, match=r"^bad feed at row 300, column `ts`: null timestamp$"):
+        engine().run(bad)
+    res = engine().run(bad, on_bad="skip", record_features=True)
+    assert res.skipped == 1
+    assert np.isnan(res.scores[300])
+    assert res.signals[300] == 0
+    kept = clean.with_row_index().filter(pl.col("index") != 300).drop("index")
+    mask = np.arange(1000) != 300
+    np.testing.assert_array_equal(res.scores[mask], engine().run(kept).scores)
+    # The features stage drops the same row and computes the same features without it.
+    feats = features.compute(bad, on_bad="skip")
+    assert feats.height == 999
+    assert res.features is not None
+    assert_features_close(feats.select(W.feature_names).to_numpy(), res.features[mask])
 
 
 def test_missing_and_mistyped_columns() -> None:
@@ -109,6 +155,105 @@ def test_bad_options() -> None:
         engine().run(np.zeros((3, 21)))
 
 
+@pytest.mark.parametrize(
+    ("cores", "error"),
+    [
+        ((0, 1, 2), ValueError),
+        ((0,), ValueError),
+        (("0", "1"), TypeError),
+        ((0.0, 1), TypeError),
+        ((True, False), TypeError),
+        ((-1, 0), ValueError),
+        ((0, -3), ValueError),
+        (0, TypeError),
+    ],
+)
+def test_cores_must_be_two_non_negative_ints(cores: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match=r"^cores must be .*got "):
+        lobflow.Engine(W, cores=cores)  # type: ignore[arg-type]
+
+
+def test_capacity_is_checked_before_the_core() -> None:
+    with pytest.raises(ValueError, match=r"^capacity must be a power of two >= 2, got -1$"):
+        lobflow.Engine(W, capacity=-1, cores=CORES)
+    with pytest.raises(TypeError, match=r"^capacity must be an int"):
+        lobflow.Engine(W, capacity=1024.0, cores=CORES)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ring capacity must be a power of two ≥ 2, got 3"):
+        lobflow.Engine(W, capacity=3, cores=CORES)
+    eng = lobflow.Engine(W, capacity=np.int64(1024), cores=[np.int64(0), 1])  # type: ignore[arg-type]
+    assert (eng.capacity, eng.cores) == (1024, (0, 1))
+    assert type(eng.capacity) is int
+
+
+@pytest.mark.parametrize("cores", ["a,b", "0,1.5", "-1,0", "0,1,2", ""])
+def test_cli_cores_are_a_bad_parameter(tmp_path: Path, cores: str) -> None:
+    from typer.testing import CliRunner
+
+    from lobflow.cli import app
+
+    w = W.save(tmp_path / "w.txt")
+    for args in (["run", str(tmp_path / "feed.parquet"), "--weights", str(w)], ["c2c"]):
+        res = CliRunner().invoke(app, [*args, "--cores", cores])
+        assert res.exit_code == 2, res.output
+        assert "--cores takes two ids like 2,4" in res.output
+
+
+def test_float32_prices_warn_and_float32_sizes_do_not() -> None:
+    df = make_books(200, seed=1)
+    structured = df.drop("exchange", "symbol").to_numpy(structured=True)
+    narrow = structured.astype(
+        [(n, "f4" if n == "ask_px_1" else structured.dtype[n]) for n in structured.dtype.names]
+    )
+    level0 = df.with_columns(pl.col("bid_px_0", "ask_px_0").cast(pl.Float32))
+    for feed, named in (
+        (level0, "`bid_px_0` (Float32), `ask_px_0` (Float32)"),
+        (narrow, "`ask_px_1` (Float32)"),
+    ):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            engine().run(feed)
+        said = [str(w.message) for w in caught if issubclass(w.category, lobflow.LobflowWarning)]
+        assert any(named in m and "float32 cannot hold cent prices" in m for m in said), said
+        assert all(w.filename == __file__ for w in caught if "float32" in str(w.message))
+    # Sizes lose nothing that matters in float32 (the engine keeps them as f32): no warning.
+    sizes = [c for c in df.columns if "_sz_" in c]
+    engine().run(df.with_columns(pl.col(sizes).cast(pl.Float32)))
+
+
+def test_unreadable_paths_name_the_path(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match=rf"{re.escape(str(empty))} is a folder without"):
+        engine().run(empty)
+    not_parquet = tmp_path / "books.parquet"
+    not_parquet.write_text("ts,bid_px_0\n1,2\n")
+    with pytest.raises(
+        ValueError, match=rf"books {re.escape(str(not_parquet))} are not readable Parquet"
+    ) as info:
+        engine().run(not_parquet)
+    assert isinstance(info.value.__cause__, pl.exceptions.ComputeError)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "part-0.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(ValueError, match=r"folder holding a file that is not readable Parquet"):
+        engine().run(folder)
+
+
+def test_foreign_frames_name_their_full_type() -> None:
+    class DataFrame:
+        pass
+
+    DataFrame.__module__ = "pandas.core.frame"
+    DataFrame.__qualname__ = "DataFrame"
+    with pytest.raises(
+        TypeError,
+        match=r"not pandas\.core\.frame\.DataFrame; convert it with `pl\.from_pandas\(df\)`",
+    ):
+        engine().run(DataFrame())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"Parquet path, not dict$"):
+        engine().run({"ts": [0]})  # type: ignore[arg-type]
+
+
 def test_weights_errors_carry_path_and_line(tmp_path: Path) -> None:
     p = tmp_path / "w.txt"
     p.write_text(W.to_text().replace("ofi 0.5", "ofi nan"))
@@ -135,6 +280,64 @@ def test_ctrl_c_stops_a_long_run_promptly() -> None:
         engine().run(df, pace_ns=1_000_000)
     timer.join()
     assert time.perf_counter() - t0 < 5
+
+
+def test_ctrl_c_stops_a_slowly_paced_run_between_ticks() -> None:
+    # 50 ms apart and a default ring: the producer waits 50 ms before every tick, and a stop
+    # looked at only every 4096 rows came 200 s late.
+    df = make_books(5_000, seed=2)
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    t0 = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        lobflow.Engine(W, cores=CORES).run(df, pace_ns=50_000_000)
+    timer.join()
+    assert time.perf_counter() - t0 < 5
+
+
+def test_an_outlier_price_is_an_error_naming_it_not_a_rounded_feed() -> None:
+    df = with_value(make_books(2_000, seed=3), "ask_px_0", 700, 1e9)
+    for on_bad in ("raise", "skip"):
+        with pytest.raises(ValueError, match=r"not on the grid.*1000000000 at row 700"):
+            engine().run(df, on_bad=on_bad)
+
+
+def test_prices_off_any_grid_are_an_error_with_a_way_out() -> None:
+    df = make_books(500, seed=4)
+    off = df.with_columns(pl.col("bid_px_0", "ask_px_0") + 0.01 / 3)
+    with pytest.raises(ValueError, match=r"row 0, column `bid_px_0`: price .* not on the grid"):
+        engine().run(off)
+    rounded = off.with_columns(pl.col("bid_px_0", "ask_px_0").round(2))
+    assert engine().run(rounded).max_price_error < 1e-9
+
+
+def test_a_skipped_row_does_not_coarsen_the_kept_rows() -> None:
+    df = make_books(2_000, seed=5)
+    bad = with_value(with_value(df, "bid_sz_0", 500, -1.0), "ask_px_0", 500, 1e9)
+    res = engine().run(bad, on_bad="skip", record_features=True)
+    assert res.skipped == 1
+    assert res.price_quantum <= 0.01
+    assert res.features is not None
+    spread = (df["ask_px_0"] - df["bid_px_0"]).to_numpy()
+    keep = np.arange(2_000) != 500
+    np.testing.assert_allclose(res.features[keep, 1], spread[keep], rtol=0, atol=1e-9)
+
+
+def test_sizes_beyond_an_f32_are_named() -> None:
+    df = make_books(300, seed=6)
+    for value in (1e39, 1e-46):
+        with pytest.raises(ValueError, match=r"row 120, column `ask_sz_2`: .*f32"):
+            engine().run(with_value(df, "ask_sz_2", 120, value))
+
+
+def test_a_ring_too_large_to_allocate_is_a_memory_error() -> None:
+    with pytest.raises(MemoryError, match="cannot allocate a ring of 1099511627776 slots"):
+        lobflow.Engine(W, capacity=2**40, cores=CORES).run(make_books(5))
+
+
+def test_core_to_core_needs_two_cores() -> None:
+    with pytest.raises(ValueError, match="two different cores"):
+        lobflow._core.core_to_core_latency((0, 0), 1024)
 
 
 def test_core_errors_map_to_one_python_exception_each(tmp_path: Path) -> None:

@@ -66,6 +66,30 @@ def test_constructor_validates() -> None:
         lobflow.Weights((10, 20, 50), -1.0, 0.0, (1.0,) * 18)
 
 
+def test_constructor_refuses_fractions_and_non_numbers() -> None:
+    coef = (1.0,) * 18
+    with pytest.raises(
+        ValueError, match=r"windows_ms must be whole milliseconds, got \(10\.5, 20, 50\)"
+    ):
+        lobflow.Weights((10.5, 20, 50), 0.0, 0.0, coef)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="windows_ms must be whole"):
+        lobflow.Weights((10, 20, float("nan")), 0.0, 0.0, coef)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="windows_ms must be a number, got '10'"):
+        lobflow.Weights(("10", 20, 50), 0.0, 0.0, coef)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"threshold must be a number, got '0\.5'"):
+        lobflow.Weights((10, 20, 50), "0.5", 0.0, coef)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="bias must be a number, got None"):
+        lobflow.Weights((10, 20, 50), 0.5, None, coef)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"coef must be a number, got '1\.0'"):
+        lobflow.Weights((10, 20, 50), 0.5, 0.0, ("1.0",) * 18)  # type: ignore[arg-type]
+    # Whole numbers of any numeric type stay accepted, as before.
+    w = lobflow.Weights(np.array([10.0, 20.0, 50.0]), np.float32(0.5), np.int64(1), np.ones(18))  # type: ignore[arg-type]
+    assert w == lobflow.Weights((10, 20, 50), 0.5, 1.0, coef)
+    assert all(type(x) is int for x in w.windows_ms)
+    assert type(w.threshold) is float
+    assert type(w.bias) is float
+
+
 def test_score_and_signal_match_the_engine_rule() -> None:
     x = np.random.default_rng(0).normal(size=(100, 18))
     s = W.score(x)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import operator
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, SupportsIndex
 
+import numpy as np
 import polars as pl
 
 from lobflow import _core
@@ -17,7 +19,6 @@ from lobflow.weights import Weights
 if TYPE_CHECKING:
     import os
 
-    import numpy as np
     from numpy.typing import NDArray
 
 
@@ -40,14 +41,18 @@ class RunResult:
     cores_used: tuple[int, int]
     pinned: tuple[bool, bool]
     pin_note: str | None
+    #: The tick's price resolution for this feed (docs/tick-encoding.md): a power of ten.
     price_quantum: float
+    #: Worst level-0 price round-trip error: f64 rounding only, since a price the tick cannot
+    #: carry exactly stops the run with a ``ValueError`` naming its row.
     max_price_error: float
     #: One-way latency between the run's two cores on a cache line of the run's own ring,
     #: measured just before it (p50, p90, p99, min in ns). Paced runs: the floor to compare
     #: `latency_ns` with. Flat out: the short probe that chose `ring_stores`, when one did
-    #: (runs that lap the ring, left to choose); else None.
+    #: (runs that lap the ring, left to choose); else None. None too where both threads share
+    #: one core (two spinning threads on one core would measure the scheduler, for minutes).
     core_to_core_ns: dict[str, float] | None
-    #: Paced runs: the same, measured just after the run. None flat out.
+    #: Paced runs: the same, measured just after the run. None flat out and on one core.
     core_to_core_after_ns: dict[str, float] | None
     #: Whether the two held still (medians within 1.5x): on VMs the host can move the vCPUs
     #: mid-run, and then no one floor fits the run (docs/engine.md). None flat out.
@@ -106,8 +111,8 @@ class Engine:
     capacity
         Ring size in ticks; a power of two.
     cores
-        (producer, worker) cores. Where they do not exist the engine uses existing ones and
-        warns with `LobflowWarning`.
+        (producer, worker) cores: two non-negative ints. Where they do not exist the engine
+        uses existing ones and warns with `LobflowWarning`.
 
     Examples
     --------
@@ -126,12 +131,13 @@ class Engine:
         capacity: int = 131072,
         cores: tuple[int, int] = (2, 4),
     ) -> None:
+        self.cores = _check_cores(cores)
+        # The core checks that the capacity is a power of two (ValueError naming it); here only
+        # what cannot reach it as an unsigned integer.
+        self.capacity = _check_capacity(capacity)
         self.weights = weights if isinstance(weights, Weights) else Weights.load(weights)
         source = "<Weights>" if isinstance(weights, Weights) else str(Path(weights))
-        # The core checks the capacity (ValueError naming it); no second check here.
-        self.capacity = capacity
-        self.cores = (int(cores[0]), int(cores[1]))
-        self._inner = _core.Engine(self.weights.to_text(), source, capacity, self.cores)
+        self._inner = _core.Engine(self.weights.to_text(), source, self.capacity, self.cores)
 
     def __repr__(self) -> str:
         return (
@@ -180,15 +186,22 @@ class Engine:
         if pace_ns is not None and pace_ns < 0:
             msg = f"pace_ns must be >= 0, got {pace_ns}"
             raise ValueError(msg)
-        cols = engine_columns(feed)
-        raw = self._inner.run(
-            cols.ts,
-            cols.cols,
-            record_features=record_features,
-            pace_ns=pace_ns,
-            skip_bad=on_bad == "skip",
-            ring_stores=ring_stores,
-        )
+        cols = engine_columns(feed, null_ts_is_bad=True)
+        try:
+            raw = self._inner.run(
+                cols.ts,
+                cols.cols,
+                record_features=record_features,
+                pace_ns=pace_ns,
+                skip_bad=on_bad == "skip",
+                ring_stores=ring_stores,
+            )
+        except ValueError as err:
+            null = cols.null_message(err)
+            if null is None:
+                raise
+            # The engine's message describes the NaN (or -1) that stood in for the null.
+            raise ValueError(null) from None
         return self._result(raw)
 
     def _result(self, raw: dict[str, Any]) -> RunResult:
@@ -218,15 +231,40 @@ class Engine:
         )
         if result.pin_note:
             warnings.warn(result.pin_note, LobflowWarning, stacklevel=3)
-        if result.max_price_error > 0.5 * result.price_quantum:
-            warnings.warn(
-                f"prices are not on a grid the tick encoding holds exactly: worst level-0 price "
-                f"error {result.max_price_error:.3g} (quantum {result.price_quantum:g}); "
-                "see docs/tick-encoding.md",
-                LobflowWarning,
-                stacklevel=3,
-            )
         return result
+
+
+def _as_int(x: object) -> int | None:
+    """An int or NumPy integer as an int; None for anything else (a bool, str or float too)."""
+    if isinstance(x, bool | np.bool_) or not isinstance(x, SupportsIndex):
+        return None
+    return operator.index(x)
+
+
+def _check_cores(cores: object) -> tuple[int, int]:
+    ids = tuple(cores) if isinstance(cores, tuple | list) else None
+    if ids is None or len(ids) != 2:
+        msg = f"cores must be two core ids (producer, worker), got {cores!r}"
+        raise (TypeError if ids is None else ValueError)(msg)
+    producer, worker = _as_int(ids[0]), _as_int(ids[1])
+    if producer is None or worker is None:
+        msg = f"cores must be two int core ids (producer, worker), got {cores!r}"
+        raise TypeError(msg)
+    if producer < 0 or worker < 0:
+        msg = f"cores must be non-negative core ids, got {cores!r}"
+        raise ValueError(msg)
+    return (producer, worker)
+
+
+def _check_capacity(capacity: object) -> int:
+    n = _as_int(capacity)
+    if n is None:
+        msg = f"capacity must be an int (a power of two >= 2), got {capacity!r}"
+        raise TypeError(msg)
+    if n < 0:
+        msg = f"capacity must be a power of two >= 2, got {n}"
+        raise ValueError(msg)
+    return n
 
 
 def _c2c(raw: dict[str, Any] | None) -> dict[str, float] | None:

@@ -12,6 +12,15 @@ from typing import Annotated
 import typer
 
 
+def _cores(text: str) -> tuple[int, int]:
+    """`--cores`: two non-negative integer ids separated by a comma."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(p.isdecimal() and p.isascii() for p in parts):
+        msg = f"--cores takes two ids like 2,4, got {text!r}"
+        raise typer.BadParameter(msg)
+    return (int(parts[0]), int(parts[1]))
+
+
 def run(
     feed: Annotated[Path, typer.Argument(help="one feed of books (Parquet file or hive folder)")],
     weights: Annotated[Path, typer.Option(help="weights file")] = Path("weights.txt"),
@@ -33,12 +42,12 @@ def run(
 
     from lobflow import Engine
 
-    c = [int(x) for x in cores.split(",")]
-    if len(c) != 2 or on_bad not in ("raise", "skip"):
-        raise typer.BadParameter("--cores takes two ids; --on-bad takes raise or skip")
+    c = _cores(cores)
+    if on_bad not in ("raise", "skip"):
+        raise typer.BadParameter("--on-bad takes raise or skip")
     if ring_stores not in ("auto", "cached", "streaming"):
         raise typer.BadParameter("--ring-stores takes auto, cached or streaming")
-    res = Engine(weights, cores=(c[0], c[1])).run(
+    res = Engine(weights, cores=c).run(
         feed,
         pace_ns=pace_ns,
         on_bad=on_bad,  # type: ignore[arg-type]
@@ -67,14 +76,12 @@ def c2c(
 
     from lobflow import _core
 
-    c = [int(x) for x in cores.split(",")]
-    if len(c) != 2 or watch < 0 or every <= 0 or round_trips < 1:
-        raise typer.BadParameter(
-            "--cores takes two ids; --watch ≥ 0, --every > 0 and --round-trips ≥ 1"
-        )
+    c = _cores(cores)
+    if watch < 0 or every <= 0 or round_trips < 1:
+        raise typer.BadParameter("--watch ≥ 0, --every > 0 and --round-trips ≥ 1")
     t0 = time.monotonic()
     while True:
-        r = _core.core_to_core_latency((c[0], c[1]), round_trips)
+        r = _core.core_to_core_latency(c, round_trips)
         used = r["cores"]
         typer.echo(
             f"{time.monotonic() - t0:6.1f} s  cores {used[0]}+{used[1]}  one-way p50 "

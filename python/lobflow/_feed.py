@@ -7,19 +7,37 @@ zero-copy views, anything else is converted column-wise once.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from lobflow._schema import BOOK_COLUMNS, CONTRACT_COLUMNS, FEED_KEYS
+from lobflow._schema import (
+    ASK_PX,
+    ASK_SZ,
+    BID_PX,
+    BID_SZ,
+    BOOK_COLUMNS,
+    CONTRACT_COLUMNS,
+    FEED_KEYS,
+)
+from lobflow.errors import LobflowWarning
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 FeedLike = pl.DataFrame | pl.LazyFrame | np.ndarray[Any, Any] | str | os.PathLike[str]
+
+
+#: The columns the engine checks row by row (deeper prices may be NaN: an empty level).
+_CHECKED = {"ts": "timestamp", "bid_px_0": "price", "ask_px_0": "price"} | {
+    c: "size" for c in BID_SZ + ASK_SZ
+}
+_BAD_ROW = re.compile(r"bad feed at row (\d+), column `([^`]+)`: ")
 
 
 @dataclass(frozen=True)
@@ -28,6 +46,25 @@ class EngineColumns:
 
     ts: NDArray[np.int64]
     cols: list[NDArray[np.float64]]
+    #: Rows that were null in the input, per checked column that had any (see `null_message`).
+    null_rows: dict[str, NDArray[np.int64]] = field(default_factory=dict)
+
+    def null_message(self, err: ValueError) -> str | None:
+        """The engine's bad-row error restated for a value that was null before conversion.
+
+        The engine sees nulls as the NaN (or the -1 timestamp) standing in for them and says
+        "NaN or infinite"; the row and column it names are the first bad ones either way.
+        None when the named value was not null.
+        """
+        m = _BAD_ROW.match(str(err))
+        if m is None or m[2] not in self.null_rows:
+            return None
+        row, column = int(m[1]), m[2]
+        rows = self.null_rows[column]
+        i = int(np.searchsorted(rows, row))
+        if i == len(rows) or rows[i] != row:
+            return None
+        return f"bad feed at row {row}, column `{column}`: null {_CHECKED[column]}"
 
 
 def scan_books(path: str | os.PathLike[str]) -> pl.LazyFrame:
@@ -37,6 +74,9 @@ def scan_books(path: str | os.PathLike[str]) -> pl.LazyFrame:
     """
     p = Path(path)
     if p.is_dir():
+        if next(p.glob("**/*.parquet"), None) is None:
+            msg = f"books not found: {p} is a folder without Parquet files (*.parquet)"
+            raise FileNotFoundError(msg)
         return pl.scan_parquet(p / "**" / "*.parquet", hive_partitioning=True)
     if not p.exists():
         msg = f"books not found: {p}"
@@ -56,12 +96,33 @@ def to_frame(feed: FeedLike) -> pl.DataFrame:
             raise TypeError(msg)
         return pl.DataFrame({name: feed[name] for name in feed.dtype.names})
     if isinstance(feed, str | os.PathLike):
-        return scan_books(feed).collect()
+        return read_books(feed)
+    kind = type(feed)
+    name = kind.__qualname__
+    if kind.__module__ != "builtins":
+        name = f"{kind.__module__}.{name}"
     msg = (
-        "feed must be a polars DataFrame, a NumPy structured array or a Parquet path, "
-        f"not {type(feed).__name__}"
+        "feed must be a polars DataFrame or LazyFrame, a NumPy structured array or a Parquet "
+        f"path, not {name}"
     )
+    top = kind.__module__.partition(".")[0]
+    if top == "pandas":
+        msg += "; convert it with `pl.from_pandas(df)`"
+    elif top == "pyarrow":
+        msg += "; convert it with `pl.from_arrow(table)`"
     raise TypeError(msg)
+
+
+def read_books(path: str | os.PathLike[str]) -> pl.DataFrame:
+    """`scan_books(path)`, collected; a file polars cannot read as Parquet is a `ValueError`."""
+    lf = scan_books(path)
+    try:
+        return lf.collect()
+    except pl.exceptions.ComputeError as e:
+        p = Path(path)
+        what = "a folder holding a file that is not" if p.is_dir() else "not"
+        msg = f"books {p} are {what} readable Parquet: {e}"
+        raise ValueError(msg) from e
 
 
 def check_single_feed(df: pl.DataFrame) -> None:
@@ -79,16 +140,20 @@ def check_single_feed(df: pl.DataFrame) -> None:
         raise ValueError(msg)
 
 
-def _ts_column(s: pl.Series) -> NDArray[np.int64]:
+def _ts_column(s: pl.Series, *, null_is_bad: bool) -> NDArray[np.int64]:
     if s.dtype == pl.Datetime:
         s = s.dt.cast_time_unit("ns").cast(pl.Int64)
     elif not s.dtype.is_integer():
         msg = f"column `ts` must be int64 nanoseconds (or a Datetime), got {s.dtype}"
         raise ValueError(msg)
     if s.null_count():
-        row = int(s.is_null().arg_true()[0])
-        msg = f"bad feed at row {row}, column `ts`: null timestamp"
-        raise ValueError(msg)
+        if not null_is_bad:
+            row = int(s.is_null().arg_true()[0])
+            msg = f"bad feed at row {row}, column `ts`: null timestamp"
+            raise ValueError(msg)
+        # The engine takes a negative timestamp for a bad row (skipped under on_bad="skip",
+        # named under "raise"), and a timestamp has no NaN to stand in for a null: -1 does.
+        s = s.cast(pl.Int64).fill_null(-1)
     arr = s.cast(pl.Int64).to_numpy()
     return np.ascontiguousarray(arr, dtype=np.int64)
 
@@ -103,14 +168,36 @@ def _book_column(name: str, s: pl.Series) -> NDArray[np.float64]:
     return np.ascontiguousarray(s.to_numpy(), dtype=np.float64)
 
 
-def engine_columns(feed: FeedLike) -> EngineColumns:
-    """Validate the schema of `feed` and return the engine's columns."""
+def _warn_narrow_prices(df: pl.DataFrame) -> None:
+    narrow = [c for c in BID_PX + ASK_PX if df.schema[c].is_float() and df.schema[c] != pl.Float64]
+    if narrow:
+        names = ", ".join(f"`{c}` ({df.schema[c]})" for c in narrow)
+        msg = (
+            f"price column(s) {names} are not float64: float32 cannot hold cent prices above "
+            "2^17 = 131072 (its spacing there is 1/64), so these prices were rounded before "
+            "lobflow saw them; read or build them as float64"
+        )
+        warnings.warn(msg, LobflowWarning, stacklevel=4)
+
+
+def engine_columns(feed: FeedLike, *, null_ts_is_bad: bool = False) -> EngineColumns:
+    """Validate the schema of `feed` and return the engine's columns.
+
+    A null `ts` raises here, unless `null_ts_is_bad`: then it becomes -1, which the engine
+    takes for a bad row. Warns (`LobflowWarning`) about prices narrower than float64.
+    """
     df = to_frame(feed)
     missing = [c for c in CONTRACT_COLUMNS if c not in df.columns]
     if missing:
         msg = f"feed is missing column(s) {', '.join(f'`{c}`' for c in missing)}"
         raise ValueError(msg)
     check_single_feed(df)
-    ts = _ts_column(df.get_column("ts"))
+    _warn_narrow_prices(df)
+    ts = _ts_column(df.get_column("ts"), null_is_bad=null_ts_is_bad)
     cols = [_book_column(c, df.get_column(c)) for c in BOOK_COLUMNS]
-    return EngineColumns(ts, cols)
+    null_rows = {
+        c: df.get_column(c).is_null().arg_true().cast(pl.Int64).to_numpy()
+        for c in _CHECKED
+        if df.get_column(c).null_count()
+    }
+    return EngineColumns(ts, cols, null_rows)

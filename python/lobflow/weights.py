@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, SupportsIndex
 
 import numpy as np
 
@@ -42,19 +43,23 @@ class Weights:
     comments: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "windows_ms", check_windows(self.windows_ms))
-        coef = tuple(float(c) for c in self.coef)
+        object.__setattr__(self, "windows_ms", check_windows(_whole_ms(self.windows_ms)))
+        if isinstance(self.coef, str | bytes):
+            msg = f"coef must be {N_FEATURES} numbers, got {self.coef!r}"
+            raise TypeError(msg)
+        coef = tuple(_number("coef", c) for c in self.coef)
         if len(coef) != N_FEATURES:
             msg = f"coef must hold {N_FEATURES} weights, got {len(coef)}"
             raise ValueError(msg)
-        if not all(np.isfinite(coef)) or not np.isfinite(self.bias):
+        threshold, bias = _number("threshold", self.threshold), _number("bias", self.bias)
+        if not all(np.isfinite(coef)) or not np.isfinite(bias):
             raise ValueError("coef and bias must be finite")
-        if not (np.isfinite(self.threshold) and self.threshold >= 0):
+        if not (np.isfinite(threshold) and threshold >= 0):
             msg = f"threshold must be finite and >= 0, got {self.threshold}"
             raise ValueError(msg)
         object.__setattr__(self, "coef", coef)
-        object.__setattr__(self, "threshold", float(self.threshold))
-        object.__setattr__(self, "bias", float(self.bias))
+        object.__setattr__(self, "threshold", threshold)
+        object.__setattr__(self, "bias", bias)
         object.__setattr__(self, "comments", tuple(self.comments))
 
     def __eq__(self, other: object) -> bool:
@@ -125,3 +130,39 @@ class Weights:
         out[s > self.threshold] = 1
         out[s < -self.threshold] = -1
         return out
+
+
+def _number(name: str, x: object) -> float:
+    """`x` as a float; a str, bytes, bool or non-number is a `TypeError` naming the field."""
+    if not isinstance(x, str | bytes | bool | np.bool_):
+        try:
+            return float(x)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+    msg = f"{name} must be a number, got {x!r}"
+    raise TypeError(msg)
+
+
+def _whole_ms(windows_ms: object) -> tuple[int, ...]:
+    """The windows as ints: a fraction of a millisecond is a `ValueError`, not truncated."""
+    if isinstance(windows_ms, str | bytes):
+        values: list[object] | None = None
+    else:
+        try:
+            values = list(windows_ms)  # type: ignore[call-overload]
+        except TypeError:
+            values = None
+    if values is None:
+        msg = f"windows_ms must be three positive, strictly ascending integers, got {windows_ms!r}"
+        raise TypeError(msg)
+    out = []
+    for x in values:
+        if isinstance(x, SupportsIndex) and not isinstance(x, bool | np.bool_):
+            out.append(operator.index(x))
+            continue
+        v = _number("windows_ms", x)
+        if not v.is_integer():
+            msg = f"windows_ms must be whole milliseconds, got {windows_ms!r}"
+            raise ValueError(msg)
+        out.append(int(v))
+    return tuple(out)
