@@ -734,16 +734,9 @@ impl Engine {
 /// keeps later ones from starting, so each stamp falls where the code puts it.
 #[inline]
 fn stamp_after(clock: &quanta::Clock) -> u64 {
-    // SAFETY: `lfence` belongs to SSE2, which every x86-64 CPU has (it is in the target's
-    // baseline); it reads and writes no memory, so it cannot break any Rust invariant.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        std::arch::x86_64::_mm_lfence();
-    }
-    // Elsewhere quanta reads the OS's monotonic clock, through a call the CPU cannot run
-    // ahead of much; keep the compiler from hoisting the read at least.
-    #[cfg(not(target_arch = "x86_64"))]
-    std::sync::atomic::compiler_fence(Ordering::SeqCst);
+    // Off x86-64 quanta reads the OS's monotonic clock, through a call the CPU cannot run
+    // ahead of much, and the fence keeps the compiler from hoisting the read at least.
+    crate::ring::execution_fence();
     clock.raw()
 }
 

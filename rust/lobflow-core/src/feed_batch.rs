@@ -105,25 +105,18 @@ impl Feed<'_> {
     /// [`Feed::encode_clean_rows`]: 21 concurrent streams are more than the hardware
     /// prefetcher follows reliably, and a stalled producer starves the worker.
     pub fn prefetch_rows(&self, rows: std::ops::Range<usize>) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let rows = rows.start.min(self.len())..rows.end.min(self.len());
-            let lines = |col: *const i8| {
-                // Eight f64 to a 64-byte line.
-                for r in rows.clone().step_by(8) {
-                    // SAFETY: a prefetch is only a hint: it neither reads into the program nor
-                    // faults; `r` is in bounds, so the address is inside the column.
-                    unsafe { _mm_prefetch::<_MM_HINT_T0>(col.wrapping_add(r * 8)) };
-                }
-            };
-            lines(self.ts.as_ptr().cast());
-            for c in &self.cols {
-                lines(c.as_ptr().cast());
+        let rows = rows.start.min(self.len())..rows.end.min(self.len());
+        let lines = |col: *const i8| {
+            // Eight f64 to a 64-byte line. `wrapping_add`, not `add`: `Feed`'s fields are
+            // public, so a column may be shorter than `ts`, and a prefetch may be anywhere.
+            for r in rows.clone().step_by(8) {
+                crate::ring::prefetch_read(col.wrapping_add(r * 8));
             }
+        };
+        lines(self.ts.as_ptr().cast());
+        for c in &self.cols {
+            lines(c.as_ptr().cast());
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = rows;
     }
 }
 

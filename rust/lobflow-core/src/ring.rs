@@ -13,6 +13,9 @@
 //! - Each side caches the last value it read of the other side's index and reloads it only when
 //!   the cache says full (producer) or empty (consumer), so in steady state a push or pop touches
 //!   no cache line the other core is writing.
+//! - This file also holds the crate's two CPU hints for other modules (`prefetch_read`,
+//!   `execution_fence`), so that `unsafe` stays here (and in `feature_columns/scatter.rs`,
+//!   which says why).
 //! - Slots are stored in cache-line-aligned blocks of eight, so that a batch of a multiple of
 //!   eight slots never shares a cache line with the next batch, which the other core may be
 //!   using (a plain boxed slice is aligned only to its item, 8 bytes for a tick). On this VM
@@ -178,6 +181,38 @@ impl<T> RingBuffer<T> {
         #[cfg(not(all(target_arch = "x86_64", not(loom))))]
         let _ = pos;
     }
+}
+
+/// Hints the CPU to bring the line holding `p` into this core's L1 for reading; a no-op off
+/// x86-64. Any address will do, even one past an allocation's end: a prefetch neither reads
+/// into the program nor faults. (Here because the house rule keeps `unsafe` in this file;
+/// the feed's producer uses it for the rows ahead.)
+#[inline]
+pub(crate) fn prefetch_read(p: *const i8) {
+    // SAFETY: `prefetcht0` is a hint (SSE, in the x86-64 baseline): it never faults, moves
+    // nothing into the program and writes nothing, whatever `p` is.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Waits until every earlier instruction has completed, loads included, and keeps later
+/// ones from starting (`lfence`); a compiler fence only off x86-64. The engine brackets its
+/// clock reads with it (`stamp_after`). (Here because the house rule keeps `unsafe` in this
+/// file.)
+#[inline]
+pub(crate) fn execution_fence() {
+    // SAFETY: `lfence` belongs to SSE2, which every x86-64 CPU has (it is in the target's
+    // baseline); it reads and writes no memory, so it cannot break any Rust invariant.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_lfence();
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
 
 impl<T> Drop for RingBuffer<T> {
