@@ -382,3 +382,22 @@ def test_latency_histogram_holds_every_timed_tick() -> None:
     bounds = [v for v, _ in res.latency_buckets]
     assert bounds == sorted(bounds)
     assert bounds[-1] >= res.latency_ns["max"] / 1.25
+
+
+def test_feature_windows_must_be_whole_milliseconds() -> None:
+    with pytest.raises(ValueError, match="whole milliseconds"):
+        features.compute(make_books(10), (10.5, 20, 50))  # type: ignore[arg-type]
+    assert features.compute(make_books(10), (10.0, 20, 50)).height == 10  # type: ignore[arg-type]
+
+
+def test_backtest_cli_cores_are_a_bad_parameter(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lobflow.cli import app
+
+    w = W.save(tmp_path / "w.txt")
+    books = tmp_path / "books.parquet"
+    make_books(10).write_parquet(books)
+    res = CliRunner().invoke(app, ["backtest", str(books), "--weights", str(w), "--cores", "a,b"])
+    assert res.exit_code == 2, res.output
+    assert "--cores takes two ids like 2,4" in res.output

@@ -26,6 +26,10 @@ def check_windows(windows_ms: tuple[int, ...] | list[int]) -> tuple[int, int, in
     >>> check_windows([10, 20, 50])
     (10, 20, 50)
     """
+    # Whole milliseconds only: `int(10.5)` would quietly make a 10 ms window.
+    if any(isinstance(x, bool) or not float(x).is_integer() for x in windows_ms):
+        msg = f"windows_ms must be whole milliseconds, got {windows_ms!r}"
+        raise ValueError(msg)
     w = tuple(int(x) for x in windows_ms)
     if len(w) != 3 or any(x <= 0 for x in w) or not (w[0] < w[1] < w[2]):
         msg = f"windows_ms must be three positive, strictly ascending integers, got {windows_ms!r}"

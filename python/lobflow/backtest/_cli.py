@@ -24,12 +24,13 @@ Cores = Annotated[str, typer.Option(help="engine cores producer,worker")]
 def _run(
     books: Path, weights: Path, mode: str, fee_bps: float, latency_ms: float, cores: str
 ) -> tuple[pl.DataFrame, BacktestResult]:
+    from lobflow._engine_cli import _cores
     from lobflow._feed import scan_books
     from lobflow.backtest import BacktestConfig, run
 
-    c = [int(x) for x in cores.split(",")]
-    if mode not in ("taker", "passive") or len(c) != 2:
-        raise typer.BadParameter("--mode takes taker or passive; --cores two core ids")
+    if mode not in ("taker", "passive"):
+        raise typer.BadParameter("--mode takes taker or passive")
+    c = _cores(cores)
     cfg = BacktestConfig(
         mode=mode,  # type: ignore[arg-type]
         taker_fee_bps=fee_bps,

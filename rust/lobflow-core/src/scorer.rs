@@ -129,6 +129,14 @@ impl Weights {
             .inner
             .next()
             .map(|(_, l)| l.strip_suffix('\r').unwrap_or(l));
+        if first.is_some_and(|l| l.starts_with('\u{feff}')) {
+            // Editors on Windows add it unasked; "first line must be exactly …" of a line that
+            // looks exactly right would leave the user guessing.
+            return Err(lines.err(
+                1,
+                "file starts with a UTF-8 byte-order mark (U+FEFF): save it without one",
+            ));
+        }
         if first != Some(HEADER) {
             return Err(lines.err(1, format!("first line must be exactly `{HEADER}`")));
         }
@@ -302,6 +310,7 @@ mod tests {
             4,
             "positive",
         );
+        fails(&format!("\u{feff}{g}"), 1, "byte-order mark");
         fails(&g.replace("threshold 0.85", "threshold -1"), 5, "≥ 0");
         fails(&g.replace("threshold 0.85", "threshold nan"), 5, "finite");
         fails(&g.replace("bias -0.0123456789", "bias inf"), 6, "finite");
