@@ -401,3 +401,21 @@ def test_backtest_cli_cores_are_a_bad_parameter(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["backtest", str(books), "--weights", str(w), "--cores", "a,b"])
     assert res.exit_code == 2, res.output
     assert "--cores takes two ids like 2,4" in res.output
+
+
+def test_features_and_engine_skip_the_same_rows_and_keep_empty_deeper_levels() -> None:
+    clean = make_books(1000, seed=7)
+    bad = with_value(with_value(clean, "ask_sz_2", 200, 1e39), "bid_sz_1", 400, 1e-46)
+    bad = with_value(bad, "bid_px_3", 600, None)  # a null deeper price: an empty level
+    res = engine().run(bad, on_bad="skip", record_features=True)
+    assert res.skipped == 2
+    feats = features.compute(bad, on_bad="skip")
+    assert feats.height == 998
+    mask = ~np.isin(np.arange(1000), [200, 400])
+    assert res.features is not None
+    assert_features_close(feats.select(W.feature_names).to_numpy(), res.features[mask])
+    # Stopping at bad rows, both name the same one.
+    with pytest.raises(ValueError, match=r"row 200, column `ask_sz_2`"):
+        engine().run(bad)
+    with pytest.raises(ValueError, match=r"row 200, column `ask_sz_2`"):
+        features.compute(bad)

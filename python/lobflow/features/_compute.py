@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Literal, overload
 
+import numpy as np
 import polars as pl
 from polars.plugins import register_plugin_function
 
@@ -38,6 +39,9 @@ Books = pl.DataFrame | pl.LazyFrame | str | os.PathLike[str]
 
 _PLUGIN = Path(_core.__file__)
 _STRUCT = "_features"
+#: The largest size an f32 tick carries, and its smallest nonzero one at full precision.
+F32_MAX = float(np.finfo(np.float32).max)
+F32_MIN_NORMAL = float(np.finfo(np.float32).tiny)
 _BAD_ROW = re.compile(r"bad books at row \d+, column `[^`]+`: [^\n]*")
 
 
@@ -88,6 +92,17 @@ def _ts_ns(dtype: pl.DataType) -> pl.Expr:
     return pl.col("ts").cast(pl.Int64)
 
 
+def _book_column(name: str) -> pl.Expr:
+    """A book column as the plugin takes it: float64; a null deeper price is an empty level.
+
+    No feature reads prices below level 0, and the engine carries a null there as the NaN of an
+    empty level; the plugin refuses nulls, so they become that NaN here (level-0 prices and
+    sizes keep theirs, which the plugin names).
+    """
+    col = pl.col(name).cast(pl.Float64)
+    return col.fill_null(float("nan")) if "_px_" in name and not name.endswith("_0") else col
+
+
 def _feature_struct(
     w: tuple[int, int, int], ts: pl.Expr, split: list[str], row: str | None
 ) -> pl.Expr:
@@ -96,7 +111,7 @@ def _feature_struct(
     The plugin groups the rows into feeds itself: polars' `over` around it took 2-7 s for
     10^7 rows of 4 feeds, gathering and scattering every column per feed.
     """
-    args = [ts, *(pl.col(c).cast(pl.Float64) for c in BOOK_COLUMNS)]
+    args = [ts, *(_book_column(c) for c in BOOK_COLUMNS)]
     if row is not None:
         args.append(pl.col(row))
     return register_plugin_function(
@@ -108,6 +123,11 @@ def _feature_struct(
     )
 
 
+def _size_carried(c: pl.Expr) -> pl.Expr:
+    """A size the engine's f32 ticks carry, as `Feed::check_row` requires of every row."""
+    return c.is_finite() & (c >= 0) & (c <= F32_MAX) & ((c == 0) | (c >= F32_MIN_NORMAL))
+
+
 def _skip_bad(lf: pl.LazyFrame, split: list[str]) -> pl.LazyFrame:
     """Drop what the engine's ``on_bad="skip"`` skips, so that it enters neither OFI nor windows."""
     sizes = [f"{s}_sz_{k}" for s in ("bid", "ask") for k in range(LEVELS)]
@@ -116,7 +136,7 @@ def _skip_bad(lf: pl.LazyFrame, split: list[str]) -> pl.LazyFrame:
         & pl.col("bid_px_0").is_finite()
         & pl.col("ask_px_0").is_finite()
         & (pl.col("bid_px_0") < pl.col("ask_px_0"))
-        & pl.all_horizontal([pl.col(c).is_finite() & (pl.col(c) >= 0) for c in sizes])
+        & pl.all_horizontal([_size_carried(pl.col(c)) for c in sizes])
     ).fill_null(False)
     lf = lf.filter(ok)
     # A row earlier than its feed's running maximum goes back in time: drop it too.
