@@ -519,6 +519,15 @@ fn auto_stores_follow_a_probe_of_the_cores_when_the_ring_laps() {
     }
 }
 
+/// [`run`] with the weights most tests use.
+fn standard(
+    ts: &[i64],
+    cols: &[Vec<f64>],
+    opts: &RunOptions,
+) -> lobflow_core::Result<lobflow_core::engine::RunOutput> {
+    run(ts, cols, weights(0.0, [10, 20, 50]), opts)
+}
+
 /// `RunOptions` that raise or skip at bad rows, and record features.
 fn recording(on_bad: OnBad) -> RunOptions {
     RunOptions {
@@ -554,7 +563,7 @@ fn an_outlier_price_that_would_coarsen_every_row_is_an_error_naming_it() {
     cols[10][700] = 1e9;
     for on_bad in [OnBad::Raise, OnBad::Skip] {
         let msg = feed_error(
-            run(&ts, &cols, weights(0.0, [10, 20, 50]), &recording(on_bad)),
+            standard(&ts, &cols, &recording(on_bad)),
             0,
             &["bid_px_0", "ask_px_0"],
         );
@@ -572,12 +581,7 @@ fn prices_off_any_decimal_grid_are_an_error_not_rounded_features() {
         }
     }
     let msg = feed_error(
-        run(
-            &ts,
-            &cols,
-            weights(0.0, [10, 20, 50]),
-            &RunOptions::default(),
-        ),
+        standard(&ts, &cols, &RunOptions::default()),
         3,
         &["bid_px_0"],
     );
@@ -590,28 +594,25 @@ fn a_skipped_row_does_not_coarsen_the_prices_of_the_others() {
     // Row 500 is bad (a negative size) and far away in price.
     cols[5][500] = -1.0;
     cols[10][500] = 1e9;
-    let out = run(
-        &ts,
-        &cols,
-        weights(0.0, [10, 20, 50]),
-        &recording(OnBad::Skip),
-    )
-    .unwrap();
-    assert_eq!(out.skipped, 1);
-    assert!(out.codec.quantum <= 0.01, "quantum {}", out.codec.quantum);
-    let f = out.features.expect("recorded");
-    for i in (0..2_000).filter(|&i| i != 500) {
-        let spread = cols[10][i] - cols[0][i];
-        assert!((f[i * N_FEATURES + 1] - spread).abs() < 1e-9, "row {i}");
+    // Flat out (fitted to every usable book, then again to the rows kept) and paced (fitted
+    // to the rows kept at once).
+    let paced = RunOptions {
+        pace_ns: Some(1_000),
+        ..recording(OnBad::Skip)
+    };
+    for opts in [recording(OnBad::Skip), paced] {
+        let out = standard(&ts, &cols, &opts).unwrap();
+        assert_eq!(out.skipped, 1);
+        assert!(out.codec.quantum <= 0.01, "quantum {}", out.codec.quantum);
+        let f = out.features.expect("recorded");
+        for i in (0..2_000).filter(|&i| i != 500) {
+            let spread = cols[10][i] - cols[0][i];
+            assert!((f[i * N_FEATURES + 1] - spread).abs() < 1e-9, "row {i}");
+        }
     }
     // Stopping at bad rows, the run names the bad row, not the prices it made inexact.
     let msg = feed_error(
-        run(
-            &ts,
-            &cols,
-            weights(0.0, [10, 20, 50]),
-            &RunOptions::default(),
-        ),
+        standard(&ts, &cols, &RunOptions::default()),
         500,
         &["bid_sz_0"],
     );
@@ -624,23 +625,12 @@ fn sizes_beyond_what_a_tick_carries_are_bad_rows() {
     cols[17][120] = 1e39; // ask_sz_2: inf as an f32
     cols[6][200] = 1e-46; // bid_sz_1: 0 as an f32
     let msg = feed_error(
-        run(
-            &ts,
-            &cols,
-            weights(0.0, [10, 20, 50]),
-            &RunOptions::default(),
-        ),
+        standard(&ts, &cols, &RunOptions::default()),
         120,
         &["ask_sz_2"],
     );
     assert!(msg.contains("f32"), "{msg}");
-    let out = run(
-        &ts,
-        &cols,
-        weights(0.0, [10, 20, 50]),
-        &recording(OnBad::Skip),
-    )
-    .unwrap();
+    let out = standard(&ts, &cols, &recording(OnBad::Skip)).unwrap();
     assert_eq!(out.skipped, 2);
     // Nothing non-finite leaks into the rows after them (the windows' sums would keep it).
     assert!(out
