@@ -86,6 +86,13 @@ def test_first_bad_row_is_named_whether_null_or_nan() -> None:
     null_ts_first = with_value(null_first, "ts", 20, None)
     with pytest.raises(ValueError, match=r"row 20, column `ts`: null timestamp$"):
         engine().run(null_ts_first)
+    # The features stage names the same rows (it used to name the first null, wherever it was).
+    with pytest.raises(ValueError, match=r"row 50, column `bid_px_0`: price is NaN or infinite"):
+        features.compute(nan_first)
+    with pytest.raises(ValueError, match=r"row 100, column `ask_sz_0`: null$"):
+        features.compute(null_first)
+    with pytest.raises(ValueError, match=r"row 20, column `ts`: null timestamp$"):
+        features.compute(null_ts_first)
 
 
 def test_skip_skips_a_null_ts_as_features_do() -> None:
@@ -165,6 +172,7 @@ def test_bad_options() -> None:
         ((True, False), TypeError),
         ((-1, 0), ValueError),
         ((0, -3), ValueError),
+        ((2**64, 0), ValueError),
         (0, TypeError),
     ],
 )
@@ -176,6 +184,10 @@ def test_cores_must_be_two_non_negative_ints(cores: object, error: type[Exceptio
 def test_capacity_is_checked_before_the_core() -> None:
     with pytest.raises(ValueError, match=r"^capacity must be a power of two >= 2, got -1$"):
         lobflow.Engine(W, capacity=-1, cores=CORES)
+    with pytest.raises(
+        ValueError, match=r"^capacity must be a power of two >= 2, got 18446744073709551616$"
+    ):
+        lobflow.Engine(W, capacity=2**64, cores=CORES)
     with pytest.raises(TypeError, match=r"^capacity must be an int"):
         lobflow.Engine(W, capacity=1024.0, cores=CORES)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="ring capacity must be a power of two ≥ 2, got 3"):
@@ -185,7 +197,7 @@ def test_capacity_is_checked_before_the_core() -> None:
     assert type(eng.capacity) is int
 
 
-@pytest.mark.parametrize("cores", ["a,b", "0,1.5", "-1,0", "0,1,2", ""])
+@pytest.mark.parametrize("cores", ["a,b", "0,1.5", "-1,0", "0,1,2", "", "99999999999999999999,1"])
 def test_cli_cores_are_a_bad_parameter(tmp_path: Path, cores: str) -> None:
     from typer.testing import CliRunner
 
@@ -298,14 +310,14 @@ def test_ctrl_c_stops_a_slowly_paced_run_between_ticks() -> None:
 def test_an_outlier_price_is_an_error_naming_it_not_a_rounded_feed() -> None:
     df = with_value(make_books(2_000, seed=3), "ask_px_0", 700, 1e9)
     for on_bad in ("raise", "skip"):
-        with pytest.raises(ValueError, match=r"not on the grid.*1000000000 at row 700"):
+        with pytest.raises(ValueError, match=r"not carried exactly.*1000000000 at row 700"):
             engine().run(df, on_bad=on_bad)
 
 
 def test_prices_off_any_grid_are_an_error_with_a_way_out() -> None:
     df = make_books(500, seed=4)
     off = df.with_columns(pl.col("bid_px_0", "ask_px_0") + 0.01 / 3)
-    with pytest.raises(ValueError, match=r"row 0, column `bid_px_0`: price .* not on the grid"):
+    with pytest.raises(ValueError, match=r"row 0, column `bid_px_0`: price .* not carried exactly"):
         engine().run(off)
     rounded = off.with_columns(pl.col("bid_px_0", "ask_px_0").round(2))
     assert engine().run(rounded).max_price_error < 1e-9
@@ -419,3 +431,14 @@ def test_features_and_engine_skip_the_same_rows_and_keep_empty_deeper_levels() -
         engine().run(bad)
     with pytest.raises(ValueError, match=r"row 200, column `ask_sz_2`"):
         features.compute(bad)
+
+
+def test_cli_c2c_on_one_core_is_a_bad_parameter() -> None:
+    from typer.testing import CliRunner
+
+    from lobflow.cli import app
+
+    res = CliRunner().invoke(app, ["c2c", "--cores", "0,0"])
+    assert res.exit_code == 2, res.output
+    # Rich wraps the message in a box: compare its words.
+    assert "two different cores" in " ".join(res.output.replace("│", " ").split())

@@ -250,8 +250,8 @@ def _check_cores(cores: object) -> tuple[int, int]:
     if producer is None or worker is None:
         msg = f"cores must be two int core ids (producer, worker), got {cores!r}"
         raise TypeError(msg)
-    if producer < 0 or worker < 0:
-        msg = f"cores must be non-negative core ids, got {cores!r}"
+    if not (0 <= producer < 2**31 and 0 <= worker < 2**31):
+        msg = f"cores must be core ids in 0..2^31, got {cores!r}"
         raise ValueError(msg)
     return (producer, worker)
 
@@ -261,7 +261,7 @@ def _check_capacity(capacity: object) -> int:
     if n is None:
         msg = f"capacity must be an int (a power of two >= 2), got {capacity!r}"
         raise TypeError(msg)
-    if n < 0:
+    if not 0 <= n < 2**64:
         msg = f"capacity must be a power of two >= 2, got {n}"
         raise ValueError(msg)
     return n

@@ -11,11 +11,18 @@ from typing import Annotated
 
 import typer
 
+#: Larger ids name no core of any machine Linux runs on (its CPU sets stop at 8192).
+MAX_CORE_ID = 2**31 - 1
+
 
 def _cores(text: str) -> tuple[int, int]:
     """`--cores`: two non-negative integer ids separated by a comma."""
     parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 2 or not all(p.isdecimal() and p.isascii() for p in parts):
+    if (
+        len(parts) != 2
+        or not all(p.isdecimal() and p.isascii() for p in parts)
+        or any(int(p) > MAX_CORE_ID for p in parts)
+    ):
         msg = f"--cores takes two ids like 2,4, got {text!r}"
         raise typer.BadParameter(msg)
     return (int(parts[0]), int(parts[1]))
@@ -81,7 +88,10 @@ def c2c(
         raise typer.BadParameter("--watch ≥ 0, --every > 0 and --round-trips ≥ 1")
     t0 = time.monotonic()
     while True:
-        r = _core.core_to_core_latency(c, round_trips)
+        try:
+            r = _core.core_to_core_latency(c, round_trips)
+        except ValueError as err:  # e.g. both cores come down to one on this machine
+            raise typer.BadParameter(str(err)) from err
         used = r["cores"]
         typer.echo(
             f"{time.monotonic() - t0:6.1f} s  cores {used[0]}+{used[1]}  one-way p50 "

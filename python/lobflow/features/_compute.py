@@ -92,17 +92,6 @@ def _ts_ns(dtype: pl.DataType) -> pl.Expr:
     return pl.col("ts").cast(pl.Int64)
 
 
-def _book_column(name: str) -> pl.Expr:
-    """A book column as the plugin takes it: float64; a null deeper price is an empty level.
-
-    No feature reads prices below level 0, and the engine carries a null there as the NaN of an
-    empty level; the plugin refuses nulls, so they become that NaN here (level-0 prices and
-    sizes keep theirs, which the plugin names).
-    """
-    col = pl.col(name).cast(pl.Float64)
-    return col.fill_null(float("nan")) if "_px_" in name and not name.endswith("_0") else col
-
-
 def _feature_struct(
     w: tuple[int, int, int], ts: pl.Expr, split: list[str], row: str | None
 ) -> pl.Expr:
@@ -111,7 +100,7 @@ def _feature_struct(
     The plugin groups the rows into feeds itself: polars' `over` around it took 2-7 s for
     10^7 rows of 4 feeds, gathering and scattering every column per feed.
     """
-    args = [ts, *(_book_column(c) for c in BOOK_COLUMNS)]
+    args = [ts, *(pl.col(c).cast(pl.Float64) for c in BOOK_COLUMNS)]
     if row is not None:
         args.append(pl.col(row))
     return register_plugin_function(

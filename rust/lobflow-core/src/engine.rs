@@ -325,17 +325,16 @@ impl Engine {
         if opts.on_bad == OnBad::Raise || opts.pace_ns.is_some() {
             return self.run_with(feed, opts, poll, feed.fit_codec_for(opts.on_bad));
         }
-        // Skipping flat out, the codec must span only the rows kept, but finding them first
-        // costs a pass over 13 columns (+40 % on a clean 10^7-row feed). So the run goes
-        // ahead with the cheap fit, and only a run that skipped rows (or found a price it
-        // could not carry, which a skipped row's far-off price may cause) checks it against
-        // the kept rows' fit, and runs again with that where they differ.
+        // Skipping flat out, a skipped row's far-off price may coarsen the codec fitted to
+        // every usable book until the kept rows' prices no longer fit it, and then the run
+        // stops with the first of them. Fitting to the kept rows only costs a pass over 13
+        // columns (+40 % on a clean 10^7-row feed), so it is done only then, and the run
+        // repeated with that fit. A run that ends well carried every price it encoded exactly
+        // (`PriceCodec::carries`), so no other codec would have changed its outputs.
         let codec = feed.fit_codec();
         let first = self.run_with(feed, opts, poll, codec);
-        match &first {
-            Ok(out) if out.skipped == 0 => return first,
-            Ok(_) | Err(Error::Feed { .. }) => {}
-            Err(_) => return first,
+        if !matches!(first, Err(Error::Feed { .. })) {
+            return first;
         }
         let kept = feed.fit_codec_to_valid_rows();
         if kept == codec {
@@ -766,7 +765,7 @@ fn price_not_carried(feed: &Feed<'_>, codec: &PriceCodec, row: usize, on_bad: On
         .price_extremes(on_bad == OnBad::Skip)
         .map_or_else(String::new, |(lo, hi)| {
             format!(
-                " (level-0 prices span {} at row {lo} to {} at row {hi})",
+                " ({} at row {lo} to {} at row {hi})",
                 feed.cols[BID_PX][lo], feed.cols[ASK_PX][hi]
             )
         });
@@ -774,10 +773,11 @@ fn price_not_carried(feed: &Feed<'_>, codec: &PriceCodec, row: usize, on_bad: On
         column: column.to_string(),
         row,
         msg: format!(
-            "price {price} is not on the grid the 88-byte tick can carry exactly for this \
-             feed: steps of {:e} within 2^23 steps of {}{span}. Round prices to the venue's \
-             tick size; a feed whose prices span more than 2^23 of its ticks (an outlier, \
-             or too long a period) must be split (docs/tick-encoding.md)",
+            "price {price} is not carried exactly by the 88-byte tick: for this feed's range{span} \
+             its price step is {:e}, the finest power of ten that keeps every price within 2^23 \
+             steps of {}. Prices off any grid of that step (synthetic floats) must be rounded \
+             to one; a feed on a finer grid than that step (an outlier that widens its range, \
+             or too long a period) must lose the outlier or be split (docs/tick-encoding.md)",
             codec.quantum, codec.anchor
         ),
     }

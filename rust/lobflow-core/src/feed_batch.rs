@@ -86,16 +86,11 @@ impl Feed<'_> {
         };
         let err_b = err(bids, |t| t.bid_px[0]);
         let err_a = err(asks, |t| t.ask_px[0]);
-        // Every price's allowance for f64 rounding is at least that of the anchor's magnitude,
-        // so a worst error within it settles the batch; otherwise each price is looked at.
-        let carried = || {
-            out.iter().zip(bids.iter().zip(asks)).all(|(t, (&b, &a))| {
-                codec.carries(b, codec.decode(t.bid_px[0]))
-                    && codec.carries(a, codec.decode(t.ask_px[0]))
-            })
-        };
+        let all_carried = out.iter().zip(bids.iter().zip(asks)).all(|(t, (&b, &a))| {
+            codec.carries(b, codec.decode(t.bid_px[0]))
+                && codec.carries(a, codec.decode(t.ask_px[0]))
+        });
         let worst = err_b.max(err_a);
-        let all_carried = codec.carries(codec.anchor, codec.anchor + worst) || carried();
         Some((worst, all_carried))
     }
 }

@@ -65,6 +65,10 @@ pub struct PriceCodec {
     pub anchor: f64,
     /// A power of ten: the price resolution of the encoding.
     pub quantum: f64,
+    /// `anchor / quantum`, an integer: decoding adds `k` to it before scaling, so that a
+    /// price far below the anchor keeps its own precision (`anchor + k · quantum` would
+    /// round it to the anchor's: a 10^-9 price beside a 5·10^6 anchor came back as 0).
+    pub anchor_quanta: f64,
 }
 
 impl PriceCodec {
@@ -84,31 +88,37 @@ impl PriceCodec {
         } else {
             (0.0, 0.0)
         };
-        let mid = 0.5 * lo + 0.5 * hi; // halves first: lo + hi may overflow
-                                       // 10^-18: finer than any venue's grid (the finest seen, 10^-8 to 10^-12 on tokens
-                                       // priced in 10^-6 to 10^-9, stays within it), coarse enough that the anchor is exact.
+        // Halves first: lo + hi may overflow.
+        let mid = 0.5 * lo + 0.5 * hi;
+        // 10^-18: finer than any venue's grid (the finest seen, 10^-8 to 10^-12 on tokens
+        // priced in 10^-6 to 10^-9, stays within it).
         let mut exp = -18;
         loop {
             let quantum = 10f64.powi(exp);
-            let anchor = (mid / quantum).round() * quantum;
+            let anchor_quanta = (mid / quantum).round();
+            let anchor = anchor_quanta * quantum;
             let reach = (hi - anchor).abs().max((anchor - lo).abs()) + quantum;
             // Past 10^30 (prices near f64's limits) nothing fits; [`Self::carries`] then
             // fails for the prices that do not round-trip, and the engine reports them.
             if reach / quantum < MAX_QUANTA || exp >= 30 {
-                return Self { anchor, quantum };
+                return Self {
+                    anchor,
+                    quantum,
+                    anchor_quanta,
+                };
             }
             exp += 1;
         }
     }
 
-    /// True when `decoded` is `price` carried exactly: equal up to f64 rounding, that of the
-    /// price itself and of `anchor + k · quantum` (a few ulps of the larger of the two terms).
+    /// True when `decoded` is `price` carried exactly: equal up to a few ulps of the price
+    /// itself (its own rounding to f64 and that of `(anchor_quanta + k) · quantum`, ≤ 2 ulps).
     /// A price on a grid of the quantum or coarser always is; one between grid points (a
     /// float off any decimal grid, or a feed whose range forced a coarser quantum than its
-    /// grid) is not.
+    /// grid) is not, however small it is beside the anchor.
     #[inline]
     pub fn carries(&self, price: f64, decoded: f64) -> bool {
-        (decoded - price).abs() <= 8.0 * f64::EPSILON * (price.abs() + self.anchor.abs())
+        (decoded - price).abs() <= 8.0 * f64::EPSILON * price.abs()
     }
 
     /// Price → quanta (an integer-valued f32 while within 2^24 quanta of the anchor).
@@ -122,7 +132,8 @@ impl PriceCodec {
     /// Quanta → price, in f64.
     #[inline]
     pub fn decode(&self, k: f32) -> f64 {
-        self.anchor + f64::from(k) * self.quantum
+        // The sum is exact while |anchor_quanta + k| < 2^53, and below that one rounding.
+        (self.anchor_quanta + f64::from(k)) * self.quantum
     }
 }
 
@@ -198,6 +209,14 @@ mod tests {
         // One far-away price makes the quantum coarser than the cent grid of the rest.
         let wide = PriceCodec::fit(90_000.00, 1e9);
         assert!(!wide.carries(90_000.01, wide.decode(wide.encode(90_000.01))));
+        // A tiny price beside a far anchor: decoded to 0, which is not it, however close.
+        let far = PriceCodec::fit(1e-9, 1e7);
+        assert!(!far.carries(1e-9, far.decode(far.encode(1e-9))));
+        // Gridded prices far below the anchor keep their own precision.
+        let span = PriceCodec::fit(1.0, 1_000.0);
+        for p in [1.01, 2.37, 999.99] {
+            assert!(span.carries(p, span.decode(span.encode(p))), "{p}");
+        }
         // Prices near f64's limits fit no quantum; nothing breaks, and they are not carried.
         let huge = PriceCodec::fit(-1e308, 1e308);
         assert!(!huge.carries(1e307, huge.decode(huge.encode(1e307))));

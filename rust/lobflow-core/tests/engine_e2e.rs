@@ -585,7 +585,7 @@ fn prices_off_any_decimal_grid_are_an_error_not_rounded_features() {
         3,
         &["bid_px_0"],
     );
-    assert!(msg.contains("not on the grid"), "{msg}");
+    assert!(msg.contains("not carried exactly"), "{msg}");
 }
 
 #[test]

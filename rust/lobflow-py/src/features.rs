@@ -57,18 +57,44 @@ fn lobflow_features(inputs: &[Series], kwargs: FeatureKwargs) -> PolarsResult<Se
         polars_bail!(ComputeError: "bad books at row {row}, column `{column}`: {why}")
     };
     // The columns as polars chunked them (a Parquet read: one chunk per row group), unsplit.
-    let ts = inputs[0].i64()?;
-    if ts.null_count() > 0 {
-        return bad(first_null(ts), "ts", "null timestamp");
-    }
-    let mut books = Vec::with_capacity(20);
-    for (name, s) in BOOK_COLUMNS.iter().zip(&inputs[1..21]) {
-        let c = s.f64()?;
-        if c.null_count() > 0 {
-            return bad(first_null(c), name, "null");
+    // Nulls become what the engine makes of them, a NaN price or size and a -1 timestamp (a
+    // copy of the columns that have any), so that the kernel names the first bad row whether
+    // or not it is a null; an error at a null then says so. (A null deeper price is an empty
+    // level there, as in the engine.)
+    let ts_in = inputs[0].i64()?;
+    let ts_filled = if ts_in.null_count() > 0 {
+        Some(ts_in.fill_null_with_values(-1)?)
+    } else {
+        None
+    };
+    let ts = ts_filled.as_ref().unwrap_or(ts_in);
+    let book_in = inputs[1..21]
+        .iter()
+        .map(Series::f64)
+        .collect::<PolarsResult<Vec<_>>>()?;
+    let book_filled = book_in
+        .iter()
+        .map(|c| {
+            (c.null_count() > 0)
+                .then(|| c.fill_null_with_values(f64::NAN))
+                .transpose()
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    let books: Vec<_> = book_in
+        .iter()
+        .zip(&book_filled)
+        .map(|(c, filled)| chunks(filled.as_ref().unwrap_or(c)))
+        .collect();
+    let was_null = |column: &str, row: usize| {
+        if column == "ts" {
+            ts_in.get(row).is_none()
+        } else {
+            BOOK_COLUMNS
+                .iter()
+                .position(|&n| n == column)
+                .is_some_and(|c| book_in[c].get(row).is_none())
         }
-        books.push(chunks(c));
-    }
+    };
     let books: [Chunked<'_, f64>; 20] = books.try_into().expect("20 book columns");
     let table = Table::new(chunks(ts), books).map_err(|e| polars_err!(ShapeMismatch: "{e}"))?;
     let result = if kwargs.keys == 0 {
@@ -87,7 +113,14 @@ fn lobflow_features(inputs: &[Series], kwargs: FeatureKwargs) -> PolarsResult<Se
     };
     let columns: [Vec<f64>; N_FEATURES] = match result {
         Ok(c) => c,
-        Err(Error::Feed { column, row, msg }) => return bad(row, &column, &msg),
+        Err(Error::Feed { column, row, msg }) => {
+            let why = match (was_null(&column, row), column == "ts") {
+                (true, true) => "null timestamp",
+                (true, false) => "null",
+                (false, _) => &msg,
+            };
+            return bad(row, &column, why);
+        }
         Err(e) => polars_bail!(ComputeError: "{e}"),
     };
     let fields: Vec<Series> = feature_names(kwargs.windows_ms)
@@ -98,21 +131,12 @@ fn lobflow_features(inputs: &[Series], kwargs: FeatureKwargs) -> PolarsResult<Se
     Ok(StructChunked::from_series("features".into(), table.len(), fields.iter())?.into_series())
 }
 
-/// A column's chunks as slices (no nulls: checked before).
+/// A column's chunks as slices (of the values, whatever the validity says).
 fn chunks<T>(c: &ChunkedArray<T>) -> Chunked<'_, T::Native>
 where
     T: PolarsNumericType,
 {
     Chunked::new(c.downcast_iter().map(|a| a.values().as_slice()).collect())
-}
-
-/// Row number of the first null.
-fn first_null<T: PolarsDataType>(c: &ChunkedArray<T>) -> usize {
-    c.is_null()
-        .downcast_iter()
-        .flat_map(|a| a.values_iter())
-        .position(|n| n)
-        .unwrap_or(0)
 }
 
 /// Each feed's rows, ascending, from polars' groups (row lists, or ranges of sorted keys).
