@@ -179,6 +179,18 @@ class Engine:
         Returns
         -------
         RunResult
+
+        Raises
+        ------
+        ValueError
+            A bad row under ``on_bad="raise"``, and in either mode a level-0 price the 88-byte
+            tick cannot carry exactly (off any decimal grid, or a feed whose range, an outlier
+            say, needs a coarser step than its grid): the message names the row, the column
+            and the rows of the feed's extreme prices (docs/tick-encoding.md).
+        MemoryError
+            A ring of `capacity` slots cannot be allocated.
+        KeyboardInterrupt
+            Ctrl-C, within a tenth of a second, paced runs too.
         """
         if on_bad not in ("raise", "skip"):
             msg = f"on_bad must be 'raise' or 'skip', got {on_bad!r}"
