@@ -327,9 +327,9 @@ impl Engine {
         }
         // Skipping flat out, a skipped row's far-off price may coarsen the codec fitted to
         // every usable book until the kept rows' prices no longer fit it, and then the run
-        // stops with the first of them. Fitting to the kept rows only costs a pass over 13
-        // columns (+40 % on a clean 10^7-row feed), so it is done only then, and the run
-        // repeated with that fit. A run that ends well carried every price it encoded exactly
+        // stops with the first of them. Fitting to the kept rows costs a pass over 13 columns
+        // (+40 % on a clean 10^7-row feed), so it is done only then, and the run repeated
+        // with that fit. A run that ends well carried every price it encoded exactly
         // (`PriceCodec::carries`), so no other codec would have changed its outputs.
         let codec = feed.fit_codec();
         let first = self.run_with(feed, opts, poll, codec);
