@@ -39,9 +39,8 @@ Books = pl.DataFrame | pl.LazyFrame | str | os.PathLike[str]
 
 _PLUGIN = Path(_core.__file__)
 _STRUCT = "_features"
-#: The largest size an f32 tick carries, and its smallest nonzero one at full precision.
+#: The largest size an f32 tick carries.
 F32_MAX = float(np.finfo(np.float32).max)
-F32_MIN_NORMAL = float(np.finfo(np.float32).tiny)
 _BAD_ROW = re.compile(r"bad books at row \d+, column `[^`]+`: [^\n]*")
 
 
@@ -114,7 +113,7 @@ def _feature_struct(
 
 def _size_carried(c: pl.Expr) -> pl.Expr:
     """A size the engine's f32 ticks carry, as `Feed::check_row` requires of every row."""
-    return c.is_finite() & (c >= 0) & (c <= F32_MAX) & ((c == 0) | (c >= F32_MIN_NORMAL))
+    return c.is_finite() & (c >= 0) & (c <= F32_MAX)
 
 
 def _skip_bad(lf: pl.LazyFrame, split: list[str]) -> pl.LazyFrame:

@@ -45,21 +45,6 @@ impl Lanes {
     }
 }
 
-/// Folds `f(a, b)` of every pair of `a` and `b` (equal lengths) into lanes.
-#[inline]
-fn fold2(a: &[f64], b: &[f64], lanes: &mut Lanes, f: impl Fn(f64, f64) -> f64) {
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for (l, (&x, &y)) in x.iter().zip(y).enumerate() {
-            lanes.fold(f(x, y), l);
-        }
-    }
-    for (&x, &y) in ra.iter().zip(rb) {
-        lanes.fold(f(x, y), 0);
-    }
-}
-
 /// `(min bid, max ask)` when every row's book is usable (`0 < ask − bid < ∞`, which is false
 /// for NaN and infinities too), else `None`.
 pub(crate) fn min_max_if_all_usable(bids: &[f64], asks: &[f64]) -> Option<(f64, f64)> {
@@ -111,38 +96,48 @@ pub(crate) fn min_max_of_usable(bids: &[f64], asks: &[f64]) -> (f64, f64) {
 }
 
 /// True when every element is a size an f32 tick carries (a usable size column): finite,
-/// ≥ 0, at most `f32::MAX`, and either 0 or at least f32's smallest normal number.
+/// ≥ 0 and at most `f32::MAX` (the maximum costs nothing: the lanes keep it anyway).
 pub(crate) fn all_sizes_carried(xs: &[f64]) -> bool {
-    let (mut all, mut nonzero) = (Lanes::EMPTY, Lanes::EMPTY);
-    let mut fold = |x: f64, l: usize| {
-        all.fold(x, l);
-        nonzero.fold(if x == 0.0 { 1.0 } else { x }, l);
-    };
+    let mut lanes = Lanes::EMPTY;
     let chunks = xs.chunks_exact(LANES);
     let rest = chunks.remainder();
     for c in chunks {
         for (l, &x) in c.iter().enumerate() {
-            fold(x, l);
+            lanes.fold(x, l);
         }
     }
     for &x in rest {
-        fold(x, 0);
+        lanes.fold(x, 0);
     }
-    all.finite()
-        && all.min() >= 0.0
-        && all.max() <= f64::from(f32::MAX)
-        && nonzero.min() >= f64::from(f32::MIN_POSITIVE)
+    lanes.finite() && lanes.min() >= 0.0 && lanes.max() <= f64::from(f32::MAX)
 }
 
-/// The largest `|f(a, b)|` over the pairs (NaN or infinite ones count as infinite).
-pub(crate) fn max_abs(a: &[f64], b: &[f64], f: impl Fn(f64, f64) -> f64) -> f64 {
-    let mut lanes = Lanes::EMPTY;
-    fold2(a, b, &mut lanes, |x, y| f(x, y).abs());
-    if lanes.finite() {
-        lanes.max().max(0.0)
+/// `(max |d − p|, max (|d − p| − ulps · |p|))` over pairs of decoded and original prices:
+/// the worst round-trip error, and the worst excess over each price's own allowance (≤ 0
+/// when every price is carried). NaN or infinite errors show as an infinite first value.
+pub(crate) fn round_trip_errors(decoded: &[f64], prices: &[f64], ulps: f64) -> (f64, f64) {
+    let (mut err, mut over) = (Lanes::EMPTY, Lanes::EMPTY);
+    let (cd, cp) = (decoded.chunks_exact(LANES), prices.chunks_exact(LANES));
+    let (rd, rp) = (cd.remainder(), cp.remainder());
+    let mut fold = |d: f64, p: f64, l: usize| {
+        let e = (d - p).abs();
+        err.fold(e, l);
+        over.fold(e - ulps * p.abs(), l);
+    };
+    for (d8, p8) in cd.zip(cp) {
+        for l in 0..LANES {
+            fold(d8[l], p8[l], l);
+        }
+    }
+    for (&d, &p) in rd.iter().zip(rp) {
+        fold(d, p, 0);
+    }
+    let worst = if err.finite() {
+        err.max().max(0.0)
     } else {
         f64::INFINITY
-    }
+    };
+    (worst, over.max())
 }
 
 #[cfg(test)]
@@ -155,16 +150,8 @@ mod tests {
         let mut xs: Vec<f64> = (0..19).map(f64::from).collect();
         assert!(all_sizes_carried(&xs));
         assert!(all_sizes_carried(&[]));
-        assert!(all_sizes_carried(&[0.0, -0.0, 1e-30, 3.4e38]));
-        for bad in [
-            -1e-300,
-            f64::NAN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            1e39,
-            1e-39,
-            1e-46,
-        ] {
+        assert!(all_sizes_carried(&[0.0, -0.0, 1e-30, 1e-46, 3.4e38]));
+        for bad in [-1e-300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e39] {
             for row in [0, 9, 18] {
                 let keep = xs[row];
                 xs[row] = bad;
@@ -175,14 +162,17 @@ mod tests {
     }
 
     #[test]
-    fn max_abs_sees_every_pair_and_non_finite_ones() {
-        let a: Vec<f64> = (0..19).map(f64::from).collect();
-        let b = vec![0.5; 19];
-        assert_eq!(max_abs(&a, &b, |x, y| y - x), 17.5);
-        assert_eq!(max_abs(&[], &[], |x, y| x - y), 0.0);
-        let mut c = a.clone();
-        c[11] = f64::NAN;
-        assert_eq!(max_abs(&c, &b, |x, y| x - y), f64::INFINITY);
+    fn round_trip_errors_see_every_pair_and_non_finite_ones() {
+        let p: Vec<f64> = (1..20).map(f64::from).collect();
+        let mut d = p.clone();
+        assert_eq!(round_trip_errors(&d, &p, 1e-9), (0.0, -1e-9));
+        assert_eq!(round_trip_errors(&[], &[], 1e-9), (0.0, f64::NEG_INFINITY));
+        d[17] += 0.5; // 18.5 for 18: in the remainder loop's reach and beyond the allowance
+        let (worst, over) = round_trip_errors(&d, &p, 1e-9);
+        assert_eq!(worst, 0.5);
+        assert!(over > 0.0);
+        d[11] = f64::NAN;
+        assert_eq!(round_trip_errors(&d, &p, 1e-9).0, f64::INFINITY);
     }
 
     #[test]

@@ -749,6 +749,8 @@ fn carried_exactly(feed: &Feed<'_>, codec: &PriceCodec, row: usize, t: &L2Tick) 
 /// (docs/tick-encoding.md). Stopping at the first bad row, a run reports that row instead if
 /// there is one: it comes first in the feed's own terms, and its price may be what widened the
 /// codec's range.
+#[cold]
+#[inline(never)] // the error path: kept out of the producer's loop
 fn price_not_carried(feed: &Feed<'_>, codec: &PriceCodec, row: usize, on_bad: OnBad) -> Error {
     if on_bad == OnBad::Raise {
         if let Some((r, bad)) = feed.first_bad_row() {

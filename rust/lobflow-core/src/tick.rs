@@ -39,6 +39,10 @@ pub const TICK_FIELD_OFFSETS: [(&str, usize); 5] = [
     ("ts", offset_of!(L2Tick, ts)),
 ];
 
+/// How far, relative to itself, a decoded price may be from the price and still be carried
+/// exactly ([`PriceCodec::carries`]): 8 ulps.
+pub const CARRY_ULPS: f64 = 8.0 * f64::EPSILON;
+
 /// Largest offset, in quanta, that [`PriceCodec::fit`] allows (2^23, half the exact f32 range,
 /// leaving room for prices that drift beyond the fitted range).
 const MAX_QUANTA: f64 = 8_388_608.0;
@@ -118,7 +122,7 @@ impl PriceCodec {
     /// grid) is not, however small it is beside the anchor.
     #[inline]
     pub fn carries(&self, price: f64, decoded: f64) -> bool {
-        (decoded - price).abs() <= 8.0 * f64::EPSILON * price.abs()
+        (decoded - price).abs() <= CARRY_ULPS * price.abs()
     }
 
     /// Price → quanta (an integer-valued f32 while within 2^24 quanta of the anchor).
