@@ -16,6 +16,8 @@ from tests.oracle import assert_features_close, oracle_features, oracle_scores
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from numpy.typing import NDArray
+
 CORES = (0, 1)  # these machines have two cores; the default (2, 4) falls back with a warning
 
 
@@ -68,6 +70,31 @@ def test_exact_spread(bid: float, ask: float, spread: float) -> None:
     res = lobflow.Engine(w, cores=CORES).run(df, record_features=True)
     assert res.features is not None
     np.testing.assert_allclose(res.features[:, 1], spread, rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize("decimals", [4, 5, 8])
+def test_ofi_of_queues_that_barely_move(decimals: int) -> None:
+    """OFI is a difference of sizes, far smaller than they may be: raw f32 sizes (24 bits, as
+    the engine held them until 2026-12-01) put it 10^-5 to 10^-1 of its scale off here, lots in
+    f64 rounding. Seen live: a short collector feed whose queues near 1.5 moved by hundredths."""
+    rng = np.random.default_rng(decimals)
+    lot = 10.0**-decimals
+    n = 400
+
+    def walk() -> NDArray[np.float64]:
+        return np.round(0.12 + np.cumsum(rng.integers(-3, 4, n)) * lot, decimals)
+
+    df = make_books(n, seed=1).with_columns(
+        bid_px_0=pl.lit(90_000.0), ask_px_0=pl.lit(90_000.01), bid_sz_0=walk(), ask_sz_0=walk()
+    )
+    w = lobflow.Weights((10, 20, 50), 0.0, 0.0, (0.0,) * 18)
+    res = lobflow.Engine(w, cores=CORES).run(df, record_features=True)
+    assert res.size_lot == pytest.approx(lot)
+    assert res.features is not None
+    want = oracle_features(df)
+    assert_features_close(res.features, want)
+    ofi = want[:, 2]
+    assert np.abs(res.features[:, 2] - ofi).max() <= 1e-9 * np.abs(ofi).max()
 
 
 def test_input_forms_agree(tmp_path: Path) -> None:

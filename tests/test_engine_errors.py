@@ -335,11 +335,15 @@ def test_a_skipped_row_does_not_coarsen_the_kept_rows() -> None:
     np.testing.assert_allclose(res.features[keep, 1], spread[keep], rtol=0, atol=1e-9)
 
 
-def test_sizes_beyond_an_f32_are_named() -> None:
+def test_sizes_beyond_the_ticks_lots_are_named() -> None:
     df = make_books(300, seed=6)
-    for value in (1e39, 3.5e38):
-        with pytest.raises(ValueError, match=r"row 120, column `ask_sz_2`: .*f32"):
+    for value in (1e39, 3.5e38, 3.5e30):
+        with pytest.raises(ValueError, match=r"row 120, column `ask_sz_2`: .*above 3.4e30"):
             engine().run(with_value(df, "ask_sz_2", 120, value))
+    # Just below the limit is a size like any other, carried to f32's 24 bits.
+    res = engine().run(with_value(df, "ask_sz_2", 120, 3.3e30), record_features=True)
+    assert res.features is not None
+    assert np.isfinite(res.features).all()
 
 
 def test_a_ring_too_large_to_allocate_is_a_memory_error() -> None:

@@ -7,6 +7,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "FEATURE_COUNT",
+    "MAX_SIZE",
     "TICK_FIELD_OFFSETS",
     "TICK_SIZE",
     "Engine",
@@ -22,6 +23,7 @@ __all__ = [
 
 __version__: str
 TICK_SIZE: int
+MAX_SIZE: float
 TICK_FIELD_OFFSETS: list[tuple[str, int]]
 FEATURE_COUNT: int
 

@@ -46,6 +46,9 @@ class RunResult:
     #: Worst level-0 price round-trip error: f64 rounding only, since a price the tick cannot
     #: carry exactly stops the run with a ``ValueError`` naming its row.
     max_price_error: float
+    #: The tick's level-0 size lot for this feed, a power of ten (docs/tick-encoding.md): sizes
+    #: on its grid below 2^24 lots are carried exactly, any other to f32's 24 bits.
+    size_lot: float
     #: One-way latency between the run's two cores on a cache line of the run's own ring,
     #: measured just before it (p50, p90, p99, min in ns). Paced runs: the floor to compare
     #: `latency_ns` with. Flat out: the short probe that chose `ring_stores`, when one did
@@ -235,6 +238,7 @@ class Engine:
             pin_note=raw["pin_note"],
             price_quantum=float(raw["price_quantum"]),
             max_price_error=float(raw["max_price_error"]),
+            size_lot=float(raw["size_lot"]),
             core_to_core_ns=_c2c(raw["core_to_core_ns"]),
             core_to_core_after_ns=_c2c(raw["core_to_core_after_ns"]),
             core_to_core_steady=raw["core_to_core_steady"],

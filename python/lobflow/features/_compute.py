@@ -20,7 +20,6 @@ import re
 from pathlib import Path
 from typing import Literal, overload
 
-import numpy as np
 import polars as pl
 from polars.plugins import register_plugin_function
 
@@ -39,8 +38,8 @@ Books = pl.DataFrame | pl.LazyFrame | str | os.PathLike[str]
 
 _PLUGIN = Path(_core.__file__)
 _STRUCT = "_features"
-#: The largest size an f32 tick carries.
-F32_MAX = float(np.finfo(np.float32).max)
+#: The largest size the engine's ticks carry (f32 lots; docs/tick-encoding.md).
+MAX_SIZE = float(_core.MAX_SIZE)
 _BAD_ROW = re.compile(r"bad books at row \d+, column `[^`]+`: [^\n]*")
 
 
@@ -113,7 +112,7 @@ def _feature_struct(
 
 def _size_carried(c: pl.Expr) -> pl.Expr:
     """A size the engine's f32 ticks carry, as `Feed::check_row` requires of every row."""
-    return c.is_finite() & (c >= 0) & (c <= F32_MAX)
+    return c.is_finite() & (c >= 0) & (c <= MAX_SIZE)
 
 
 def _skip_bad(lf: pl.LazyFrame, split: list[str]) -> pl.LazyFrame:

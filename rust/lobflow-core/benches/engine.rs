@@ -62,6 +62,7 @@ fn bench(crit: &mut Criterion) {
     // The producer's work alone (validate + encode), one thread, no ring: flat out it takes
     // 64 rows at a time, column by column; row by row is its paced path and its fallback.
     let codec = feed.fit_codec();
+    let sizes = feed.fit_size_codec();
     g.bench_function("producer_side_batched_1M", |b| {
         let mut batch = [L2Tick::default(); 64];
         b.iter(|| {
@@ -69,7 +70,7 @@ fn bench(crit: &mut Criterion) {
             for start in (0..feed.len()).step_by(64) {
                 let len = 64.min(feed.len() - start);
                 feed.prefetch_rows(start + 128..start + 128 + len);
-                feed.encode_clean_rows(start, &mut batch[..len], &codec, last)
+                feed.encode_clean_rows(start, &mut batch[..len], &codec, &sizes, last)
                     .expect("a clean feed");
                 last = feed.ts[start + len - 1];
                 acc += batch[0].bid_px[0];
@@ -84,7 +85,7 @@ fn bench(crit: &mut Criterion) {
             for i in 0..feed.len() {
                 if feed.check_row(i, last).is_none() {
                     last = feed.ts[i];
-                    acc += feed.encode_row(i, &codec).0.bid_px[0];
+                    acc += feed.encode_row(i, &codec, &sizes).0.bid_px[0];
                 }
             }
             std::hint::black_box(acc)

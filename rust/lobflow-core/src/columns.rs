@@ -5,6 +5,8 @@
 //! the compiler holds in vector registers. A "poison" sum `Σ x·0` is 0 unless some `x` is NaN
 //! or infinite, which is what lets a whole slice be judged clean without a test per element.
 
+use crate::tick::MAX_SIZE;
+
 /// Independent accumulators per pass, which the compiler keeps in vector registers.
 pub(crate) const LANES: usize = 8;
 
@@ -96,7 +98,7 @@ pub(crate) fn min_max_of_usable(bids: &[f64], asks: &[f64]) -> (f64, f64) {
 }
 
 /// True when every element is a size an f32 tick carries (a usable size column): finite,
-/// ≥ 0 and at most `f32::MAX` (the maximum costs nothing: the lanes keep it anyway).
+/// ≥ 0 and at most [`MAX_SIZE`] (the maximum costs nothing: the lanes keep it anyway).
 pub(crate) fn all_sizes_carried(xs: &[f64]) -> bool {
     let mut lanes = Lanes::EMPTY;
     let chunks = xs.chunks_exact(LANES);
@@ -109,7 +111,7 @@ pub(crate) fn all_sizes_carried(xs: &[f64]) -> bool {
     for &x in rest {
         lanes.fold(x, 0);
     }
-    lanes.finite() && lanes.min() >= 0.0 && lanes.max() <= f64::from(f32::MAX)
+    lanes.finite() && lanes.min() >= 0.0 && lanes.max() <= MAX_SIZE
 }
 
 /// `(max |d − p|, max (|d − p| − ulps · |p|))` over pairs of decoded and original prices:
@@ -146,12 +148,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_must_be_finite_non_negative_and_within_f32() {
+    fn sizes_must_be_finite_non_negative_and_within_the_ticks_lots() {
         let mut xs: Vec<f64> = (0..19).map(f64::from).collect();
         assert!(all_sizes_carried(&xs));
         assert!(all_sizes_carried(&[]));
-        assert!(all_sizes_carried(&[0.0, -0.0, 1e-30, 1e-46, 3.4e38]));
-        for bad in [-1e-300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e39] {
+        assert!(all_sizes_carried(&[0.0, -0.0, 1e-30, 1e-46, 3.4e30]));
+        for bad in [
+            -1e-300,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            3.5e30,
+            1e39,
+        ] {
             for row in [0, 9, 18] {
                 let keep = xs[row];
                 xs[row] = bad;

@@ -14,7 +14,7 @@ use crate::feed::{Feed, OnBad, ASK_PX, BID_PX, BOOK_COLUMNS};
 use crate::pin::{self, PinReport};
 use crate::ring::{Consumer, Producer, RingBuffer};
 use crate::scorer::{Weights, N_FEATURES};
-use crate::tick::{L2Tick, PriceCodec};
+use crate::tick::{L2Tick, PriceCodec, SizeCodec};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -162,6 +162,8 @@ pub struct RunOutput {
     pub pinned: [bool; 2],
     /// The run's price codec.
     pub codec: PriceCodec,
+    /// The run's size codec.
+    pub sizes: SizeCodec,
     /// Worst |decoded − original| level-0 price over the feed (0 on a fine enough grid).
     pub max_price_error: f64,
     /// One-way latency between the run's two cores on a line of its own ring, measured just
@@ -211,6 +213,7 @@ struct ProducerOut {
 struct RunCtx<'a> {
     opts: &'a RunOptions,
     codec: &'a PriceCodec,
+    sizes: &'a SizeCodec,
     stop: &'a AtomicBool,
     /// One tick in this many is timed (a power of two).
     every: u64,
@@ -363,10 +366,12 @@ impl Engine {
         let mut emitted_at = pushed_at.clone();
         let (tx, rx) = RingBuffer::<L2Tick>::new(self.config.capacity)?;
         let (c2c_before, stores) = self.probe_before(n, opts, shared_core, &tx)?;
+        let sizes = feed.fit_size_codec();
         let stop = AtomicBool::new(false);
         let ctx = RunCtx {
             opts,
             codec: &codec,
+            sizes: &sizes,
             stop: &stop,
             every,
             shared_core,
@@ -446,6 +451,7 @@ impl Engine {
             pin: plan,
             pinned: [prod.pinned, work.pinned],
             codec,
+            sizes,
             max_price_error: prod.max_price_error,
             core_to_core_before: c2c_before,
             core_to_core_after: c2c_after.transpose()?,
@@ -501,6 +507,7 @@ impl Engine {
         let RunCtx {
             opts,
             codec,
+            sizes,
             stop,
             every,
             shared_core,
@@ -525,7 +532,7 @@ impl Engine {
             let len = batch_len.min(feed.len() - i);
             let clean = if pace_ticks.is_none() {
                 feed.prefetch_rows(i + PREFETCH_ROWS..i + PREFETCH_ROWS + len);
-                feed.encode_clean_rows(i, &mut batch[..len], codec, last_ts)
+                feed.encode_clean_rows(i, &mut batch[..len], codec, sizes, last_ts)
             } else {
                 None
             };
@@ -556,7 +563,7 @@ impl Engine {
                         }
                     } else {
                         last_ts = feed.ts[row];
-                        let (t, err) = feed.encode_row(row, codec);
+                        let (t, err) = feed.encode_row(row, codec, sizes);
                         if !carried_exactly(feed, codec, row, &t) {
                             return Err(price_not_carried(feed, codec, row, opts.on_bad));
                         }
@@ -634,6 +641,7 @@ impl Engine {
         let RunCtx {
             opts,
             codec,
+            sizes,
             stop,
             every,
             shared_core,
@@ -698,8 +706,10 @@ impl Engine {
                     out[i * N_FEATURES..(i + 1) * N_FEATURES].fill(f64::NAN);
                 }
             } else {
-                let bid_sz = tick.bid_sz.map(f64::from);
-                let ask_sz = tick.ask_sz.map(f64::from);
+                let mut bid_sz = tick.bid_sz.map(f64::from);
+                let mut ask_sz = tick.ask_sz.map(f64::from);
+                bid_sz[0] = sizes.decode(tick.bid_sz[0]);
+                ask_sz[0] = sizes.decode(tick.ask_sz[0]);
                 let b = codec.decode(tick.bid_px[0]);
                 let a = codec.decode(tick.ask_px[0]);
                 let f = state.update(tick.ts, b, a, &bid_sz, &ask_sz);

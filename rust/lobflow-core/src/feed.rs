@@ -2,7 +2,7 @@
 
 use crate::columns::{min_max_if_all_usable, min_max_of_usable};
 use crate::error::{Error, Result};
-use crate::tick::{L2Tick, PriceCodec};
+use crate::tick::{L2Tick, PriceCodec, SizeCodec, MAX_SIZE};
 
 /// The book columns in the order [`Feed::cols`] holds them.
 pub const BOOK_COLUMNS: [&str; 20] = [
@@ -100,6 +100,25 @@ impl<'a> Feed<'a> {
             None => min_max_of_usable(bids, asks),
         };
         PriceCodec::fit(lo, hi)
+    }
+
+    /// The size codec for this feed: the lot that carries the most level-0 sizes of a sample
+    /// exactly (16 runs of 64 rows spread over the feed). Level 0 because OFI, a difference of
+    /// sizes that can be far smaller than they are, reads only those; the deeper levels feed
+    /// ratios, which a raw f32's 24 bits serve. A sample rather than a pass over the columns,
+    /// because a lot that misses a size costs it nothing beyond that same rounding.
+    pub fn fit_size_codec(&self) -> SizeCodec {
+        const RUNS: usize = 16;
+        const RUN: usize = 64;
+        let n = self.len();
+        let starts = (0..RUNS).map(move |j| (n.saturating_sub(RUN) * j / (RUNS - 1)).min(n));
+        let mut rows: Vec<usize> = starts.flat_map(|s| s..(s + RUN).min(n)).collect();
+        rows.dedup();
+        SizeCodec::fit(
+            [BID_SZ, ASK_SZ]
+                .into_iter()
+                .flat_map(|c| rows.iter().map(move |&r| self.cols[c][r])),
+        )
     }
 
     /// The codec a run that handles bad rows by `on_bad` encodes with: fitted to the rows it
@@ -219,14 +238,13 @@ impl<'a> Feed<'a> {
                     why: "size is negative",
                 });
             }
-            // The tick carries sizes as f32: beyond its range a size would become inf (and
-            // NaN in every window after it). Below 1.2e-38 one becomes an f32 subnormal or 0;
-            // no venue quotes such sizes. A check for them was dropped while chasing a slowdown
-            // that turned out to be the ring's allocation; it was never shown to cost anything.
-            if v > f64::from(f32::MAX) {
+            // The tick carries sizes as f32 lots: beyond MAX_SIZE a size would become inf
+            // (and NaN in every window after it). Below 1.2e-38 lots one becomes an f32
+            // subnormal or 0; no venue quotes such sizes.
+            if v > MAX_SIZE {
                 return Some(Bad {
                     column: Some(c),
-                    why: "size is above 3.4e38, more than the tick's f32 can carry",
+                    why: "size is above 3.4e30, more than the tick's f32 lots can carry",
                 });
             }
         }
@@ -241,7 +259,7 @@ impl<'a> Feed<'a> {
 
     /// Encodes row `i` into a tick; also returns the worst level-0 price round-trip error.
     #[inline]
-    pub fn encode_row(&self, i: usize, codec: &PriceCodec) -> (L2Tick, f64) {
+    pub fn encode_row(&self, i: usize, codec: &PriceCodec, sizes: &SizeCodec) -> (L2Tick, f64) {
         let mut t = L2Tick {
             ts: self.ts[i] as u64,
             ..L2Tick::default()
@@ -252,6 +270,8 @@ impl<'a> Feed<'a> {
             t.ask_px[k] = codec.encode(self.cols[ASK_PX + k][i]);
             t.ask_sz[k] = self.cols[ASK_SZ + k][i] as f32;
         }
+        t.bid_sz[0] = sizes.encode(self.cols[BID_SZ][i]);
+        t.ask_sz[0] = sizes.encode(self.cols[ASK_SZ][i]);
         let err_b = (codec.decode(t.bid_px[0]) - self.cols[BID_PX][i]).abs();
         let err_a = (codec.decode(t.ask_px[0]) - self.cols[ASK_PX][i]).abs();
         (t, err_b.max(err_a))
@@ -316,13 +336,38 @@ mod tests {
     }
 
     #[test]
+    fn the_size_lot_follows_the_level_0_sizes_of_the_whole_feed() {
+        for n in [0, 1, 63, 64, 65, 5_000] {
+            let (ts, mut cols) = columns(n);
+            // Level 0 on a 10^-5 grid, but only late in the feed; deeper sizes off any grid.
+            let late = n * 3 / 4;
+            cols[BID_SZ] = (0..n)
+                .map(|r| if r >= late { 0.123_45 } else { 0.5 })
+                .collect();
+            cols[ASK_SZ] = (0..n).map(|r| 2.0 + r as f64 * 1e-4).collect();
+            for k in 1..5 {
+                cols[BID_SZ + k] = (0..n)
+                    .map(|r| (r as f64 + 0.5).sqrt() * std::f64::consts::E)
+                    .collect();
+            }
+            let f = feed(&ts, &cols);
+            let want = if n == 0 {
+                SizeCodec::RAW
+            } else {
+                SizeCodec::with_decimals(5)
+            };
+            assert_eq!(f.fit_size_codec(), want, "{n} rows");
+        }
+    }
+
+    #[test]
     fn encoding_is_exact_on_a_cent_grid() {
         let (ts, mut cols) = columns(2);
         cols[BID_PX][0] = 90_000.00;
         cols[ASK_PX][0] = 90_000.01;
         let f = feed(&ts, &cols);
         let codec = f.fit_codec();
-        let (t, err) = f.encode_row(0, &codec);
+        let (t, err) = f.encode_row(0, &codec, &f.fit_size_codec());
         assert!(err < 1e-9);
         let spread = codec.decode(t.ask_px[0]) - codec.decode(t.bid_px[0]);
         assert!((spread - 0.01).abs() < 1e-9);

@@ -8,7 +8,7 @@
 
 use crate::columns::{all_sizes_carried, min_max_if_all_usable, round_trip_errors};
 use crate::feed::{Feed, ASK_PX, ASK_SZ, BID_PX, BID_SZ};
-use crate::tick::{L2Tick, PriceCodec, CARRY_ULPS};
+use crate::tick::{L2Tick, PriceCodec, SizeCodec, CARRY_ULPS};
 
 impl Feed<'_> {
     /// True when every row of `rows` passes [`Feed::check_row`], `last_ts` being the time of
@@ -48,6 +48,7 @@ impl Feed<'_> {
         start: usize,
         out: &mut [L2Tick],
         codec: &PriceCodec,
+        sizes: &SizeCodec,
         last_ts: i64,
     ) -> Option<(f64, bool)> {
         let rows = start..start + out.len();
@@ -68,9 +69,17 @@ impl Feed<'_> {
                 t.bid_px[k] = codec.encode(bp);
                 t.ask_px[k] = codec.encode(ap);
             }
-            for (t, (&bs, &az)) in out.iter_mut().zip(col(BID_SZ).iter().zip(col(ASK_SZ))) {
-                t.bid_sz[k] = bs as f32;
-                t.ask_sz[k] = az as f32;
+            let level_sizes = out.iter_mut().zip(col(BID_SZ).iter().zip(col(ASK_SZ)));
+            if k == 0 {
+                for (t, (&bs, &az)) in level_sizes {
+                    t.bid_sz[0] = sizes.encode(bs);
+                    t.ask_sz[0] = sizes.encode(az);
+                }
+            } else {
+                for (t, (&bs, &az)) in level_sizes {
+                    t.bid_sz[k] = bs as f32;
+                    t.ask_sz[k] = az as f32;
+                }
             }
         }
         // Worst error and worst excess over the price's own allowance, in one vectorised
@@ -119,7 +128,12 @@ impl Feed<'_> {
 #[cfg(test)]
 mod tests {
     use crate::feed::{Feed, BOOK_COLUMNS};
-    use crate::tick::L2Tick;
+    use crate::tick::{L2Tick, SizeCodec};
+
+    /// The lot of [`columns`]'s sizes, multiples of 0.125.
+    fn sizes() -> SizeCodec {
+        SizeCodec::with_decimals(3)
+    }
 
     /// A clean 0.01-grid feed of `n` rows with irregular times (some equal).
     fn columns(n: usize) -> (Vec<i64>, Vec<Vec<f64>>) {
@@ -166,7 +180,7 @@ mod tests {
                 return None;
             }
             last = f.ts[i];
-            let (t, e) = f.encode_row(i, &codec);
+            let (t, e) = f.encode_row(i, &codec, &f.fit_size_codec());
             worst = worst.max(e);
             out.push(t);
         }
@@ -178,9 +192,10 @@ mod tests {
         let (ts, cols) = columns(200);
         let f = feed(&ts, &cols);
         let codec = f.fit_codec();
+        assert_eq!(f.fit_size_codec(), sizes());
         for (start, n) in [(0, 64), (3, 64), (136, 64), (10, 1), (10, 0), (5, 13)] {
             let mut out = vec![L2Tick::default(); n];
-            let err = f.encode_clean_rows(start, &mut out, &codec, i64::MIN);
+            let err = f.encode_clean_rows(start, &mut out, &codec, &sizes(), i64::MIN);
             let (expect, expect_err) = row_by_row(&f, start, n, i64::MIN).expect("clean");
             assert_eq!(out, expect, "rows {start}+{n}");
             assert_eq!(err, Some((expect_err, true)), "rows {start}+{n}");
@@ -194,7 +209,7 @@ mod tests {
         let codec = f.fit_codec();
         let mut out = vec![L2Tick::default(); 64];
         assert_eq!(
-            f.encode_clean_rows(0, &mut out, &codec, i64::MIN)
+            f.encode_clean_rows(0, &mut out, &codec, &sizes(), i64::MIN)
                 .map(|r| r.1),
             Some(true)
         );
@@ -204,7 +219,9 @@ mod tests {
             off[BOOK_COLUMNS.iter().position(|&n| n == "ask_px_0").unwrap()][row] +=
                 codec.quantum / 3.0;
             let f = feed(&ts, &off);
-            let (_, carried) = f.encode_clean_rows(0, &mut out, &codec, i64::MIN).unwrap();
+            let (_, carried) = f
+                .encode_clean_rows(0, &mut out, &codec, &sizes(), i64::MIN)
+                .unwrap();
             assert!(!carried, "row {row}");
         }
     }
@@ -213,14 +230,15 @@ mod tests {
     fn any_bad_row_sends_the_run_back_to_row_by_row() {
         let (ts, cols) = columns(64);
         // Every field check_row tests, broken in the first, a middle and the last row.
-        let breakers: [(&str, f64); 7] = [
+        let breakers: [(&str, f64); 8] = [
             ("bid_px_0", f64::NAN),
             ("ask_px_0", f64::INFINITY),
             ("ask_px_0", 89_000.0), // crossed
             ("bid_sz_3", -0.5),
             ("ask_sz_4", f64::NAN),
             ("bid_sz_0", f64::INFINITY),
-            ("ask_sz_2", 1e39), // beyond f32
+            ("ask_sz_2", 1e39),   // beyond f32
+            ("bid_sz_1", 3.5e30), // beyond f32 lots of the finest lot
         ];
         for (name, value) in breakers {
             for row in [0, 31, 63] {
@@ -235,7 +253,7 @@ mod tests {
                 let mut out = vec![L2Tick::default(); 64];
                 assert_eq!(row_by_row(&f, 0, 64, i64::MIN), None);
                 assert_eq!(
-                    f.encode_clean_rows(0, &mut out, &codec, i64::MIN),
+                    f.encode_clean_rows(0, &mut out, &codec, &sizes(), i64::MIN),
                     None,
                     "{name}={value} at row {row}"
                 );
@@ -248,12 +266,23 @@ mod tests {
         let mut back = ts.clone();
         back[40] = back[39] - 1;
         let fb = feed(&back, &cols);
-        assert_eq!(fb.encode_clean_rows(0, &mut out, &codec, i64::MIN), None);
-        assert_eq!(f.encode_clean_rows(0, &mut out, &codec, ts[0] + 1), None);
-        assert!(f.encode_clean_rows(0, &mut out, &codec, ts[0]).is_some());
+        assert_eq!(
+            fb.encode_clean_rows(0, &mut out, &codec, &sizes(), i64::MIN),
+            None
+        );
+        assert_eq!(
+            f.encode_clean_rows(0, &mut out, &codec, &sizes(), ts[0] + 1),
+            None
+        );
+        assert!(f
+            .encode_clean_rows(0, &mut out, &codec, &sizes(), ts[0])
+            .is_some());
         let mut neg = ts.clone();
         neg[0] = -1;
         let fn_ = feed(&neg, &cols);
-        assert_eq!(fn_.encode_clean_rows(0, &mut out, &codec, i64::MIN), None);
+        assert_eq!(
+            fn_.encode_clean_rows(0, &mut out, &codec, &sizes(), i64::MIN),
+            None
+        );
     }
 }

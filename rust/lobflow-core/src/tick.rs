@@ -6,7 +6,11 @@
 //! by the f32 (every integer with |k| ≤ 2^24 is exact). [`PriceCodec::fit`] picks the smallest
 //! power-of-ten quantum for which every level-0 price of the feed lies within 2^23 quanta of the
 //! anchor, so prices on any decimal grid at least that fine round-trip exactly and differences
-//! such as the spread are exact multiples of the quantum. See `docs/tick-encoding.md`.
+//! such as the spread are exact multiples of the quantum.
+//!
+//! Level-0 sizes are stored in lots of a power of ten ([`SizeCodec`]): a size on the lot's grid
+//! below 2^24 lots is an integer the f32 holds exactly, so OFI, a difference of them, is exact
+//! too; any other size keeps the f32's 24 bits, as deeper sizes do. See `docs/tick-encoding.md`.
 
 use std::mem::{offset_of, size_of};
 
@@ -16,11 +20,11 @@ use std::mem::{offset_of, size_of};
 pub struct L2Tick {
     /// Bid prices, best first, as quanta from the run's anchor ([`PriceCodec`]).
     pub bid_px: [f32; 5],
-    /// Bid sizes, best first (f32: relative error ≤ 6e-8, inside the contract's 1e-6 bar).
+    /// Bid sizes, best first: level 0 in lots of the run's [`SizeCodec`], deeper ones raw.
     pub bid_sz: [f32; 5],
     /// Ask prices, best first, as quanta from the run's anchor ([`PriceCodec`]).
     pub ask_px: [f32; 5],
-    /// Ask sizes, best first.
+    /// Ask sizes, best first: level 0 in lots of the run's [`SizeCodec`], deeper ones raw.
     pub ask_sz: [f32; 5],
     /// Snapshot time, nanoseconds since the Unix epoch.
     pub ts: u64,
@@ -141,6 +145,113 @@ impl PriceCodec {
     }
 }
 
+/// Most decimals a [`SizeCodec`] lot has: 10^-8, the finest size grid of the venues lobflow
+/// reads (Kraken and `KuCoin` quote BTC sizes to 8 decimals).
+pub const MAX_SIZE_DECIMALS: i32 = 8;
+
+/// The largest size a tick carries: `f32::MAX` lots of the finest lot (3.4·10^30), so that no
+/// codec's encoding overflows to inf. Independent of the fitted lot, so that which rows are
+/// bad does not depend on the encoding.
+pub const MAX_SIZE: f64 = f32::MAX as f64 / 1e8;
+const _: () = assert!(MAX_SIZE_DECIMALS == 8);
+
+/// Largest integer every smaller one of which an f32 holds exactly.
+const F32_EXACT_INTEGERS: f64 = 16_777_216.0; // 2^24
+
+/// Maps level-0 sizes to and from f32 lots: `size = k · lot`, `lot = 10^-decimals`.
+///
+/// A raw f32 keeps 24 bits of a size, relative error ≤ 6·10^-8: enough for a size, not for
+/// OFI, which is a difference of level-0 sizes and can be far smaller than they are (two
+/// queues of 1.5 moving by 0.0357 give an OFI off by 10^-6 of itself). A size on the lot's
+/// grid, below 2^24 lots, is an integer the f32 holds exactly; any other still keeps its 24
+/// bits, since scaling by a power of ten and rounding to f32 loses no more than the f32 alone.
+///
+/// Deeper sizes stay raw f32: they feed only the imbalance ratios of their own level, which
+/// 24 bits serve, and scaling all ten sizes cost the producer ~20 % of its rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SizeCodec {
+    /// Sizes are held in units of `10^-decimals`.
+    pub decimals: i32,
+    /// `10^decimals`, exact in f64.
+    pub scale: f64,
+    /// `10^-decimals`, the f64 nearest to it.
+    pub lot: f64,
+}
+
+impl SizeCodec {
+    /// The codec that stores every size as the f32 nearest to it.
+    pub const RAW: Self = Self {
+        decimals: 0,
+        scale: 1.0,
+        lot: 1.0,
+    };
+
+    /// The lot of `0..=MAX_SIZE_DECIMALS` decimals that carries the most of `sizes` exactly
+    /// (on its grid and below 2^24 lots), the coarsest of equals. Zeros, negatives and
+    /// non-finite values count for none; with nothing on any grid, [`Self::RAW`].
+    ///
+    /// # Examples
+    /// ```
+    /// use lobflow_core::tick::SizeCodec;
+    /// let c = SizeCodec::fit([1.5, 0.0357, 2.25]);
+    /// assert_eq!(c.decimals, 4);
+    /// let ofi = c.decode(c.encode(1.5)) - c.decode(c.encode(1.4643));
+    /// assert!((ofi - 0.0357).abs() < 1e-15);
+    /// ```
+    pub fn fit(sizes: impl IntoIterator<Item = f64>) -> Self {
+        let mut carried = [0usize; MAX_SIZE_DECIMALS as usize + 1];
+        for v in sizes {
+            if !(v > 0.0 && v <= MAX_SIZE) {
+                continue;
+            }
+            for (d, n) in carried.iter_mut().enumerate() {
+                let x = v * 10f64.powi(d as i32);
+                if x >= F32_EXACT_INTEGERS {
+                    break; // and so for every finer lot
+                }
+                if (x - x.round()).abs() <= 8.0 * f64::EPSILON * x {
+                    *n += 1;
+                }
+            }
+        }
+        let best = (0..carried.len()).fold(0, |b, d| if carried[d] > carried[b] { d } else { b });
+        if carried[best] == 0 {
+            return Self::RAW;
+        }
+        Self::with_decimals(best as i32)
+    }
+
+    /// The codec of lot `10^-decimals`.
+    ///
+    /// # Panics
+    /// If `decimals` is outside `0..=MAX_SIZE_DECIMALS`.
+    pub fn with_decimals(decimals: i32) -> Self {
+        assert!(
+            (0..=MAX_SIZE_DECIMALS).contains(&decimals),
+            "decimals {decimals}"
+        );
+        Self {
+            decimals,
+            scale: 10f64.powi(decimals),
+            lot: 10f64.powi(-decimals),
+        }
+    }
+
+    /// Size → lots. A gridded size below 2^24 lots lands within an ulp of its integer, which
+    /// the f32 rounding then gives exactly: no explicit rounding, so that an off-grid size is
+    /// not forced onto the grid but keeps its 24 bits.
+    #[inline]
+    pub fn encode(&self, size: f64) -> f32 {
+        (size * self.scale) as f32
+    }
+
+    /// Lots → size, in f64 (within an ulp of the size for a gridded one).
+    #[inline]
+    pub fn decode(&self, k: f32) -> f64 {
+        f64::from(k) * self.lot
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // expected values are exact by construction
 mod tests {
@@ -244,6 +355,56 @@ mod tests {
         }
         assert_eq!(round_nearest(2.5), 2.0, "ties go to even");
         assert!(round_nearest(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn gridded_sizes_make_ofi_exact_and_others_keep_their_bits() {
+        // The collector test's case: queues near 1.5 moving by hundredths.
+        let (p, c) = (1.5f64, 1.4643f64);
+        let raw = f64::from(p as f32) - f64::from(c as f32);
+        assert!((raw - (p - c)).abs() > 1e-6 * (p - c), "raw f32 OFI {raw}");
+        let codec = SizeCodec::fit([p, c, 0.0001, 12.0]);
+        assert_eq!(codec.decimals, 4);
+        let got = codec.decode(codec.encode(p)) - codec.decode(codec.encode(c));
+        assert!((got - (p - c)).abs() <= 4.0 * f64::EPSILON * p, "{got}");
+        for v in [0.0001, 0.1234, 1.0, 1_677.721_5] {
+            let k = codec.encode(v);
+            assert_eq!(
+                f64::from(k),
+                (v * 1e4).round(),
+                "{v}: a whole number of lots"
+            );
+            assert!((codec.decode(k) - v).abs() <= 2.0 * f64::EPSILON * v, "{v}");
+        }
+        // Off the grid, or beyond 2^24 lots: the f32's 24 bits, as a raw f32 would keep.
+        for v in [0.123_456_789, 2_000.000_1, 1e20, 3e30] {
+            let rel = (codec.decode(codec.encode(v)) - v).abs() / v;
+            assert!(rel <= 6e-8, "{v}: {rel}");
+        }
+        // The largest size any codec carries stays finite.
+        let finest = SizeCodec::with_decimals(MAX_SIZE_DECIMALS);
+        assert!(finest.encode(MAX_SIZE).is_finite());
+    }
+
+    #[test]
+    fn the_size_lot_is_the_one_that_carries_most() {
+        assert_eq!(SizeCodec::fit([]), SizeCodec::RAW);
+        assert_eq!(
+            SizeCodec::fit([0.0, -1.0, f64::NAN, f64::INFINITY]),
+            SizeCodec::RAW
+        );
+        // Whole numbers: no decimals; a mix: the finest grid that still fits.
+        assert_eq!(SizeCodec::fit([1.0, 7.0, 300.0]).decimals, 0);
+        assert_eq!(SizeCodec::fit([0.5, 0.25, 0.125]).decimals, 3);
+        assert_eq!(SizeCodec::fit([0.123_456_78, 0.1, 0.05]).decimals, 8);
+        // 8-decimal sizes above 0.17 exceed 2^24 lots of 10^-8: 5 decimals carry more of these.
+        assert_eq!(
+            SizeCodec::fit([0.123_45, 2.5, 40.123_45, 0.000_000_01]).decimals,
+            5
+        );
+        // Synthetic floats are on no grid.
+        let floats = (1..100).map(|i| f64::from(i).sqrt() * std::f64::consts::PI);
+        assert_eq!(SizeCodec::fit(floats), SizeCodec::RAW);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use lobflow_core::c2c::C2cReport;
 use lobflow_core::engine::{Engine, EngineConfig, RingStores, RunOptions, RunOutput};
 use lobflow_core::feed::{Feed, OnBad};
 use lobflow_core::scorer::{feature_names, Weights, N_FEATURES};
-use lobflow_core::tick::{TICK_FIELD_OFFSETS, TICK_SIZE};
+use lobflow_core::tick::{MAX_SIZE, TICK_FIELD_OFFSETS, TICK_SIZE};
 use numpy::{IntoPyArray, PyArrayMethods, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -147,6 +147,7 @@ fn to_dict(py: Python<'_>, out: RunOutput) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("price_anchor", out.codec.anchor)?;
     d.set_item("price_quantum", out.codec.quantum)?;
     d.set_item("max_price_error", out.max_price_error)?;
+    d.set_item("size_lot", out.sizes.lot)?;
     let report = |r: &Option<C2cReport>| r.as_ref().map(|r| c2c_dict(py, r)).transpose();
     d.set_item("core_to_core_ns", report(&out.core_to_core_before)?)?;
     d.set_item("core_to_core_after_ns", report(&out.core_to_core_after)?)?;
@@ -216,6 +217,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_feature_names, m)?)?;
     m.add_function(wrap_pyfunction!(core_to_core_latency, m)?)?;
     m.add("TICK_SIZE", TICK_SIZE)?;
+    m.add("MAX_SIZE", MAX_SIZE)?;
     m.add("TICK_FIELD_OFFSETS", TICK_FIELD_OFFSETS.to_vec())?;
     m.add("FEATURE_COUNT", N_FEATURES)?;
     Ok(())
