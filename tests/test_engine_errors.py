@@ -404,6 +404,11 @@ def test_feature_windows_must_be_whole_milliseconds() -> None:
     with pytest.raises(ValueError, match="whole milliseconds"):
         features.compute(make_books(10), (10.5, 20, 50))  # type: ignore[arg-type]
     assert features.compute(make_books(10), (10.0, 20, 50)).height == 10  # type: ignore[arg-type]
+    assert features.compute(make_books(10), (np.int64(10), 20, 50)).height == 10  # type: ignore[arg-type]
+    # `float("10")` is 10.0: strings were once taken for numbers.
+    for odd in (("10", 20, 50), (10, None, 50), (True, 20, 50), "10,20,50"):
+        with pytest.raises(TypeError, match="windows_ms must be numbers, got"):
+            features.compute(make_books(10), odd)  # type: ignore[arg-type]
 
 
 def test_backtest_cli_cores_are_a_bad_parameter(tmp_path: Path) -> None:

@@ -112,6 +112,13 @@ def test_column_types_are_converted_or_refused() -> None:
     )
     assert features.compute(f32).equals(want)
     assert not base.equals(want)
+    # Decimal books, as a database export may bring them: the Float64 numbers, in both modes
+    # (the skip filter's `is_finite` once raised on them).
+    rounded = df.with_columns(pl.col("^(bid|ask)_px_.*$").round(2))
+    dec = rounded.with_columns(pl.col("bid_px_0", "ask_px_0").cast(pl.Decimal(18, 2)))
+    for on_bad in ("raise", "skip"):
+        got = features.compute(dec, on_bad=on_bad)
+        assert got.equals(features.compute(rounded, on_bad=on_bad)), on_bad
     with pytest.raises(ValueError, match="`bid_sz_3` must be numeric"):
         features.compute(df.with_columns(bid_sz_3=pl.lit("x")))
     with pytest.raises(ValueError, match="`ts` must be int64"):

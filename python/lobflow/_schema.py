@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 LEVELS = 5
 DEFAULT_WINDOWS_MS: tuple[int, int, int] = (10, 20, 50)
 
@@ -26,8 +28,13 @@ def check_windows(windows_ms: tuple[int, ...] | list[int]) -> tuple[int, int, in
     >>> check_windows([10, 20, 50])
     (10, 20, 50)
     """
+    # Numbers only: `float("10")` would take a string for one.
+    for x in windows_ms:
+        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+            msg = f"windows_ms must be numbers, got {x!r} in {windows_ms!r}"
+            raise TypeError(msg)
     # Whole milliseconds only: `int(10.5)` would quietly make a 10 ms window.
-    if any(isinstance(x, bool) or not float(x).is_integer() for x in windows_ms):
+    if any(not float(x).is_integer() for x in windows_ms):
         msg = f"windows_ms must be whole milliseconds, got {windows_ms!r}"
         raise ValueError(msg)
     w = tuple(int(x) for x in windows_ms)
