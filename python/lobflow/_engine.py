@@ -191,7 +191,9 @@ class Engine:
             say, needs a coarser step than its grid): the message names the row, the column
             and the rows of the feed's extreme prices (docs/tick-encoding.md).
         MemoryError
-            A ring of `capacity` slots cannot be allocated.
+            A ring of `capacity` slots cannot be allocated, or needs more than the memory the
+            system has available (Linux's ``MemAvailable``): refused before it is touched,
+            since overcommit would grant it and the OOM killer end the interpreter.
         KeyboardInterrupt
             Ctrl-C, within a tenth of a second, paced runs too.
         """

@@ -15,13 +15,16 @@ pub enum Error {
     },
     /// A ring whose slots cannot be allocated (more memory than the system will give).
     #[error(
-        "cannot allocate a ring of {capacity} slots ({bytes} bytes): choose a smaller capacity"
+        "cannot allocate a ring of {capacity} slots ({bytes} bytes){}: choose a smaller capacity",
+        available.map_or(String::new(), |a| format!(", more than the {a} bytes of memory available"))
     )]
     RingAlloc {
         /// The requested capacity.
         capacity: usize,
         /// The bytes its slots need (saturating).
         bytes: usize,
+        /// The memory the system had available, where that is what refused the ring.
+        available: Option<u64>,
     },
     /// A malformed weights file (see `WEIGHTS_FORMAT.md`); `line` is 1-based, 0 for the whole file.
     #[error("{path}:{line}: {msg}")]

@@ -16,6 +16,7 @@ pub mod feature_columns;
 pub mod features;
 pub mod feed;
 mod feed_batch;
+pub mod memory;
 pub mod pin;
 pub mod ring;
 pub mod scorer;
