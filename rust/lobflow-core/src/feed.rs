@@ -3,6 +3,7 @@
 use crate::columns::{min_max_if_all_usable, min_max_of_usable};
 use crate::error::{Error, Result};
 use crate::tick::{L2Tick, PriceCodec, SizeCodec, MAX_SIZE};
+use std::ops::ControlFlow;
 
 /// The book columns in the order [`Feed::cols`] holds them.
 pub const BOOK_COLUMNS: [&str; 20] = [
@@ -132,41 +133,31 @@ impl<'a> Feed<'a> {
 
     /// The price codec fitted to the level-0 prices of the rows that pass [`Self::check_row`]
     /// only, for a run that skips bad rows: a skipped row's price, however far off, must not
-    /// coarsen every other row's. One vectorised pass per 64 rows over the columns the check
-    /// reads, row by row where a batch is not clean (the producer's own walk).
+    /// coarsen every other row's.
     pub fn fit_codec_to_valid_rows(&self) -> PriceCodec {
-        const BATCH: usize = 64;
         let (bids, asks) = (self.cols[BID_PX], self.cols[ASK_PX]);
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        let mut last_ts = i64::MIN;
-        for start in (0..self.len()).step_by(BATCH) {
-            let rows = start..(start + BATCH).min(self.len());
-            if self.rows_clean(rows.clone(), last_ts) {
-                let (b, a) = min_max_of_usable(&bids[rows.clone()], &asks[rows.clone()]);
+        self.walk_rows(
+            |rows| {
+                let (b, a) = min_max_of_usable(&bids[rows.clone()], &asks[rows]);
                 (lo, hi) = (lo.min(b), hi.max(a));
-                last_ts = self.ts[rows.end - 1];
-            } else {
-                for r in rows {
-                    if self.check_row(r, last_ts).is_none() {
-                        (lo, hi) = (lo.min(bids[r]), hi.max(asks[r]));
-                        last_ts = self.ts[r];
-                    }
-                }
-            }
-        }
+            },
+            |_, _| ControlFlow::Continue(()),
+        );
         PriceCodec::fit(lo, hi)
     }
 
     /// The first row that fails [`Self::check_row`], and why.
     pub fn first_bad_row(&self) -> Option<(usize, Bad)> {
-        let mut last_ts = i64::MIN;
-        for r in 0..self.len() {
-            match self.check_row(r, last_ts) {
-                Some(bad) => return Some((r, bad)),
-                None => last_ts = self.ts[r],
-            }
-        }
-        None
+        let mut first = None;
+        self.walk_rows(
+            |_| {},
+            |r, bad| {
+                first = Some((r, bad));
+                ControlFlow::Break(())
+            },
+        );
+        first
     }
 
     /// Rows of the lowest `bid_px_0` and of the highest `ask_px_0` among the rows that pass
@@ -175,18 +166,8 @@ impl<'a> Feed<'a> {
     pub fn price_extremes(&self, valid_only: bool) -> Option<(usize, usize)> {
         let (bids, asks) = (self.cols[BID_PX], self.cols[ASK_PX]);
         let mut best: Option<(usize, usize)> = None;
-        let mut last_ts = i64::MIN;
-        for r in 0..self.len() {
-            let usable = if valid_only {
-                let ok = self.check_row(r, last_ts).is_none();
-                if ok {
-                    last_ts = self.ts[r];
-                }
-                ok
-            } else {
-                bids[r] < asks[r] && bids[r].is_finite() && asks[r].is_finite()
-            };
-            if usable {
+        let mut take = |rows: std::ops::Range<usize>| {
+            for r in rows {
                 best = Some(best.map_or((r, r), |(l, h)| {
                     (
                         if bids[r] < bids[l] { r } else { l },
@@ -194,8 +175,49 @@ impl<'a> Feed<'a> {
                     )
                 }));
             }
+        };
+        if valid_only {
+            self.walk_rows(take, |_, _| ControlFlow::Continue(()));
+        } else {
+            (0..self.len())
+                .filter(|&r| bids[r] < asks[r] && bids[r].is_finite() && asks[r].is_finite())
+                .for_each(|r| take(r..r + 1));
         }
         best
+    }
+
+    /// Walks the rows as a run checks them, each against the previous valid row's time: hands
+    /// `valid` each stretch of rows that pass [`Self::check_row`] (a clean batch of 64 in one
+    /// vectorised pass, [`Self::rows_clean`], else row by row) and `bad` each row that does
+    /// not, until `bad` breaks.
+    fn walk_rows(
+        &self,
+        mut valid: impl FnMut(std::ops::Range<usize>),
+        mut bad: impl FnMut(usize, Bad) -> ControlFlow<()>,
+    ) {
+        const BATCH: usize = 64;
+        let mut last_ts = i64::MIN;
+        for start in (0..self.len()).step_by(BATCH) {
+            let rows = start..(start + BATCH).min(self.len());
+            if self.rows_clean(rows.clone(), last_ts) {
+                last_ts = self.ts[rows.end - 1];
+                valid(rows);
+                continue;
+            }
+            for r in rows {
+                match self.check_row(r, last_ts) {
+                    None => {
+                        last_ts = self.ts[r];
+                        valid(r..r + 1);
+                    }
+                    Some(why) => {
+                        if bad(r, why).is_break() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Checks row `i` against the contract; `last_ts` is the previous valid row's time.
@@ -358,6 +380,59 @@ mod tests {
             };
             assert_eq!(f.fit_size_codec(), want, "{n} rows");
         }
+    }
+
+    /// [`Feed::walk_rows`]'s three users against a plain row-by-row walk.
+    #[test]
+    fn the_batched_walk_agrees_with_row_by_row() {
+        let n = 300;
+        let (ts, mut cols) = columns(n);
+        cols[BID_PX] = (0..n).map(|r| 100.0 + (r % 7) as f64 * 0.01).collect();
+        cols[ASK_PX] = (0..n).map(|r| 100.5 + (r % 5) as f64 * 0.01).collect();
+        // Bad rows in some batches (first, middle, last rows of a batch), with far-off prices
+        // that only a walk counting them would see; extremes inside clean batches.
+        let bads: [(usize, usize, f64); 5] = [
+            (63, BID_SZ + 2, -1.0),
+            (64, ASK_PX, 50.0), // crossed, and the lowest ask
+            (130, BID_PX, 1.0), // the lowest bid; made bad by its NaN size
+            (130, ASK_SZ, f64::NAN),
+            (299, BID_PX, f64::INFINITY),
+        ];
+        cols[BID_PX][200] = 99.0;
+        cols[ASK_PX][17] = 102.0;
+        for (r, c, v) in bads {
+            cols[c][r] = v;
+        }
+        let f = feed(&ts, &cols);
+        let mut last = i64::MIN;
+        let mut kept = Vec::new();
+        let mut first = None;
+        for (r, &t) in ts.iter().enumerate() {
+            match f.check_row(r, last) {
+                None => {
+                    last = t;
+                    kept.push(r);
+                }
+                Some(bad) => {
+                    first = first.or(Some((r, bad)));
+                }
+            }
+        }
+        assert_eq!(f.first_bad_row(), first);
+        assert_eq!(first.map(|(r, _)| r), Some(63));
+        let lo = kept
+            .iter()
+            .copied()
+            .min_by(|&a, &b| cols[BID_PX][a].total_cmp(&cols[BID_PX][b]));
+        let hi = kept
+            .iter()
+            .copied()
+            .max_by(|&a, &b| cols[ASK_PX][a].total_cmp(&cols[ASK_PX][b]));
+        assert_eq!(f.price_extremes(true), Some((lo.unwrap(), hi.unwrap())));
+        assert_eq!(f.price_extremes(true), Some((200, 17)));
+        assert_eq!(f.price_extremes(false), Some((130, 17)));
+        let (b, a) = (cols[BID_PX][200], cols[ASK_PX][17]);
+        assert_eq!(f.fit_codec_to_valid_rows(), PriceCodec::fit(b, a));
     }
 
     #[test]
