@@ -112,9 +112,13 @@ impl<'a> Feed<'a> {
         const RUNS: usize = 16;
         const RUN: usize = 64;
         let n = self.len();
-        let starts = (0..RUNS).map(move |j| (n.saturating_sub(RUN) * j / (RUNS - 1)).min(n));
-        let mut rows: Vec<usize> = starts.flat_map(|s| s..(s + RUN).min(n)).collect();
-        rows.dedup();
+        // Every row of a short feed; else runs spaced more than a run apart, so none overlap.
+        let rows: Vec<usize> = if n <= RUNS * RUN {
+            (0..n).collect()
+        } else {
+            let starts = (0..RUNS).map(|j| (n - RUN) * j / (RUNS - 1));
+            starts.flat_map(|s| s..s + RUN).collect()
+        };
         SizeCodec::fit(
             [BID_SZ, ASK_SZ]
                 .into_iter()
