@@ -152,11 +152,21 @@ pub const MAX_SIZE_DECIMALS: i32 = 8;
 /// The largest size a tick carries: `f32::MAX` lots of the finest lot (3.4·10^30), so that no
 /// codec's encoding overflows to inf. Independent of the fitted lot, so that which rows are
 /// bad does not depend on the encoding.
-pub const MAX_SIZE: f64 = f32::MAX as f64 / 1e8;
-const _: () = assert!(MAX_SIZE_DECIMALS == 8);
+pub const MAX_SIZE: f64 = f32::MAX as f64 / pow10(MAX_SIZE_DECIMALS);
 
-/// Largest integer every smaller one of which an f32 holds exactly.
-const F32_EXACT_INTEGERS: f64 = 16_777_216.0; // 2^24
+/// 2^24: every integer below it is exactly an f32.
+const F32_EXACT_INTEGERS: f64 = 16_777_216.0;
+
+/// `10^d` for `d ≥ 0`, exact up to 10^22.
+const fn pow10(d: i32) -> f64 {
+    let mut x = 1.0;
+    let mut i = 0;
+    while i < d {
+        x *= 10.0;
+        i += 1;
+    }
+    x
+}
 
 /// Maps level-0 sizes to and from f32 lots: `size = k · lot`, `lot = 10^-decimals`.
 ///
@@ -382,6 +392,7 @@ mod tests {
             assert!(rel <= 6e-8, "{v}: {rel}");
         }
         // The largest size any codec carries stays finite.
+        assert_eq!(MAX_SIZE, f64::from(f32::MAX) / 1e8);
         let finest = SizeCodec::with_decimals(MAX_SIZE_DECIMALS);
         assert!(finest.encode(MAX_SIZE).is_finite());
     }
