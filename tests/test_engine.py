@@ -148,6 +148,9 @@ def test_paced_run_times_every_tick() -> None:
     assert last is not None
     for c2c in (first, last):
         assert 0 < c2c["min"] <= c2c["p50"] <= c2c["p99"]
+    for raw in (res.raw["core_to_core_ns"], res.raw["core_to_core_after_ns"]):
+        assert raw["round_trips"] >= 64
+        assert isinstance(raw["cut_short"], bool)
     before, after = first["p50"], last["p50"]
     assert res.core_to_core_steady == (max(before, after) <= 1.5 * min(before, after))
     assert res.p50_over_core_to_core == res.latency_ns["p50"] / max(before, after)
@@ -229,6 +232,11 @@ def test_c2c_command_probes_once_or_watches() -> None:
     once = CliRunner().invoke(app, ["c2c", "--cores", "0,1", "--round-trips", "2000"])
     assert once.exit_code == 0, once.output
     assert once.output.count("one-way p50") == 1
+    assert "cut short" not in once.output
+    # Hours' worth of round trips: the probe's 1 s budget ends it, and it says so.
+    huge = CliRunner().invoke(app, ["c2c", "--cores", "0,1", "--round-trips", str(10**14)])
+    assert huge.exit_code == 0, huge.output
+    assert "cut short by the 1 s budget" in huge.output
     watched = CliRunner().invoke(
         app, ["c2c", "--cores", "0,1", "--round-trips", "2000", "--watch", "0.3", "--every", "0.1"]
     )

@@ -101,6 +101,9 @@ class RunResult:
             return f" (core-to-core p50 {c2c:.0f} ns: {self.ring_stores} ring stores)"
         before, after = self.core_to_core_ns["p50"], self.core_to_core_after_ns["p50"]
         moved = "" if self.core_to_core_steady else "; it moved during the run"
+        probes = (self.raw.get("core_to_core_ns"), self.raw.get("core_to_core_after_ns"))
+        if any(p is not None and p.get("cut_short") for p in probes):
+            moved += "; a probe ran out of time: the cores seldom ran at once"
         return f" (core-to-core p50 {before:.0f} ns before, {after:.0f} ns after{moved})"
 
 

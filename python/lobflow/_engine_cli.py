@@ -93,9 +93,14 @@ def c2c(
         except ValueError as err:  # e.g. both cores come down to one on this machine
             raise typer.BadParameter(str(err)) from err
         used = r["cores"]
+        cut = (
+            f"  (cut short by the 1 s budget: {r['round_trips']} round trips timed)"
+            if r["cut_short"]
+            else ""
+        )
         typer.echo(
             f"{time.monotonic() - t0:6.1f} s  cores {used[0]}+{used[1]}  one-way p50 "
-            f"{r['p50']:.1f} ns  p90 {r['p90']:.1f} ns  min {r['min']:.1f} ns"
+            f"{r['p50']:.1f} ns  p90 {r['p90']:.1f} ns  min {r['min']:.1f} ns{cut}"
         )
         if time.monotonic() - t0 + every > watch:
             break

@@ -3,12 +3,24 @@
 use crate::pin;
 use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Round trips timed together as one sample. Timing each trip alone adds a clock read
 /// (~20 ns here) to every sample, and on this VM it made the one-way figure 1.7× the one of
 /// the same bounce timed in bulk: the probe must not flatter what it is compared with.
 pub const TRIPS_PER_SAMPLE: usize = 64;
+
+/// Wall time after which a probe stops with the samples it has (at least one), however many
+/// round trips were asked for.
+///
+/// A round trip needs both threads running at once. A host that time-slices the two vCPUs on
+/// one physical core answers each only at a switch (~8 ms on one core here), and a 16 384-trip
+/// probe would then take minutes, during which Ctrl-C is not looked at; on these machines one
+/// takes 1-8 ms.
+pub const PROBE_BUDGET: Duration = Duration::from_secs(1);
+
+/// The value the pinging thread leaves on the line when it stops, so that the echo stops too.
+const STOP: u64 = u64::MAX;
 
 /// One-way latency between two cores: half the mean round trip of each sample of
 /// [`TRIPS_PER_SAMPLE`] round trips.
@@ -18,6 +30,9 @@ pub struct C2cReport {
     pub cores: [usize; 2],
     /// Number of timed round trips (a multiple of [`TRIPS_PER_SAMPLE`]).
     pub round_trips: usize,
+    /// Whether [`PROBE_BUDGET`] ran out before the round trips asked for: the cores did not
+    /// run at once for much of the probe, and the figures say how slowly they answered.
+    pub cut_short: bool,
     /// Median one-way latency in ns.
     pub one_way_ns_p50: f64,
     /// 90th percentile.
@@ -29,7 +44,8 @@ pub struct C2cReport {
 }
 
 /// Two threads pinned to `cores` bounce a counter on a cache-padded atomic of their own
-/// (freshly allocated) `round_trips` times (rounded up to whole samples).
+/// (freshly allocated) `round_trips` times (rounded up to whole samples), or for
+/// [`PROBE_BUDGET`] and one more sample, whichever is shorter.
 ///
 /// # Errors
 /// [`crate::Error::Config`] when `round_trips` is 0 or both threads would run on one core,
@@ -50,6 +66,16 @@ pub fn core_to_core_latency_on(
     cores: [usize; 2],
     round_trips: usize,
 ) -> crate::Result<C2cReport> {
+    probe(ball, cores, round_trips, PROBE_BUDGET)
+}
+
+/// [`core_to_core_latency_on`] within `budget` instead of [`PROBE_BUDGET`].
+fn probe(
+    ball: &AtomicU64,
+    cores: [usize; 2],
+    round_trips: usize,
+    budget: Duration,
+) -> crate::Result<C2cReport> {
     if round_trips == 0 {
         return Err(crate::Error::Config("round_trips must be ≥ 1".into()));
     }
@@ -64,42 +90,68 @@ pub fn core_to_core_latency_on(
         )));
     }
     ball.store(0, Ordering::Relaxed);
+    // Saturating: a user's count may be anything, and the budget ends the probe anyway.
     let n_samples = round_trips.div_ceil(TRIPS_PER_SAMPLE);
-    let round_trips = n_samples * TRIPS_PER_SAMPLE;
+    let round_trips = n_samples.saturating_mul(TRIPS_PER_SAMPLE);
+    // A tenth of the probe, within bounds: enough for both threads to be spinning and the
+    // line to be warm, without a huge request spending its budget on warming up.
     let warmup = (round_trips / 10)
-        .max(100)
+        .clamp(100, 16_384)
         .next_multiple_of(TRIPS_PER_SAMPLE);
-    let total = (warmup + round_trips) as u64;
-    let mut samples = Vec::with_capacity(n_samples);
+    let total = (warmup.saturating_add(round_trips) as u64).min(u64::MAX / 4);
+    // Capped: a probe asked for 2^40 round trips ends at its budget long before, and an
+    // allocation that large would abort the process.
+    let mut samples = Vec::with_capacity(n_samples.min(1 << 16));
     // Both ends run on threads of their own: pinning the caller would shrink the affinity of
     // whatever thread called us (in Python, the interpreter's main thread) for good.
-    std::thread::scope(|s| {
+    let cut_short = std::thread::scope(|s| {
         let echo = s.spawn(|| {
             pin::pin_current(plan.used[1]);
             // Odd values are pings; answer each with the next even value.
             for i in 0..total {
-                while ball.load(Ordering::Acquire) != 2 * i + 1 {
-                    std::hint::spin_loop();
+                loop {
+                    match ball.load(Ordering::Acquire) {
+                        v if v == 2 * i + 1 => break,
+                        STOP => return,
+                        _ => std::hint::spin_loop(),
+                    }
                 }
                 ball.store(2 * i + 2, Ordering::Release);
             }
         });
         let ping = s.spawn(|| {
             pin::pin_current(plan.used[0]);
-            let mut t0 = Instant::now();
-            for i in 0..total {
+            let started = Instant::now();
+            let mut t0 = started;
+            let (mut warm_end, mut end) = (warmup as u64, total);
+            let mut i = 0;
+            while i < end {
                 ball.store(2 * i + 1, Ordering::Release);
                 while ball.load(Ordering::Acquire) != 2 * i + 2 {
                     std::hint::spin_loop();
                 }
                 if (i + 1) % TRIPS_PER_SAMPLE as u64 == 0 {
-                    if i >= warmup as u64 {
+                    if i >= warm_end {
                         let trips = 2.0 * TRIPS_PER_SAMPLE as f64;
                         samples.push(t0.elapsed().as_nanos() as f64 / trips);
                     }
                     t0 = Instant::now();
+                    if end == total && t0 - started > budget {
+                        // Out of time: stop here, or after one timed sample if none is yet.
+                        if i < warm_end {
+                            warm_end = i + 1;
+                        }
+                        end = if samples.is_empty() {
+                            i + 1 + TRIPS_PER_SAMPLE as u64
+                        } else {
+                            i + 1
+                        };
+                    }
                 }
+                i += 1;
             }
+            ball.store(STOP, Ordering::Release);
+            end < total
         });
         let dead = |_| crate::Error::WorkerPanicked("c2c probe thread".into());
         echo.join().map_err(dead)?;
@@ -109,7 +161,8 @@ pub fn core_to_core_latency_on(
     let q = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
     Ok(C2cReport {
         cores: plan.used,
-        round_trips,
+        round_trips: samples.len() * TRIPS_PER_SAMPLE,
+        cut_short,
         one_way_ns_p50: q(0.5),
         one_way_ns_p90: q(0.9),
         one_way_ns_p99: q(0.99),
@@ -139,6 +192,26 @@ mod tests {
             "100 rounded up to whole samples"
         );
         assert!(r.one_way_ns_min > 0.0);
+    }
+
+    #[test]
+    fn a_probe_out_of_time_stops_with_what_it_has() {
+        let ball = AtomicU64::new(0);
+        // No time at all: the warm-up is cut, and exactly one sample is timed.
+        let r = probe(&ball, [0, 1], 1 << 20, Duration::ZERO).unwrap();
+        assert!(r.cut_short);
+        assert_eq!(r.round_trips, TRIPS_PER_SAMPLE);
+        assert!(r.one_way_ns_min > 0.0);
+        // Out of time mid-probe: the samples so far, far fewer than asked for.
+        let t0 = Instant::now();
+        let r = probe(&ball, [0, 1], usize::MAX, Duration::from_millis(30)).unwrap();
+        assert!(r.cut_short);
+        assert!(r.round_trips >= TRIPS_PER_SAMPLE && r.round_trips < 1 << 40);
+        assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
+        // In time: every round trip asked for.
+        let r = probe(&ball, [0, 1], 640, Duration::from_secs(60)).unwrap();
+        assert!(!r.cut_short);
+        assert_eq!(r.round_trips, 640);
     }
 
     #[test]

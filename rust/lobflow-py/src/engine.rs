@@ -164,6 +164,7 @@ fn c2c_dict<'py>(py: Python<'py>, r: &C2cReport) -> PyResult<Bound<'py, PyDict>>
     let d = PyDict::new(py);
     d.set_item("cores", (r.cores[0], r.cores[1]))?;
     d.set_item("round_trips", r.round_trips)?;
+    d.set_item("cut_short", r.cut_short)?;
     d.set_item("p50", r.one_way_ns_p50)?;
     d.set_item("p90", r.one_way_ns_p90)?;
     d.set_item("p99", r.one_way_ns_p99)?;
