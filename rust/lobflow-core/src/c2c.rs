@@ -30,8 +30,9 @@ pub struct C2cReport {
     pub cores: [usize; 2],
     /// Number of timed round trips (a multiple of [`TRIPS_PER_SAMPLE`]).
     pub round_trips: usize,
-    /// Whether [`PROBE_BUDGET`] ran out before the round trips asked for: the cores did not
-    /// run at once for much of the probe, and the figures say how slowly they answered.
+    /// Whether [`PROBE_BUDGET`] ran out before the round trips asked for: a request too large
+    /// for it, or cores that seldom ran at once (then the figures say how slowly they
+    /// answered). The figures cover the `round_trips` timed.
     pub cut_short: bool,
     /// Median one-way latency in ns.
     pub one_way_ns_p50: f64,
