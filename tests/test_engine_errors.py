@@ -427,9 +427,15 @@ def test_feature_windows_must_be_whole_milliseconds() -> None:
     assert features.compute(make_books(10), (10.0, 20, 50)).height == 10  # type: ignore[arg-type]
     assert features.compute(make_books(10), (np.int64(10), 20, 50)).height == 10  # type: ignore[arg-type]
     # `float("10")` is 10.0: strings were once taken for numbers.
-    for odd in (("10", 20, 50), (10, None, 50), (True, 20, 50), "10,20,50"):
-        with pytest.raises(TypeError, match="windows_ms must be numbers, got"):
-            features.compute(make_books(10), odd)  # type: ignore[arg-type]
+    odd: list[tuple[object, str]] = [
+        (("10", 20, 50), "windows_ms must be a number, got '10'"),
+        ((10, None, 50), "windows_ms must be a number, got None"),
+        ((True, 20, 50), "windows_ms must be a number, got True"),
+        ("10,20,50", "windows_ms must be three positive, strictly ascending integers, got '10"),
+    ]
+    for windows, says in odd:
+        with pytest.raises(TypeError, match=says):
+            features.compute(make_books(10), windows)  # type: ignore[call-overload]
 
 
 def test_backtest_cli_cores_are_a_bad_parameter(tmp_path: Path) -> None:

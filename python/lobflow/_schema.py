@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import numbers
+import operator
+from typing import SupportsIndex
+
+import numpy as np
 
 LEVELS = 5
 DEFAULT_WINDOWS_MS: tuple[int, int, int] = (10, 20, 50)
@@ -20,24 +23,53 @@ CONTRACT_COLUMNS: tuple[str, ...] = ("ts", *BOOK_COLUMNS)
 FEED_KEYS: tuple[str, ...] = ("exchange", "symbol")
 
 
-def check_windows(windows_ms: tuple[int, ...] | list[int]) -> tuple[int, int, int]:
-    """Validate three positive, strictly ascending window lengths in milliseconds.
+def as_number(name: str, x: object) -> float:
+    """`x` as a float; a str, bytes, bool or non-number is a `TypeError` naming the field.
+
+    `float("10")` would take a string for a number, and `float(True)` a flag.
+    """
+    if not isinstance(x, str | bytes | bool | np.bool_):
+        try:
+            return float(x)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+    msg = f"{name} must be a number, got {x!r}"
+    raise TypeError(msg)
+
+
+def check_windows(windows_ms: object) -> tuple[int, int, int]:
+    """Validate three positive, strictly ascending window lengths in whole milliseconds.
+
+    The one check every stage (features, training, export, `Weights`) applies. A string or
+    non-number is a `TypeError`; a fraction of a millisecond is a `ValueError`, not truncated
+    (`int(10.5)` would quietly make a 10 ms window).
 
     Examples
     --------
     >>> check_windows([10, 20, 50])
     (10, 20, 50)
     """
-    # Numbers only: `float("10")` would take a string for one.
-    for x in windows_ms:
-        if isinstance(x, bool) or not isinstance(x, numbers.Real):
-            msg = f"windows_ms must be numbers, got {x!r} in {windows_ms!r}"
-            raise TypeError(msg)
-    # Whole milliseconds only: `int(10.5)` would quietly make a 10 ms window.
-    if any(not float(x).is_integer() for x in windows_ms):
-        msg = f"windows_ms must be whole milliseconds, got {windows_ms!r}"
-        raise ValueError(msg)
-    w = tuple(int(x) for x in windows_ms)
+    if isinstance(windows_ms, str | bytes):
+        values: list[object] | None = None
+    else:
+        try:
+            values = list(windows_ms)  # type: ignore[call-overload]
+        except TypeError:
+            values = None
+    if values is None:
+        msg = f"windows_ms must be three positive, strictly ascending integers, got {windows_ms!r}"
+        raise TypeError(msg)
+    whole = []
+    for x in values:
+        if isinstance(x, SupportsIndex) and not isinstance(x, bool | np.bool_):
+            whole.append(operator.index(x))
+            continue
+        v = as_number("windows_ms", x)
+        if not v.is_integer():
+            msg = f"windows_ms must be whole milliseconds, got {windows_ms!r}"
+            raise ValueError(msg)
+        whole.append(int(v))
+    w = tuple(whole)
     if len(w) != 3 or any(x <= 0 for x in w) or not (w[0] < w[1] < w[2]):
         msg = f"windows_ms must be three positive, strictly ascending integers, got {windows_ms!r}"
         raise ValueError(msg)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, SupportsIndex
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lobflow import _core
-from lobflow._schema import check_windows, feature_names
+from lobflow._schema import as_number, check_windows, feature_names
 
 if TYPE_CHECKING:
     import os
@@ -43,15 +42,15 @@ class Weights:
     comments: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "windows_ms", check_windows(_whole_ms(self.windows_ms)))
+        object.__setattr__(self, "windows_ms", check_windows(self.windows_ms))
         if isinstance(self.coef, str | bytes):
             msg = f"coef must be {N_FEATURES} numbers, got {self.coef!r}"
             raise TypeError(msg)
-        coef = tuple(_number("coef", c) for c in self.coef)
+        coef = tuple(as_number("coef", c) for c in self.coef)
         if len(coef) != N_FEATURES:
             msg = f"coef must hold {N_FEATURES} weights, got {len(coef)}"
             raise ValueError(msg)
-        threshold, bias = _number("threshold", self.threshold), _number("bias", self.bias)
+        threshold, bias = as_number("threshold", self.threshold), as_number("bias", self.bias)
         if not all(np.isfinite(coef)) or not np.isfinite(bias):
             raise ValueError("coef and bias must be finite")
         if not (np.isfinite(threshold) and threshold >= 0):
@@ -130,39 +129,3 @@ class Weights:
         out[s > self.threshold] = 1
         out[s < -self.threshold] = -1
         return out
-
-
-def _number(name: str, x: object) -> float:
-    """`x` as a float; a str, bytes, bool or non-number is a `TypeError` naming the field."""
-    if not isinstance(x, str | bytes | bool | np.bool_):
-        try:
-            return float(x)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            pass
-    msg = f"{name} must be a number, got {x!r}"
-    raise TypeError(msg)
-
-
-def _whole_ms(windows_ms: object) -> tuple[int, ...]:
-    """The windows as ints: a fraction of a millisecond is a `ValueError`, not truncated."""
-    if isinstance(windows_ms, str | bytes):
-        values: list[object] | None = None
-    else:
-        try:
-            values = list(windows_ms)  # type: ignore[call-overload]
-        except TypeError:
-            values = None
-    if values is None:
-        msg = f"windows_ms must be three positive, strictly ascending integers, got {windows_ms!r}"
-        raise TypeError(msg)
-    out = []
-    for x in values:
-        if isinstance(x, SupportsIndex) and not isinstance(x, bool | np.bool_):
-            out.append(operator.index(x))
-            continue
-        v = _number("windows_ms", x)
-        if not v.is_integer():
-            msg = f"windows_ms must be whole milliseconds, got {windows_ms!r}"
-            raise ValueError(msg)
-        out.append(int(v))
-    return tuple(out)
