@@ -13,13 +13,15 @@ export PIP_CACHE_DIR := $(CURDIR)/.cache/pip
 export CARGO_TARGET_DIR := $(CURDIR)/target
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# The exact Python packages every install here uses (the file says why).
+export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: help dev demo test lint fmt test-rust test-py test-slow miri bench bench-rust clean
+.PHONY: help dev demo test lint fmt lock test-rust test-py test-slow miri bench bench-rust clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-$(VENV)/.deps: pyproject.toml
+$(VENV)/.deps: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.9.4,<2"
@@ -72,6 +74,19 @@ bench: dev ## pytest-benchmark suites in benches/ (Engine.run vs NumPy, collecto
 	mkdir -p .cache
 	$(PY) -m pytest benches -m benchmark --benchmark-enable -p no:cacheprovider \
 		--benchmark-columns=min,median,mean,max,ops --benchmark-json=.cache/bench.json
+
+LOCK_VENV := $(CURDIR)/.cache/lock-venv
+lock: ## re-pin constraints.txt to the newest releases pyproject.toml allows (then `make test`)
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); \
+		print(*p["build-system"]["requires"], *p["project"]["dependencies"], \
+		*p["project"]["optional-dependencies"]["dev"], sep="\n")' > $(LOCK_VENV)/requirements.txt
+	env -u PIP_CONSTRAINT $(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	env -u PIP_CONSTRAINT $(LOCK_VENV)/bin/python -m pip install --quiet -r $(LOCK_VENV)/requirements.txt
+	{ grep '^#' constraints.txt; $(LOCK_VENV)/bin/python -m pip freeze --all; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	git diff --stat constraints.txt
 
 fmt: dev ## format Rust and Python in place
 	cargo fmt --all

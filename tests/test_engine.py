@@ -151,6 +151,8 @@ def test_paced_run_times_every_tick() -> None:
     for raw in (res.raw["core_to_core_ns"], res.raw["core_to_core_after_ns"]):
         assert raw["round_trips"] >= 64
         assert isinstance(raw["cut_short"], bool)
+    cut = res.raw["core_to_core_ns"]["cut_short"] or res.raw["core_to_core_after_ns"]["cut_short"]
+    assert res.core_to_core_cut_short is cut
     before, after = first["p50"], last["p50"]
     assert res.core_to_core_steady == (max(before, after) <= 1.5 * min(before, after))
     assert res.p50_over_core_to_core == res.latency_ns["p50"] / max(before, after)
@@ -159,6 +161,7 @@ def test_paced_run_times_every_tick() -> None:
     assert flat.core_to_core_ns is None
     assert flat.core_to_core_after_ns is None
     assert flat.core_to_core_steady is None
+    assert flat.core_to_core_cut_short is None
     assert flat.p50_over_core_to_core is None
     assert res.ring_stores == flat.ring_stores == "cached"
 
@@ -170,6 +173,7 @@ def test_ring_stores_are_chosen_by_a_probe_and_never_change_the_outputs() -> Non
     auto = engine.run(books, record_features=True)
     assert auto.core_to_core_ns is not None
     assert auto.core_to_core_after_ns is None
+    assert auto.core_to_core_cut_short is auto.raw["core_to_core_ns"]["cut_short"]
     far = auto.core_to_core_ns["p50"] > 80
     assert auto.ring_stores == ("streaming" if far else "cached")
     assert f"{auto.ring_stores} ring stores" in auto.summary()

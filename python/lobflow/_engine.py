@@ -60,6 +60,10 @@ class RunResult:
     #: Whether the two held still (medians within 1.5x): on VMs the host can move the vCPUs
     #: mid-run, and then no one floor fits the run (docs/engine.md). None flat out.
     core_to_core_steady: bool | None
+    #: Whether a probe above stopped at its 1 s budget with fewer round trips than asked
+    #: (`c2c::PROBE_BUDGET`): the two cores seldom ran at once, so its figures rest on few
+    #: samples. None where no probe ran.
+    core_to_core_cut_short: bool | None
     #: How the producer wrote the ring's slots: ``"cached"`` (ordinary stores) or
     #: ``"streaming"`` (non-temporal stores; flat-out runs whose cores are far apart).
     ring_stores: Literal["cached", "streaming"]
@@ -101,8 +105,7 @@ class RunResult:
             return f" (core-to-core p50 {c2c:.0f} ns: {self.ring_stores} ring stores)"
         before, after = self.core_to_core_ns["p50"], self.core_to_core_after_ns["p50"]
         moved = "" if self.core_to_core_steady else "; it moved during the run"
-        probes = (self.raw.get("core_to_core_ns"), self.raw.get("core_to_core_after_ns"))
-        if any(p is not None and p.get("cut_short") for p in probes):
+        if self.core_to_core_cut_short:
             moved += "; a probe ran out of time: the cores seldom ran at once"
         return f" (core-to-core p50 {before:.0f} ns before, {after:.0f} ns after{moved})"
 
@@ -247,6 +250,7 @@ class Engine:
             core_to_core_ns=_c2c(raw["core_to_core_ns"]),
             core_to_core_after_ns=_c2c(raw["core_to_core_after_ns"]),
             core_to_core_steady=raw["core_to_core_steady"],
+            core_to_core_cut_short=_cut_short(raw["core_to_core_ns"], raw["core_to_core_after_ns"]),
             ring_stores=raw["ring_stores"],
             raw=raw,
         )
@@ -286,6 +290,11 @@ def _check_capacity(capacity: object) -> int:
         msg = f"capacity must be a power of two >= 2, got {n}"
         raise ValueError(msg)
     return n
+
+
+def _cut_short(*probes: dict[str, Any] | None) -> bool | None:
+    ran = [bool(p["cut_short"]) for p in probes if p is not None]
+    return any(ran) if ran else None
 
 
 def _c2c(raw: dict[str, Any] | None) -> dict[str, float] | None:
