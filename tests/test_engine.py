@@ -72,17 +72,19 @@ def test_exact_spread(bid: float, ask: float, spread: float) -> None:
     np.testing.assert_allclose(res.features[:, 1], spread, rtol=1e-9, atol=0)
 
 
-@pytest.mark.parametrize("decimals", [4, 5, 8])
-def test_ofi_of_queues_that_barely_move(decimals: int) -> None:
+@pytest.mark.parametrize(("decimals", "queue"), [(4, 0.12), (5, 0.12), (8, 0.12), (8, 3.0)])
+def test_ofi_of_queues_that_barely_move(decimals: int, queue: float) -> None:
     """OFI is a difference of sizes, far smaller than they may be: raw f32 sizes (24 bits, as
     the engine held them until 2026-12-01) put it 10^-5 to 10^-1 of its scale off here, lots in
-    f64 rounding. Seen live: a short collector feed whose queues near 1.5 moved by hundredths."""
+    f64 rounding. Seen live: a short collector feed whose queues near 1.5 moved by hundredths.
+    The 3-BTC queue on an 8-decimal venue is 3·10^8 lots: more whole lots than an f32's value
+    holds (2^24), which the tagged lots do (2^31)."""
     rng = np.random.default_rng(decimals)
     lot = 10.0**-decimals
     n = 400
 
     def walk() -> NDArray[np.float64]:
-        return np.round(0.12 + np.cumsum(rng.integers(-3, 4, n)) * lot, decimals)
+        return np.round(queue + np.cumsum(rng.integers(-3, 4, n)) * lot, decimals)
 
     df = make_books(n, seed=1).with_columns(
         bid_px_0=pl.lit(90_000.0), ask_px_0=pl.lit(90_000.01), bid_sz_0=walk(), ask_sz_0=walk()
@@ -94,7 +96,11 @@ def test_ofi_of_queues_that_barely_move(decimals: int) -> None:
     want = oracle_features(df)
     assert_features_close(res.features, want)
     ofi = want[:, 2]
-    assert np.abs(res.features[:, 2] - ofi).max() <= 1e-9 * np.abs(ofi).max()
+    # Exact to f64 rounding: 10^-9 of the scale, or a few ulps of the queues where their own
+    # rounding is larger than that (3.0 is 4.4e-16 from its neighbours, 10^-8 of this OFI).
+    queues = df.select(pl.max_horizontal("bid_sz_0", "ask_sz_0").max()).item()
+    tol = max(1e-9 * np.abs(ofi).max(), 4 * float(np.spacing(queues)))
+    assert np.abs(res.features[:, 2] - ofi).max() <= tol
 
 
 def test_input_forms_agree(tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ class RunResult:
     #: carry exactly stops the run with a ``ValueError`` naming its row.
     max_price_error: float
     #: The tick's level-0 size lot for this feed, a power of ten (docs/tick-encoding.md): sizes
-    #: on its grid below 2^24 lots are carried exactly, any other to f32's 24 bits.
+    #: on its grid below 2^31 lots are carried exactly, any other to f32's 24 bits.
     size_lot: float
     #: One-way latency between the run's two cores on a cache line of the run's own ring,
     #: measured just before it (p50, p90, p99, min in ns). Paced runs: the floor to compare

@@ -8,9 +8,10 @@
 //! anchor, so prices on any decimal grid at least that fine round-trip exactly and differences
 //! such as the spread are exact multiples of the quantum.
 //!
-//! Level-0 sizes are stored in lots of a power of ten ([`SizeCodec`]): a size on the lot's grid
-//! below 2^24 lots is an integer the f32 holds exactly, so OFI, a difference of them, is exact
-//! too; any other size keeps the f32's 24 bits, as deeper sizes do. See `docs/tick-encoding.md`.
+//! Level-0 sizes are stored in lots of a power of ten ([`SizeCodec`]): a whole number of lots
+//! below 2^31 is stored as that integer in the f32's bits (tagged by the sign bit), so it and
+//! OFI, a difference of such sizes, are exact; any other size keeps the f32's 24 bits, as
+//! deeper sizes do. See `docs/tick-encoding.md`.
 
 use std::mem::{offset_of, size_of};
 
@@ -154,8 +155,21 @@ pub const MAX_SIZE_DECIMALS: i32 = 8;
 /// bad does not depend on the encoding.
 pub const MAX_SIZE: f64 = f32::MAX as f64 / pow10(MAX_SIZE_DECIMALS);
 
-/// 2^24: every integer below it is exactly an f32.
-const F32_EXACT_INTEGERS: f64 = 16_777_216.0;
+/// Set in a level-0 size's f32 bits (the sign bit, which no size has): the other 31 bits are
+/// then a whole number of lots, exact up to 2^31, where the f32's own value is exact only to
+/// 2^24 (0.17 in lots of 10^-8).
+const WHOLE_LOTS: u32 = 1 << 31;
+
+/// 2^31: the whole lots a tagged size can hold.
+const WHOLE_LOTS_LIMIT: f64 = 2_147_483_648.0;
+
+/// A size is a whole number of lots when `size · 10^d` is within this many ulps of an integer:
+/// a decimal size parsed to f64 and scaled by its power of ten lands a few ulps from it.
+const ON_GRID_ULPS: f64 = 8.0;
+
+/// 2^52: added to `0 ≤ x < 2^51`, it leaves the f64 no fraction bits, so the sum's low
+/// mantissa bits are `x` rounded to the nearest integer.
+const TWO_52: f64 = 4_503_599_627_370_496.0;
 
 /// `10^d` for `d ≥ 0`, exact up to 10^22.
 const fn pow10(d: i32) -> f64 {
@@ -172,9 +186,10 @@ const fn pow10(d: i32) -> f64 {
 ///
 /// A raw f32 keeps 24 bits of a size, relative error ≤ 6·10^-8: enough for a size, not for
 /// OFI, which is a difference of level-0 sizes and can be far smaller than they are (two
-/// queues of 1.5 moving by 0.0357 give an OFI off by 10^-6 of itself). A size on the lot's
-/// grid, below 2^24 lots, is an integer the f32 holds exactly; any other still keeps its 24
-/// bits, since scaling by a power of ten and rounding to f32 loses no more than the f32 alone.
+/// queues of 1.5 moving by 0.0357 give an OFI off by 10^-6 of itself). A size that is a whole
+/// number of lots below 2^31 is stored as that integer in the f32's bits, tagged by the sign
+/// bit (no size is negative), so it comes back exact; any other is stored as the f32 value
+/// `size · 10^d`, which keeps 24 bits, no fewer than a raw f32 would.
 ///
 /// Deeper sizes stay raw f32: they feed only the imbalance ratios of their own level, which
 /// 24 bits serve, and scaling all ten sizes cost the producer ~20 % of its rate.
@@ -189,7 +204,7 @@ pub struct SizeCodec {
 }
 
 impl SizeCodec {
-    /// The codec that stores every size as the f32 nearest to it.
+    /// Lots of 1: whole sizes below 2^31 exact, any other the f32 nearest to it.
     pub const RAW: Self = Self {
         decimals: 0,
         scale: 1.0,
@@ -197,7 +212,7 @@ impl SizeCodec {
     };
 
     /// The lot of `0..=MAX_SIZE_DECIMALS` decimals that carries the most of `sizes` exactly
-    /// (on its grid and below 2^24 lots), the coarsest of equals. Zeros, negatives and
+    /// (a whole number of lots below 2^31), the coarsest of equals. Zeros, negatives and
     /// non-finite values count for none; with nothing on any grid, [`Self::RAW`].
     ///
     /// # Examples
@@ -216,10 +231,10 @@ impl SizeCodec {
             }
             for (d, n) in carried.iter_mut().enumerate() {
                 let x = v * 10f64.powi(d as i32);
-                if x >= F32_EXACT_INTEGERS {
+                if x >= WHOLE_LOTS_LIMIT {
                     break; // and so for every finer lot
                 }
-                if (x - x.round()).abs() <= 8.0 * f64::EPSILON * x {
+                if (x - x.round()).abs() <= ON_GRID_ULPS * f64::EPSILON * x {
                     *n += 1;
                 }
             }
@@ -247,18 +262,33 @@ impl SizeCodec {
         }
     }
 
-    /// Size → lots. A gridded size below 2^24 lots lands within an ulp of its integer, which
-    /// the f32 rounding then gives exactly: no explicit rounding, so that an off-grid size is
-    /// not forced onto the grid but keeps its 24 bits.
+    /// Size (finite, ≥ 0) → lots: a whole number of them below 2^31 as that integer, tagged;
+    /// any other size as the f32 value of its lots, so that an off-grid size is not forced
+    /// onto the grid but keeps its 24 bits.
     #[inline]
     pub fn encode(&self, size: f64) -> f32 {
-        (size * self.scale) as f32
+        let x = size * self.scale;
+        // The nearest integer without a float-to-int conversion or a libm call.
+        let y = x + TWO_52;
+        let k = y - TWO_52;
+        if k < WHOLE_LOTS_LIMIT && (x - k).abs() <= ON_GRID_ULPS * f64::EPSILON * x {
+            // k < 2^31 sits in y's low 31 mantissa bits.
+            f32::from_bits(WHOLE_LOTS | y.to_bits() as u32)
+        } else {
+            x as f32
+        }
     }
 
-    /// Lots → size, in f64 (within an ulp of the size for a gridded one).
+    /// Lots → size, in f64 (within an ulp of the size for a whole number of lots).
     #[inline]
     pub fn decode(&self, k: f32) -> f64 {
-        f64::from(k) * self.lot
+        let bits = k.to_bits();
+        let lots = if bits & WHOLE_LOTS == 0 {
+            f64::from(k)
+        } else {
+            f64::from(bits & !WHOLE_LOTS)
+        };
+        lots * self.lot
     }
 }
 
@@ -377,20 +407,29 @@ mod tests {
         assert_eq!(codec.decimals, 4);
         let got = codec.decode(codec.encode(p)) - codec.decode(codec.encode(c));
         assert!((got - (p - c)).abs() <= 4.0 * f64::EPSILON * p, "{got}");
-        for v in [0.0001, 0.1234, 1.0, 1_677.721_5] {
+        // Whole numbers of lots come back exact up to 2^31 lots (an f32's value: 2^24).
+        for v in [
+            0.0,
+            0.0001,
+            0.1234,
+            1.0,
+            1_677.721_5,
+            1_677.721_7,
+            214_748.364_7,
+        ] {
             let k = codec.encode(v);
-            assert_eq!(
-                f64::from(k),
-                (v * 1e4).round(),
-                "{v}: a whole number of lots"
-            );
             assert!((codec.decode(k) - v).abs() <= 2.0 * f64::EPSILON * v, "{v}");
         }
-        // Off the grid, or beyond 2^24 lots: the f32's 24 bits, as a raw f32 would keep.
-        for v in [0.123_456_789, 2_000.000_1, 1e20, 3e30] {
+        let beyond_f32 = 1_677.721_7 - 1_677.721_5;
+        let ofi = codec.decode(codec.encode(1_677.721_7)) - codec.decode(codec.encode(1_677.721_5));
+        assert!((ofi - beyond_f32).abs() <= 1e-12, "{ofi}");
+        // Off the grid, or from 2^31 lots: the f32's 24 bits, as a raw f32 would keep.
+        for v in [0.123_456_789, 2_000.000_1, 214_748.364_8, 1e20, 3e30] {
             let rel = (codec.decode(codec.encode(v)) - v).abs() / v;
             assert!(rel <= 6e-8, "{v}: {rel}");
         }
+        // No size is negative, so the tag cannot be mistaken for one; -0.0 is a size of 0.
+        assert_eq!(codec.decode(codec.encode(-0.0)), 0.0);
         // The largest size any codec carries stays finite.
         assert_eq!(MAX_SIZE, f64::from(f32::MAX) / 1e8);
         let finest = SizeCodec::with_decimals(MAX_SIZE_DECIMALS);
@@ -408,9 +447,14 @@ mod tests {
         assert_eq!(SizeCodec::fit([1.0, 7.0, 300.0]).decimals, 0);
         assert_eq!(SizeCodec::fit([0.5, 0.25, 0.125]).decimals, 3);
         assert_eq!(SizeCodec::fit([0.123_456_78, 0.1, 0.05]).decimals, 8);
-        // 8-decimal sizes above 0.17 exceed 2^24 lots of 10^-8: 5 decimals carry more of these.
+        // Tagged whole lots reach 2^31: 8-decimal sizes up to 21.47 (an f32's value: 0.17).
         assert_eq!(
-            SizeCodec::fit([0.123_45, 2.5, 40.123_45, 0.000_000_01]).decimals,
+            SizeCodec::fit([0.123_456_78, 3.000_000_01, 21.0]).decimals,
+            8
+        );
+        // Beyond it 5 decimals carry more of these.
+        assert_eq!(
+            SizeCodec::fit([0.123_45, 2.5, 40.123_45, 55.5, 0.000_000_01]).decimals,
             5
         );
         // Synthetic floats are on no grid.
