@@ -182,6 +182,19 @@ const fn pow10(d: i32) -> f64 {
     x
 }
 
+/// `x` lots as a whole number below 2^31, if it is one (within [`ON_GRID_ULPS`]): the one test
+/// of "carried exactly", shared by [`SizeCodec::fit`] and [`SizeCodec::encode`] so that they
+/// agree. `x` is finite and ≥ 0.
+#[inline]
+fn whole_lots(x: f64) -> Option<u32> {
+    // The nearest integer without a float-to-int conversion or a libm call.
+    let y = x + TWO_52;
+    let k = y - TWO_52;
+    // k < 2^31 sits in y's low 31 mantissa bits.
+    (k < WHOLE_LOTS_LIMIT && (x - k).abs() <= ON_GRID_ULPS * f64::EPSILON * x)
+        .then(|| y.to_bits() as u32)
+}
+
 /// Maps level-0 sizes to and from f32 lots: `size = k · lot`, `lot = 10^-decimals`.
 ///
 /// A raw f32 keeps 24 bits of a size, relative error ≤ 6·10^-8: enough for a size, not for
@@ -234,7 +247,7 @@ impl SizeCodec {
                 if x >= WHOLE_LOTS_LIMIT {
                     break; // and so for every finer lot
                 }
-                if (x - x.round()).abs() <= ON_GRID_ULPS * f64::EPSILON * x {
+                if whole_lots(x).is_some() {
                     *n += 1;
                 }
             }
@@ -268,14 +281,9 @@ impl SizeCodec {
     #[inline]
     pub fn encode(&self, size: f64) -> f32 {
         let x = size * self.scale;
-        // The nearest integer without a float-to-int conversion or a libm call.
-        let y = x + TWO_52;
-        let k = y - TWO_52;
-        if k < WHOLE_LOTS_LIMIT && (x - k).abs() <= ON_GRID_ULPS * f64::EPSILON * x {
-            // k < 2^31 sits in y's low 31 mantissa bits.
-            f32::from_bits(WHOLE_LOTS | y.to_bits() as u32)
-        } else {
-            x as f32
+        match whole_lots(x) {
+            Some(k) => f32::from_bits(WHOLE_LOTS | k),
+            None => x as f32,
         }
     }
 
