@@ -56,8 +56,8 @@ const MAX_QUANTA: f64 = 8_388_608.0;
 /// which makes an f32 of the result: adding and subtracting 1.5·2^52 leaves no fraction bits,
 /// so the FPU's round-to-nearest does the work. Exact for |x| < 2^51. Beyond that (never a
 /// codec offset we keep: such a price is not carried, and [`PriceCodec::carries`] says so)
-/// the result is within 2 of `x`, an ulp or two, which its f32 cannot tell from `x`'s own, and
-/// ±inf and NaN pass through. No branch for that range: the encoder runs this on all ten
+/// the result is within two ulps of `x`, which its f32 cannot tell from `x`'s own but at an
+/// f32 tie, and ±inf and NaN pass through. No branch for that range: the encoder runs this on all ten
 /// prices of every row, and the test and select were 11 % of its instructions (callgrind).
 /// `f64::round` compiles to a call on the baseline x86-64 target (no SSE4.1) and was 10 % of
 /// the engine's time.
@@ -409,21 +409,29 @@ mod tests {
         }
         assert_eq!(round_nearest(2.5), 2.0, "ties go to even");
         assert!(round_nearest(f64::NAN).is_nan());
-        // From 2^51 on an f64 has no fraction bits but the sum drops some integer ones: within
-        // 2 of x, and the same f32.
-        let two_52 = 4_503_599_627_370_496.0;
+        // From 2^51 on an f64 has no fraction bits, but the sum can drop low integer bits of
+        // x (2^51 + 1 and 2^55 - 4 lose theirs): within two ulps of x, and the same f32.
+        let two_51 = 2_251_799_813_685_248.0;
+        let two_52 = 2.0 * two_51;
         for x in [
-            2_251_799_813_685_248.0,
+            two_51,
+            two_51 + 1.0,
+            -(two_51 + 1.0),
             two_52 + 1.0,
-            -(two_52 + 1.0),
             3.3 * two_52,
             -5.0 * two_52,
+            16.0 * two_51 - 4.0,
             1e20,
         ] {
             let r = round_nearest(x);
-            assert!((r - x).abs() <= 2.0, "{x} → {r}");
+            assert!((r - x).abs() <= 2.0 * f64::EPSILON * x.abs(), "{x} → {r}");
             assert_eq!(r as f32, x as f32, "{x}");
         }
+        assert_ne!(
+            round_nearest(two_51 + 1.0),
+            two_51 + 1.0,
+            "the case the doc names"
+        );
     }
 
     #[test]
