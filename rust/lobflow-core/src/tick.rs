@@ -54,11 +54,12 @@ const MAX_QUANTA: f64 = 8_388_608.0;
 
 /// Rounds to the nearest integer (ties to even) without a libm call, for [`PriceCodec::encode`],
 /// which makes an f32 of the result: adding and subtracting 1.5·2^52 leaves no fraction bits,
-/// so the FPU's round-to-nearest does the work. Exact for |x| < 2^51. Beyond that (never a
-/// codec offset we keep: such a price is not carried, and [`PriceCodec::carries`] says so)
-/// the result is within two ulps of `x`, which its f32 cannot tell from `x`'s own but at an
-/// f32 tie, and ±inf and NaN pass through. No branch for that range: the encoder runs this on all ten
-/// prices of every row, and the test and select were 11 % of its instructions (callgrind).
+/// so the FPU's round-to-nearest does the work. Exact for |x| < 2^51. Beyond that (never an
+/// offset a tick holds exactly: an f32 holds integers only to 2^24, and a level-0 price that
+/// far out fails [`PriceCodec::carries`]) the result is within two ulps of `x`, which its f32
+/// cannot tell from `x`'s own but at an f32 tie; ±inf and NaN pass through. No branch for
+/// that range: the encoder runs this on all ten prices of every row, and the test and select
+/// were 11 % of its instructions (callgrind).
 /// `f64::round` compiles to a call on the baseline x86-64 target (no SSE4.1) and was 10 % of
 /// the engine's time.
 #[inline]
