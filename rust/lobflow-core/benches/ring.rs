@@ -387,10 +387,9 @@ const PAIRED_TRIPS: u64 = 200_000;
 /// crossbeam: 0.66-0.78x rtrb's in three runs, against 0.99x shuffled.
 fn paired() {
     let k = PAIRED.len();
-    // rate[round][entry] in M items (or M round trips) per second, and whether the cores
-    // were far apart before it.
+    // rate[round][entry] in M items (or M round trips) per second, and the one-way latency the
+    // probe before it found (over 80 ns: the cores far apart).
     let mut rate = vec![vec![0.0; k]; PAIRED_ROUNDS];
-    let mut far = vec![vec![false; k]; PAIRED_ROUNDS];
     let mut probed = vec![vec![0.0; k]; PAIRED_ROUNDS];
     // Seeded, so that a rerun takes the same orders.
     let mut rng = fastrand::Rng::with_seed(PAIRED_ROUNDS as u64);
@@ -399,7 +398,6 @@ fn paired() {
         rng.shuffle(&mut order);
         for q in order {
             let c2c = lobflow_core::c2c::core_to_core_latency(cores(), 1024).expect("probe");
-            far[r][q] = c2c.one_way_ns_p50 > 80.0;
             probed[r][q] = c2c.one_way_ns_p50;
             let n = if PAIRED[q].1 == Kind::Trips {
                 PAIRED_TRIPS
@@ -426,7 +424,7 @@ fn paired() {
         ("cores far (> 80 ns)", true),
     ] {
         let rounds: Vec<usize> = (0..PAIRED_ROUNDS)
-            .filter(|&r| far[r].iter().all(|&f| f == is_far))
+            .filter(|&r| probed[r].iter().all(|&ns| (ns > 80.0) == is_far))
             .collect();
         if rounds.is_empty() {
             println!("  {state}: no round all in it");
