@@ -56,10 +56,10 @@ test-py: dev ## pytest (slow and benchmark tests deselected), doctests, one run 
 	$(PY) -m pytest -q --doctest-modules python/lobflow -p no:cacheprovider
 	PYTHONMALLOC=debug $(PY) -m pytest -q tests/test_engine.py tests/test_engine_errors.py -p no:cacheprovider
 
-test: lint test-rust test-py ## build everything and run all tests (Rust and Python) and lints
+test: lint test-rust test-py test-slow ## build everything and run all tests (Rust and Python) and lints
 
-test-slow: dev ## the slow pytest suites too
-	$(PY) -m pytest -q -m "slow"
+test-slow: dev ## the long pytest cases (`make test` runs them too; `test-py` leaves them out)
+	$(PY) -m pytest -q -m "slow" -p no:cacheprovider
 
 miri: ## the ring's unit tests under Miri (needs a nightly toolchain with the miri component)
 	# Not part of `make test`: a fresh machine has no nightly toolchain. Strict provenance

@@ -31,18 +31,18 @@ def model(windows: tuple[int, int, int], scale: float, threshold: float = 0.0) -
     return lobflow.Weights(windows, threshold, 0.01, tuple(float(c) for c in coef))
 
 
-def check_run(df: pl.DataFrame, w: lobflow.Weights) -> None:
+def check_run(df: pl.DataFrame, w: lobflow.Weights, *, near_allowed: int = 0) -> None:
     res = lobflow.Engine(w, cores=CORES).run(df, record_features=True)
     want = oracle_features(df, w.windows_ms)
     assert res.features is not None
     assert_features_close(res.features, want)
     ref = oracle_scores(want, w.bias, w.coef)
     assert np.abs(res.scores - ref).max() <= 1e-6 * ref.std()
-    # Rows whose score is within rounding of ±threshold could legitimately differ; there are
-    # none in these feeds, and we check that rather than assume it.
+    # Rows whose score is within rounding of ±threshold could legitimately differ: short feeds
+    # have none, and we check that rather than assume it; long ones may have a few.
     near = np.abs(np.abs(ref) - w.threshold) <= 1e-6 * ref.std()
-    assert not near.any()
-    np.testing.assert_array_equal(res.signals, w.signal(ref))
+    assert near.sum() <= near_allowed
+    np.testing.assert_array_equal(res.signals[~near], w.signal(ref)[~near])
     assert set(np.unique(res.signals)) == {-1, 0, 1}
 
 
@@ -52,6 +52,15 @@ def test_parity_with_oracle(scale: str, windows: tuple[int, int, int]) -> None:
     df = make_books(4000, seed=3, price_scale=scale)  # type: ignore[arg-type]
     px = float(df["ask_px_0"][0] - df["bid_px_0"][0])
     check_run(df, model(windows, px, threshold=0.5))
+
+
+@pytest.mark.slow
+def test_parity_over_ring_laps_and_rebases() -> None:
+    """A feed long enough to lap the default 131 072-slot ring twice and to cross four
+    rebases of the window sums (every 2^16 snapshots): the parity feeds above do neither."""
+    df = make_books(2 * 131_072 + 12_345, seed=11)
+    px = float(df["ask_px_0"][0] - df["bid_px_0"][0])
+    check_run(df, model((10, 20, 50), px, threshold=0.5), near_allowed=3)
 
 
 def test_parity_on_real_binance_books(shared_data: Path) -> None:
