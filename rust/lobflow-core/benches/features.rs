@@ -1,4 +1,5 @@
-//! `FeatureState::update` alone, and with the scorer: the worker's per-tick cost; and the batch
+//! `FeatureState::update` alone, and with the scorer; `ScoreState::score`, the worker's per-tick
+//! cost (the same score with the window weights folded into the windows' sums); and the batch
 //! features of a whole table (`feature_columns::compute`) on one thread and on all of them.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -6,6 +7,7 @@ use lobflow_core::feature_columns;
 use lobflow_core::features::FeatureState;
 use lobflow_core::feed::Feed;
 use lobflow_core::scorer::{Weights, N_FEATURES};
+use lobflow_core::scoring::ScoreState;
 use std::hint::black_box;
 
 struct Snap {
@@ -72,6 +74,19 @@ fn bench(crit: &mut Criterion) {
                 for s in &data {
                     let f = st.update(s.ts, s.b, s.a, &s.bs, &s.asz);
                     acc += i64::from(model.signal(model.score(&f)));
+                }
+                black_box(acc)
+            },
+            BatchSize::LargeInput,
+        );
+    });
+    g.bench_function("score_state", |b| {
+        b.iter_batched_ref(
+            || ScoreState::new(&model),
+            |st| {
+                let mut acc = 0i64;
+                for s in &data {
+                    acc += i64::from(model.signal(st.score(s.ts, s.b, s.a, &s.bs, &s.asz)));
                 }
                 black_box(acc)
             },

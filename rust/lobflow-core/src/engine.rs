@@ -14,6 +14,7 @@ use crate::feed::{Feed, OnBad, ASK_PX, BID_PX, BOOK_COLUMNS};
 use crate::pin::{self, PinReport};
 use crate::ring::{Consumer, Producer, RingBuffer};
 use crate::scorer::{Weights, N_FEATURES};
+use crate::scoring::ScoreState;
 use crate::tick::{L2Tick, PriceCodec, SizeCodec};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -648,7 +649,13 @@ impl Engine {
             ..
         } = *ctx;
         let model = &self.weights;
-        let mut state = FeatureState::new(model.windows_ms);
+        // The score comes from its own state whether or not the features are recorded, so a
+        // run's scores are the same bit for bit either way; recording adds a second pass of
+        // the windows over the same ticks.
+        let mut score_state = ScoreState::new(model);
+        let mut recorder = opts
+            .record_features
+            .then(|| FeatureState::new(model.windows_ms));
         // Zeroed, so no pass fills them before the first tick (fresh pages come zeroed); every
         // row is written below, skipped rows with NaN.
         let mut scores = vec![0.0; n];
@@ -712,11 +719,11 @@ impl Engine {
                 ask_sz[0] = sizes.decode(tick.ask_sz[0]);
                 let b = codec.decode(tick.bid_px[0]);
                 let a = codec.decode(tick.ask_px[0]);
-                let f = state.update(tick.ts, b, a, &bid_sz, &ask_sz);
-                let score = model.score(&f);
+                let score = score_state.score(tick.ts, b, a, &bid_sz, &ask_sz);
                 scores[i] = score;
                 signals[i] = model.signal(score);
-                if let Some(out) = features.as_mut() {
+                if let (Some(out), Some(state)) = (features.as_mut(), recorder.as_mut()) {
+                    let f = state.update(tick.ts, b, a, &bid_sz, &ask_sz);
                     out[i * N_FEATURES..(i + 1) * N_FEATURES].copy_from_slice(&f);
                 }
             }

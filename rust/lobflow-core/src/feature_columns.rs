@@ -29,9 +29,9 @@ use rayon::prelude::*;
 pub use table::{Chunked, Table};
 
 use crate::error::{Error, Result};
-use crate::features::windows_are_valid;
 use crate::feed::{Bad, Feed};
 use crate::scorer::N_FEATURES;
+use crate::windows::windows_are_valid;
 use kernel::compute_run;
 use scatter::Scatter;
 use table::Rows;

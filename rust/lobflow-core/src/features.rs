@@ -1,37 +1,14 @@
 //! The 18 contract features, computed incrementally: O(1) amortised per snapshot, no allocation
 //! once the window buffer has grown to the busiest burst it has seen.
 //!
-//! The three windows are nested (lengths strictly ascending), so one time-ordered ring of
-//! snapshots serves all of them: each window only keeps its start position. The ring holds each
-//! snapshot's time and the *exclusive prefix sums* of `(ofi, spread, qi0)` up to it, so a
-//! window's sums are one subtraction (`total − prefix[start]`) and evicting an entry is just
-//! moving the start forward: no per-entry arithmetic on the way out.
+//! The nine point features come from the snapshot and the previous one ([`Point`]); the nine
+//! window means from the ring of prefix sums in [`crate::windows`].
 
 use crate::scorer::N_FEATURES;
+use crate::windows::{Window, Windows};
 
-/// The prefix sums are rebased this often (pushes): re-anchored at the oldest live entry so
-/// their magnitude, and with it the rounding of `total − prefix[start]`, stays bounded by about
-/// 2^16 × the feature's scale × ε whatever the run length. Amortised cost: live entries / 2^16
-/// subtractions per snapshot.
-const REBASE_EVERY: usize = 1 << 16;
-
-/// Window counts below this have their reciprocal in a table. A window holds one snapshot per
-/// poll of the exchange (one to a few at 3 polls a second) and up to ~20 in the benches' bursts;
-/// longer ones divide.
-const RECIPROCALS: usize = 64;
-
-/// `1.0 / k` for `k < RECIPROCALS`: the windows' means multiply by these instead of dividing,
-/// three divisions fewer per snapshot with the very same values (IEEE division, at compile
-/// time as at run time; update + score 38.1 → 40.7 M/s on one thread of the Xeon VM).
-static RECIPROCAL: [f64; RECIPROCALS] = {
-    let mut table = [0.0; RECIPROCALS];
-    let mut k = 0;
-    while k < RECIPROCALS {
-        table[k] = 1.0 / k as f64;
-        k += 1;
-    }
-    table
-};
+/// Features 0–8 (`mid` … `qi_4`): what a snapshot gives without the windows.
+pub(crate) const N_POINT: usize = 9;
 
 /// The previous valid snapshot's best levels, for OFI.
 #[derive(Clone, Copy, Debug)]
@@ -42,106 +19,27 @@ struct Best {
     qa: f64,
 }
 
-/// Three positive, strictly ascending window lengths: what both feature implementations
-/// need (the windows are nested).
-pub(crate) fn windows_are_valid(windows_ms: [u64; 3]) -> bool {
-    let [w0, w1, w2] = windows_ms;
-    w0 > 0 && w0 < w1 && w1 < w2
-}
-
-/// Incremental feature state of one feed.
-#[derive(Clone, Debug)]
-pub struct FeatureState {
+/// The point features of consecutive snapshots (OFI needs the previous one).
+#[derive(Clone, Copy, Debug, Default)]
+struct Point {
     prev: Option<Best>,
-    len_ns: [u64; 3],
-    /// First live position of each window (free-running, indexed with `& mask`).
-    start: [usize; 3],
-    /// Snapshot times by position. Kept apart from the sums: the eviction walk only reads times,
-    /// and eight of them share a cache line.
-    ts: Vec<u64>,
-    /// Sum of `(ofi, spread, qi0)` over all positions before this one, since the last rebase.
-    prefix: Vec<[f64; 3]>,
-    /// The same sum over every position pushed so far.
-    total: [f64; 3],
-    mask: usize,
-    end: usize,
 }
 
-impl FeatureState {
-    /// State for windows of the given lengths in ms (strictly ascending, as a weights file has).
-    ///
-    /// # Panics
-    /// If the windows are not three positive, strictly ascending lengths (the weights parser
-    /// guarantees this for every engine).
-    pub fn new(windows_ms: [u64; 3]) -> Self {
-        assert!(
-            windows_are_valid(windows_ms),
-            "windows must be positive and strictly ascending: {windows_ms:?}"
-        );
-        Self {
-            prev: None,
-            len_ns: windows_ms.map(|ms| ms.saturating_mul(1_000_000)),
-            start: [0; 3],
-            ts: vec![0; 64],
-            prefix: vec![[0.0; 3]; 64],
-            total: [0.0; 3],
-            mask: 63,
-            end: 0,
-        }
-    }
-
-    /// Forgets the feed (a new feed starts: OFI restarts at 0, windows empty). Keeps the buffer.
-    pub fn reset(&mut self) {
+impl Point {
+    /// Forgets the previous snapshot: the next OFI is 0.
+    fn reset(&mut self) {
         self.prev = None;
-        self.end = 0;
-        self.start = [0; 3];
-        self.total = [0.0; 3];
     }
 
-    /// Doubles the buffer, keeping entries at their positions modulo the new mask.
-    #[cold]
-    fn grow(&mut self) {
-        let cap = (self.mask + 1) * 2;
-        let new_mask = cap - 1;
-        let mut ts = vec![0; cap];
-        let mut prefix = vec![[0.0; 3]; cap];
-        for pos in self.start[2]..self.end {
-            ts[pos & new_mask] = self.ts[pos & self.mask];
-            prefix[pos & new_mask] = self.prefix[pos & self.mask];
-        }
-        self.ts = ts;
-        self.prefix = prefix;
-        self.mask = new_mask;
-    }
-
-    /// Re-anchors the prefix sums at the oldest live entry (see [`REBASE_EVERY`]).
-    #[cold]
-    fn rebase(&mut self) {
-        let base = self.prefix[self.start[2] & self.mask];
-        for pos in self.start[2]..self.end {
-            let p = &mut self.prefix[pos & self.mask];
-            for (x, b) in p.iter_mut().zip(base) {
-                *x -= b;
-            }
-        }
-        for (x, b) in self.total.iter_mut().zip(base) {
-            *x -= b;
-        }
-    }
-
-    /// Adds snapshot `ts` (ns) and returns its 18 features in contract order.
-    ///
-    /// `bid_px0 < ask_px0` and finite non-negative sizes are the caller's to check (the engine
-    /// validates every row before it gets here).
+    /// Features 0–8 of this snapshot, in contract order.
     #[inline]
-    pub fn update(
+    fn update(
         &mut self,
-        ts: u64,
         bid_px0: f64,
         ask_px0: f64,
         bid_sz: &[f64; 5],
         ask_sz: &[f64; 5],
-    ) -> [f64; N_FEATURES] {
+    ) -> [f64; N_POINT] {
         let (b, a, qb, qa) = (bid_px0, ask_px0, bid_sz[0], ask_sz[0]);
         let mid = 0.5 * (b + a);
         let spread = a - b;
@@ -162,7 +60,7 @@ impl FeatureState {
         } else {
             (b * qa + a * qb) / depth
         };
-        let mut f = [0.0; N_FEATURES];
+        let mut f = [0.0; N_POINT];
         f[0] = mid;
         f[1] = spread;
         f[2] = ofi;
@@ -175,70 +73,108 @@ impl FeatureState {
                 (bid_sz[k] - ask_sz[k]) / d
             };
         }
-        self.push_and_average(ts, [ofi, spread, f[4]], &mut f);
         f
-    }
-
-    #[inline]
-    fn push_and_average(&mut self, ts: u64, vals: [f64; 3], f: &mut [f64; N_FEATURES]) {
-        if self.end - self.start[2] > self.mask {
-            self.grow();
-        }
-        if self.end % REBASE_EVERY == REBASE_EVERY - 1 {
-            self.rebase();
-        }
-        let mask = self.mask;
-        // Views of exactly `mask + 1` entries: every `pos & mask` is then provably in bounds,
-        // and the compiler drops the bounds checks (8 % of an update's instructions, callgrind).
-        let times = &mut self.ts[..=mask];
-        let prefix = &mut self.prefix[..=mask];
-        let pos = self.end;
-        times[pos & mask] = ts;
-        prefix[pos & mask] = self.total;
-        for (t, v) in self.total.iter_mut().zip(vals) {
-            *t += v;
-        }
-        self.end += 1;
-        for wi in 0..3 {
-            // Entry m is out once ts_m + W ≤ ts, i.e. ts_m < ts + 1 − W (0 when ts < W: then
-            // nothing is out). The entry just pushed never is (W > 0), so it ends every walk.
-            let lim = ts.saturating_add(1).saturating_sub(self.len_ns[wi]);
-            let mut s = self.start[wi];
-            // Consecutive snapshots usually push 0–2 entries out of a window, in an order no
-            // predictor can learn; two unconditional steps take them without a branch, and the
-            // loop is left for bursts and gaps.
-            s += usize::from(times[s & mask] < lim);
-            s += usize::from(times[s & mask] < lim);
-            while times[s & mask] < lim {
-                s += 1;
-            }
-            self.start[wi] = s;
-            let count = self.end - s;
-            // A window holding only this snapshot gets its values exactly, not as a difference
-            // of two large sums. Selects, not a branch: it would mispredict often.
-            let alone = count == 1;
-            let base = prefix[s & mask];
-            let inv = reciprocal(count);
-            for j in 0..3 {
-                let sum = if alone {
-                    vals[j]
-                } else {
-                    self.total[j] - base[j]
-                };
-                f[9 + 3 * j + wi] = sum * inv;
-            }
-        }
     }
 }
 
-/// `1.0 / count`, from [`RECIPROCAL`] while the window is short enough (one well-predicted
-/// branch: a feed's window counts move slowly).
+/// The three values the windows average, from a snapshot's point features: `(ofi, spread,
+/// qi0)`, the order of the contract's rolling groups.
 #[inline]
-fn reciprocal(count: usize) -> f64 {
-    if count < RECIPROCALS {
-        RECIPROCAL[count]
-    } else {
-        1.0 / count as f64
+pub(crate) fn windowed(point: &[f64; N_POINT]) -> [f64; 3] {
+    [point[2], point[1], point[4]]
+}
+
+/// One feed's snapshots as far as any per-snapshot computation needs them: the previous best
+/// levels (OFI) and the windows' ring, holding whichever three values the caller sums.
+#[derive(Clone, Debug)]
+pub(crate) struct FeedState {
+    point: Point,
+    windows: Windows,
+}
+
+impl FeedState {
+    pub(crate) fn new(windows_ms: [u64; 3]) -> Self {
+        Self {
+            point: Point::default(),
+            windows: Windows::new(windows_ms),
+        }
+    }
+
+    /// Forgets the feed (a new feed starts: OFI restarts at 0, windows empty). Keeps the buffer.
+    pub(crate) fn reset(&mut self) {
+        self.point.reset();
+        self.windows.reset();
+    }
+
+    /// Adds a snapshot: its point features, and the windows after pushing the three values
+    /// `summed` makes of them.
+    #[inline]
+    pub(crate) fn push(
+        &mut self,
+        ts: u64,
+        bid_px0: f64,
+        ask_px0: f64,
+        sizes: [&[f64; 5]; 2],
+        summed: impl FnOnce(&[f64; N_POINT]) -> [f64; 3],
+    ) -> ([f64; N_POINT], [Window; 3]) {
+        let point = self.point.update(bid_px0, ask_px0, sizes[0], sizes[1]);
+        let windows = self.windows.push(ts, summed(&point));
+        (point, windows)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn window_capacity(&self) -> usize {
+        self.windows.capacity()
+    }
+}
+
+/// Incremental feature state of one feed.
+#[derive(Clone, Debug)]
+pub struct FeatureState {
+    feed: FeedState,
+}
+
+impl FeatureState {
+    /// State for windows of the given lengths in ms (strictly ascending, as a weights file has).
+    ///
+    /// # Panics
+    /// If the windows are not three positive, strictly ascending lengths (the weights parser
+    /// guarantees this for every engine).
+    pub fn new(windows_ms: [u64; 3]) -> Self {
+        Self {
+            feed: FeedState::new(windows_ms),
+        }
+    }
+
+    /// Forgets the feed (a new feed starts: OFI restarts at 0, windows empty). Keeps the buffer.
+    pub fn reset(&mut self) {
+        self.feed.reset();
+    }
+
+    /// Adds snapshot `ts` (ns) and returns its 18 features in contract order.
+    ///
+    /// `bid_px0 < ask_px0` and finite non-negative sizes are the caller's to check (the engine
+    /// validates every row before it gets here).
+    #[inline]
+    pub fn update(
+        &mut self,
+        ts: u64,
+        bid_px0: f64,
+        ask_px0: f64,
+        bid_sz: &[f64; 5],
+        ask_sz: &[f64; 5],
+    ) -> [f64; N_FEATURES] {
+        let (point, windows) = self
+            .feed
+            .push(ts, bid_px0, ask_px0, [bid_sz, ask_sz], windowed);
+        let mut f = [0.0; N_FEATURES];
+        f[..N_POINT].copy_from_slice(&point);
+        for (wi, w) in windows.iter().enumerate() {
+            for j in 0..3 {
+                f[N_POINT + 3 * j + wi] = w.sums[j] * w.inv_count;
+            }
+        }
+        f
     }
 }
 
@@ -246,6 +182,7 @@ fn reciprocal(count: usize) -> f64 {
 #[allow(clippy::float_cmp)] // expected values are exact by construction
 mod tests {
     use super::*;
+    use crate::windows::REBASE_EVERY;
 
     const Z: [f64; 5] = [0.0; 5];
 
@@ -278,17 +215,6 @@ mod tests {
         // bid down, ask up: 0 − qb_{n−1} − 0 + qa_{n−1}
         let f = s.update(2, 100.0, 101.5, &sz(4.0), &sz(9.0));
         assert_eq!(f[2], -2.0 + 3.0);
-    }
-
-    #[test]
-    fn the_reciprocal_table_and_the_division_agree_bit_for_bit() {
-        for k in 1..4 * RECIPROCALS {
-            assert_eq!(
-                reciprocal(k).to_bits(),
-                (1.0 / k as f64).to_bits(),
-                "count {k}"
-            );
-        }
     }
 
     #[test]
@@ -334,7 +260,7 @@ mod tests {
             let expect = (0..=i).map(|j| (j % 7) as f64 + 1.0).sum::<f64>() / (i + 1) as f64;
             assert!((f[14] - expect).abs() < 1e-12);
         }
-        assert!(s.mask >= 1023);
+        assert!(s.feed.window_capacity() >= 1024);
         s.reset();
         let f = s.update(5, 1.0, 3.0, &sz(1.0), &sz(1.0));
         assert_eq!(f[2], 0.0);

@@ -2,7 +2,8 @@
 //!
 //! The pipeline is producer → [`ring`] → worker: the producer encodes feed rows into
 //! 88-byte [`tick::L2Tick`]s, the worker turns them into the 18 contract features
-//! ([`features`]), scores them with a baked linear model ([`scorer`]) and emits a signal.
+//! ([`features`]), scores them with a baked linear model ([`scorer`]; the worker folds its
+//! window weights into the windows' sums, [`scoring`]) and emits a signal.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
@@ -20,7 +21,9 @@ pub mod memory;
 pub mod pin;
 pub mod ring;
 pub mod scorer;
+pub mod scoring;
 mod sync;
 pub mod tick;
+mod windows;
 
 pub use error::{Error, Result};
