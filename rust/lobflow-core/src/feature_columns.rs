@@ -8,14 +8,14 @@
 //! both, and an oracle in `NumPy`, to the same numbers.
 //!
 //! Each run copies its rows (and the rows before them that its windows reach: its warm-up)
-//! out of the table into scratch that stays in cache, computes them there ([`kernel`]) and
+//! out of the table into scratch that stays in cache, computes them there (`kernel.rs`) and
 //! writes them to the output. So the input is read in place however polars chunked it
-//! ([`table`]), several feeds interleaved in one table are computed feed by feed without
+//! (`table.rs`), several feeds interleaved in one table are computed feed by feed without
 //! copying whole feeds, and each output column is written once.
 //!
 //! A window's mean comes from prefix sums of `(ofi, spread, qi0)` that each run starts afresh
 //! at its warm-up, so runs need nothing from each other and a prefix sum spans at most about
-//! two runs of rows: the difference of two of them loses at most ~2·[`RUN_ROWS`]·ε of the
+//! two runs of rows: the difference of two of them loses at most ~2·`RUN_ROWS`·ε of the
 //! feature's scale, however long the feed.
 
 mod kernel;

@@ -1,8 +1,8 @@
 //! The 18 contract features, computed incrementally: O(1) amortised per snapshot, no allocation
 //! once the window buffer has grown to the busiest burst it has seen.
 //!
-//! The nine point features come from the snapshot and the previous one ([`Point`]); the nine
-//! window means from the ring of prefix sums in [`crate::windows`].
+//! The nine point features come from the snapshot and the previous one; the nine window means
+//! from the ring of prefix sums in `windows.rs`.
 
 use crate::scorer::N_FEATURES;
 use crate::windows::{Window, Windows};

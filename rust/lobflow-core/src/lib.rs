@@ -1,9 +1,9 @@
 //! lobflow-core: the pure-Rust inference engine behind `lobflow.Engine` (no Python here).
 //!
 //! The pipeline is producer → [`ring`] → worker: the producer encodes feed rows into
-//! 88-byte [`tick::L2Tick`]s, the worker turns them into the 18 contract features
-//! ([`features`]), scores them with a baked linear model ([`scorer`]; the worker folds its
-//! window weights into the windows' sums, [`scoring`]) and emits a signal.
+//! 88-byte [`tick::L2Tick`]s, the worker scores each with a baked linear model ([`scorer`])
+//! over the 18 contract features ([`features`]), the window means' weights folded into the
+//! windows' sums ([`scoring`]), and emits a signal.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]

@@ -4,11 +4,13 @@
 //! The window means enter the score only as `Σ_j w[9 + 3j + i] · sum_j / count_i` for window
 //! `i`, so each window's three weights are folded into the value its prefix sums carry: window
 //! `i` sums `d_i = Σ_j w[9 + 3j + i] · (ofi, spread, qi0)_j` and contributes
-//! `sum(d_i) / count_i`. The ring is the same as the features' ([`crate::windows`]); what goes
-//! is, per window, two subtractions and two multiplications of the three, the select of a
-//! window that holds only this snapshot, and the 18 stores and reloads of a feature array. On
-//! one thread of the Zen 4 VM update + score went from 28–34 to 34–43 M snapshots/s (pairs of
-//! runs, the same instructions to within 1 %: the gain is in the stores and the dependencies).
+//! `sum(d_i) / count_i`. The ring is the same as the features' (`windows.rs`). Per window,
+//! two of the three subtractions and multiplications go, and the select of a window that holds
+//! only this snapshot, and with them the 18 stores and reloads of a feature array; making `d`
+//! costs about as many instructions as that saves. On one thread of the Zen 4 VM it ran ~1.2×
+//! as fast as `update` + `score` (the median of 24 pairs of runs; criterion 36.0 against
+//! 28.3 M snapshots/s) with the same instructions to within 1 %: the gain is in the stores and
+//! the dependencies.
 //!
 //! The value is the same linear function of the same features as [`Weights::score`], summed in
 //! another order (as valid as that one: scikit-learn's differs from both); the two agree to

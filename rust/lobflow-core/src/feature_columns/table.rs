@@ -127,7 +127,7 @@ impl Rows<'_> {
     }
 }
 
-/// `ts` and the 20 book columns of [`BOOK_COLUMNS`], each in chunks.
+/// `ts` and the 20 book columns of [`crate::feed::BOOK_COLUMNS`], each in chunks.
 #[derive(Clone, Debug)]
 pub struct Table<'a> {
     pub(super) ts: Chunked<'a, i64>,
@@ -138,7 +138,7 @@ impl<'a> Table<'a> {
     /// The table of these columns.
     ///
     /// # Errors
-    /// [`Error::FeedShape`] naming the first column whose length differs from `ts`.
+    /// [`crate::Error::FeedShape`] naming the first column whose length differs from `ts`.
     pub fn new(ts: Chunked<'a, i64>, cols: [Chunked<'a, f64>; 20]) -> Result<Self> {
         check_lengths(ts.len(), std::array::from_fn(|c| cols[c].len()))?;
         Ok(Self { ts, cols })
