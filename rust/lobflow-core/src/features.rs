@@ -77,6 +77,13 @@ impl Point {
     }
 }
 
+/// The contract index of window `window`'s mean of value `value` of [`windowed`]'s three:
+/// the rolling features go value by value, each over the three windows in ascending order.
+#[inline]
+pub(crate) const fn rolling(value: usize, window: usize) -> usize {
+    N_POINT + 3 * value + window
+}
+
 /// The three values the windows average, from a snapshot's point features: `(ofi, spread,
 /// qi0)`, the order of the contract's rolling groups.
 #[inline]
@@ -171,7 +178,7 @@ impl FeatureState {
         f[..N_POINT].copy_from_slice(&point);
         for (wi, w) in windows.iter().enumerate() {
             for j in 0..3 {
-                f[N_POINT + 3 * j + wi] = w.sums[j] * w.inv_count;
+                f[rolling(j, wi)] = w.sums[j] * w.inv_count;
             }
         }
         f

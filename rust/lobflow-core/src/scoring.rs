@@ -16,8 +16,8 @@
 //! another order (as valid as that one: scikit-learn's differs from both); the two agree to
 //! within the rounding the prefix sums' rebase bounds (a unit test holds them to it).
 
-use crate::features::{windowed, FeedState, N_POINT};
-use crate::scorer::Weights;
+use crate::features::{rolling, windowed, FeedState, N_POINT};
+use crate::scorer::{add_products3, Weights};
 
 /// Incremental score state of one feed under one model.
 #[derive(Clone, Debug)]
@@ -36,7 +36,7 @@ impl ScoreState {
         Self {
             feed: FeedState::new(model.windows_ms),
             point_w: std::array::from_fn(|k| c[k]),
-            window_w: std::array::from_fn(|i| std::array::from_fn(|j| c[N_POINT + 3 * j + i])),
+            window_w: std::array::from_fn(|i| std::array::from_fn(|j| c[rolling(j, i)])),
             bias: model.bias,
         }
     }
@@ -81,12 +81,8 @@ impl ScoreState {
         });
         // Three independent sums, one per window: a chain of 12 dependent additions would be
         // ~50 cycles of latency per tick.
-        let mut s: [f64; 3] = std::array::from_fn(|i| win[i].sums[i] * win[i].inv_count);
-        for (wk, x) in self.point_w.chunks_exact(3).zip(point.chunks_exact(3)) {
-            for j in 0..3 {
-                s[j] += wk[j] * x[j];
-            }
-        }
+        let means = std::array::from_fn(|i| win[i].sums[i] * win[i].inv_count);
+        let s = add_products3(means, &self.point_w, &point);
         self.bias + (s[0] + s[1] + s[2])
     }
 }
