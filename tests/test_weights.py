@@ -57,6 +57,18 @@ def test_malformed_files_name_path_and_line(
         lobflow.Weights.load(p)
 
 
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    p = tmp_path / "latin1.txt"
+    lines = W.to_text().encode().split(b"\n")
+    lines.insert(3, b"# caf\xe9")  # a Latin-1 comment, as an old editor saves it
+    p.write_bytes(b"\n".join(lines))
+    with pytest.raises(lobflow.WeightsFormatError) as e:
+        lobflow.Weights.load(p)
+    assert str(e.value) == f"{p}:4: not UTF-8 text: byte 0xe9 at column 6"
+    with pytest.raises(lobflow.WeightsFormatError, match=rf"^{re.escape(str(p))}:4: not UTF-8"):
+        lobflow.Engine(p)
+
+
 def test_constructor_validates() -> None:
     with pytest.raises(ValueError, match="18 weights"):
         lobflow.Weights((10, 20, 50), 0.0, 0.0, (1.0,) * 17)

@@ -191,11 +191,12 @@ impl Weights {
     /// # Errors
     /// [`Error::Io`] when the file cannot be read, [`Error::WeightsFormat`] as in [`Self::parse`].
     pub fn from_path(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(&text, &path.display().to_string())
+        let source = path.display().to_string();
+        Self::parse(utf8_text(&bytes, &source)?, &source)
     }
 
     /// Writes the file text; every number round-trips f64 exactly.
@@ -245,6 +246,27 @@ impl Weights {
     }
 }
 
+/// `bytes` as text, or [`Error::WeightsFormat`] at the line of the first byte that is not
+/// UTF-8 (`read_to_string`'s own error names neither the line nor the byte).
+fn utf8_text<'a>(bytes: &'a [u8], source: &str) -> Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        Error::WeightsFormat {
+            path: source.to_string(),
+            line: bytes[..at].split(|&b| b == b'\n').count(),
+            msg: format!(
+                "not UTF-8 text: byte 0x{:02x} at column {}",
+                bytes[at],
+                at - line_start + 1
+            ),
+        }
+    })
+}
+
 /// `sums` plus `Σ w[k]·x[k]`, term `k` going to sum `k % 3`: three independent chains of
 /// additions instead of one (the lengths are multiples of 3; any rest is left out).
 #[inline]
@@ -287,6 +309,31 @@ mod tests {
         assert_eq!(w.bias, -0.012_345_678_9);
         let again = Weights::parse(&w.to_text(&["a\nb".into()]), "x").unwrap();
         assert_eq!(again, w);
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_names_its_line() {
+        let dir = std::env::temp_dir().join(format!("lobflow-w-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("w.txt");
+        let mut bytes = good().into_bytes();
+        // At the start of line 4, after the first three lines' newlines.
+        let line4 = 1 + bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'\n')
+            .nth(2)
+            .unwrap()
+            .0;
+        bytes.splice(line4..line4, *b"ab\xff");
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Weights::from_path(&path).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let want = format!(
+            "{}:4: not UTF-8 text: byte 0xff at column 3",
+            path.display()
+        );
+        assert_eq!(err, want);
     }
 
     #[test]
