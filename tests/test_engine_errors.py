@@ -97,6 +97,24 @@ def test_first_bad_row_is_named_whether_null_or_nan() -> None:
         features.compute(null_ts_first)
 
 
+def test_a_uint64_ts_beyond_int64_is_named_not_left_to_polars() -> None:
+    df = make_books(300, seed=1).with_columns(pl.col("ts").cast(pl.UInt64))
+    assert engine().run(df).skipped == 0  # in range: converted
+    beyond = df.with_columns(
+        pl.when(pl.int_range(pl.len()) >= 77)
+        .then(pl.lit(2**63, dtype=pl.UInt64))
+        .otherwise(pl.col("ts"))
+        .alias("ts")
+    )
+    # The contract's ts is int64: such a column is outside it, as a mistyped one is, and
+    # that is an error under "skip" too.
+    for on_bad in ("raise", "skip"):
+        with pytest.raises(
+            ValueError, match=r"^bad feed at row 77, column `ts`: 9223372036854775808"
+        ):
+            engine().run(beyond, on_bad=on_bad)
+
+
 def test_skip_skips_a_null_ts_as_features_do() -> None:
     clean = make_books(1000, seed=4)
     bad = with_value(clean, "ts", 300, None)

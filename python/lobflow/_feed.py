@@ -146,6 +146,12 @@ def _ts_column(s: pl.Series, *, null_is_bad: bool) -> NDArray[np.int64]:
     elif not s.dtype.is_integer():
         msg = f"column `ts` must be int64 nanoseconds (or a Datetime), got {s.dtype}"
         raise ValueError(msg)
+    if s.dtype == pl.UInt64:
+        beyond = s > np.iinfo(np.int64).max
+        if beyond.any():
+            row = int(beyond.arg_true()[0])
+            msg = f"bad feed at row {row}, column `ts`: {s[row]} ns is beyond int64 nanoseconds"
+            raise ValueError(msg)
     if s.null_count():
         if not null_is_bad:
             row = int(s.is_null().arg_true()[0])
