@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -101,6 +102,7 @@ def test_ofi_of_queues_that_barely_move(decimals: int, queue: float) -> None:
     w = lobflow.Weights((10, 20, 50), 0.0, 0.0, (0.0,) * 18)
     res = lobflow.Engine(w, cores=CORES).run(df, record_features=True)
     assert res.size_lot == pytest.approx(lot)
+    assert res.sizes_inexact == 0
     assert res.features is not None
     want = oracle_features(df)
     assert_features_close(res.features, want)
@@ -110,6 +112,41 @@ def test_ofi_of_queues_that_barely_move(decimals: int, queue: float) -> None:
     queues = df.select(pl.max_horizontal("bid_sz_0", "ask_sz_0").max()).item()
     tol = max(1e-9 * np.abs(ofi).max(), 4 * float(np.spacing(queues)))
     assert np.abs(res.features[:, 2] - ofi).max() <= tol
+
+
+@pytest.mark.parametrize("queue", [1.5e9, 2.5e9])
+def test_queues_beyond_the_ticks_whole_lots_are_counted_and_warned(queue: float) -> None:
+    """Whole lots are exact below 2^31 (2.1e9): a coarse-tick token's queues of billions of
+    units, under a price that does not move, are beyond that, and their OFI then carries the
+    f32's rounding (~256 units at 2.5e9). The run says so rather than return it silently."""
+    rng = np.random.default_rng(7)
+    n = 300
+    queues = {
+        c: queue + np.cumsum(rng.integers(-50_000, 50_001, n)).astype(np.float64)
+        for c in ("bid_sz_0", "ask_sz_0")
+    }
+    df = make_books(n, seed=2).with_columns(
+        bid_px_0=pl.lit(0.000_012_34), ask_px_0=pl.lit(0.000_012_35), **queues
+    )
+    w = lobflow.Weights((10, 20, 50), 0.0, 0.0, (0.0,) * 18)
+    beyond = queue > 2**31
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = lobflow.Engine(w, cores=CORES).run(df, record_features=True)
+    said = [str(c.message) for c in caught if "level-0 sizes" in str(c.message)]
+    assert res.sizes_inexact == (2 * n if beyond else 0)
+    assert said == (
+        [
+            f"{2 * n:,} of the run's {2 * n:,} level-0 sizes were not whole lots of 1 "
+            "below 2^31 and crossed as f32 (24 bits): OFI and its windows over them "
+            "carry that rounding (RunResult.sizes_inexact, docs/tick-encoding.md)"
+        ]
+        if beyond
+        else []
+    )
+    assert res.features is not None
+    off = np.abs(res.features[:, 2] - oracle_features(df)[:, 2]).max()
+    assert (off > 1.0) if beyond else (off == 0.0)
 
 
 def test_input_forms_agree(tmp_path: Path) -> None:

@@ -49,6 +49,11 @@ class RunResult:
     #: The tick's level-0 size lot for this feed, a power of ten (docs/tick-encoding.md): sizes
     #: on its grid below 2^31 lots are carried exactly, any other to f32's 24 bits.
     size_lot: float
+    #: Level-0 sizes of valid rows (two a row) that were not whole lots of `size_lot` below
+    #: 2^31 and so crossed as f32 (24 bits, ~6e-8 of the size): OFI over them carries that
+    #: rounding, which a stuck price with queues of billions of lots makes visible. Nonzero
+    #: warns (`LobflowWarning`); every other size is exact.
+    sizes_inexact: int
     #: One-way latency between the run's two cores on a cache line of the run's own ring,
     #: measured just before it (p50, p90, p99, min in ns). Paced runs: the floor to compare
     #: `latency_ns` with. Flat out: the short probe that chose `ring_stores`, when one did
@@ -247,6 +252,7 @@ class Engine:
             price_quantum=float(raw["price_quantum"]),
             max_price_error=float(raw["max_price_error"]),
             size_lot=float(raw["size_lot"]),
+            sizes_inexact=int(raw["sizes_inexact"]),
             core_to_core_ns=_c2c(raw["core_to_core_ns"]),
             core_to_core_after_ns=_c2c(raw["core_to_core_after_ns"]),
             core_to_core_steady=raw["core_to_core_steady"],
@@ -256,6 +262,15 @@ class Engine:
         )
         if result.pin_note:
             warnings.warn(result.pin_note, LobflowWarning, stacklevel=3)
+        if result.sizes_inexact:
+            valid = 2 * (result.n - result.skipped)
+            msg = (
+                f"{result.sizes_inexact:,} of the run's {valid:,} level-0 sizes were not whole "
+                f"lots of {result.size_lot:g} below 2^31 and crossed as f32 (24 bits): OFI and "
+                "its windows over them carry that rounding (RunResult.sizes_inexact, "
+                "docs/tick-encoding.md)"
+            )
+            warnings.warn(msg, LobflowWarning, stacklevel=3)
         return result
 
 

@@ -167,6 +167,11 @@ pub struct RunOutput {
     pub sizes: SizeCodec,
     /// Worst |decoded − original| level-0 price over the feed (0 on a fine enough grid).
     pub max_price_error: f64,
+    /// Level-0 sizes of valid rows (two a row) that the ticks did not hold exactly
+    /// ([`SizeCodec::encode_exact`]): neither whole lots of [`Self::sizes`] below 2^31 nor
+    /// values an f32 holds as they are, they crossed with 24 bits, and OFI over them carries
+    /// that rounding.
+    pub sizes_inexact: usize,
     /// One-way latency between the run's two cores on a line of its own ring, measured just
     /// before the run: paced runs (what the tick latency is to be compared with), and
     /// flat-out runs whose [`RingStores`] it chose (a shorter probe).
@@ -207,6 +212,7 @@ struct ProducerOut {
     pinned: bool,
     skipped: usize,
     max_price_error: f64,
+    sizes_inexact: usize,
 }
 
 /// What both threads of one run read.
@@ -454,6 +460,7 @@ impl Engine {
             codec,
             sizes,
             max_price_error: prod.max_price_error,
+            sizes_inexact: prod.sizes_inexact,
             core_to_core_before: c2c_before,
             core_to_core_after: c2c_after.transpose()?,
             ring_stores: stores,
@@ -517,6 +524,7 @@ impl Engine {
         let mut last_ts = i64::MIN;
         let mut skipped = 0;
         let mut max_err = 0.0f64;
+        let mut sizes_inexact = 0;
         let pace_start = self.clock.raw();
         let pace_ticks = opts.pace_ns.map(|ns| self.clock_ticks_per_ns() * ns as f64);
         // Flat out, ticks cross the ring in batches (one index store per batch); paced, each
@@ -537,8 +545,8 @@ impl Engine {
             } else {
                 None
             };
-            if let Some((err, carried)) = clean {
-                if !carried {
+            if let Some(enc) = clean {
+                if !enc.prices_carried {
                     let rows = i..i + len;
                     let row = rows
                         .clone()
@@ -547,8 +555,9 @@ impl Engine {
                         .map_or(i, |(r, _)| r);
                     return Err(price_not_carried(feed, codec, row, opts.on_bad));
                 }
-                max_err = max_err.max(err);
+                max_err = max_err.max(enc.max_price_error);
                 last_ts = feed.ts[i + len - 1];
+                sizes_inexact += enc.sizes_inexact;
             } else {
                 // Some row is bad (or the run is paced): row by row, which names the bad row.
                 for (r, slot) in batch[..len].iter_mut().enumerate() {
@@ -564,11 +573,12 @@ impl Engine {
                         }
                     } else {
                         last_ts = feed.ts[row];
-                        let (t, err) = feed.encode_row(row, codec, sizes);
+                        let (t, err, inexact) = feed.encode_row(row, codec, sizes);
                         if !carried_exactly(feed, codec, row, &t) {
                             return Err(price_not_carried(feed, codec, row, opts.on_bad));
                         }
                         max_err = max_err.max(err);
+                        sizes_inexact += inexact;
                         t
                     };
                     if let Some(step) = pace_ticks {
@@ -607,6 +617,7 @@ impl Engine {
             pinned: false,
             skipped,
             max_price_error: max_err,
+            sizes_inexact,
         })
     }
 

@@ -283,9 +283,16 @@ impl<'a> Feed<'a> {
         None
     }
 
-    /// Encodes row `i` into a tick; also returns the worst level-0 price round-trip error.
+    /// Encodes row `i` into a tick; also returns the worst level-0 price round-trip error and
+    /// how many of the two level-0 sizes the tick holds only to f32's 24 bits
+    /// ([`SizeCodec::encode_exact`]).
     #[inline]
-    pub fn encode_row(&self, i: usize, codec: &PriceCodec, sizes: &SizeCodec) -> (L2Tick, f64) {
+    pub fn encode_row(
+        &self,
+        i: usize,
+        codec: &PriceCodec,
+        sizes: &SizeCodec,
+    ) -> (L2Tick, f64, usize) {
         let mut t = L2Tick {
             ts: self.ts[i] as u64,
             ..L2Tick::default()
@@ -296,11 +303,13 @@ impl<'a> Feed<'a> {
             t.ask_px[k] = codec.encode(self.cols[ASK_PX + k][i]);
             t.ask_sz[k] = self.cols[ASK_SZ + k][i] as f32;
         }
-        t.bid_sz[0] = sizes.encode(self.cols[BID_SZ][i]);
-        t.ask_sz[0] = sizes.encode(self.cols[ASK_SZ][i]);
+        let (b, b_exact) = sizes.encode_exact(self.cols[BID_SZ][i]);
+        let (a, a_exact) = sizes.encode_exact(self.cols[ASK_SZ][i]);
+        (t.bid_sz[0], t.ask_sz[0]) = (b, a);
         let err_b = (codec.decode(t.bid_px[0]) - self.cols[BID_PX][i]).abs();
         let err_a = (codec.decode(t.ask_px[0]) - self.cols[ASK_PX][i]).abs();
-        (t, err_b.max(err_a))
+        let inexact = usize::from(!b_exact) + usize::from(!a_exact);
+        (t, err_b.max(err_a), inexact)
     }
 }
 
@@ -446,7 +455,7 @@ mod tests {
         cols[ASK_PX][0] = 90_000.01;
         let f = feed(&ts, &cols);
         let codec = f.fit_codec();
-        let (t, err) = f.encode_row(0, &codec, &f.fit_size_codec());
+        let (t, err, _) = f.encode_row(0, &codec, &f.fit_size_codec());
         assert!(err < 1e-9);
         let spread = codec.decode(t.ask_px[0]) - codec.decode(t.bid_px[0]);
         assert!((spread - 0.01).abs() < 1e-9);

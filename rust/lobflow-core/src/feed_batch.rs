@@ -10,6 +10,17 @@ use crate::columns::{all_sizes_carried, min_max_if_all_usable, round_trip_errors
 use crate::feed::{Feed, ASK_PX, ASK_SZ, BID_PX, BID_SZ};
 use crate::tick::{L2Tick, PriceCodec, SizeCodec, CARRY_ULPS};
 
+/// What [`Feed::encode_clean_rows`] learnt of a clean run besides its ticks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Encoded {
+    /// The worst level-0 price round-trip error, as [`Feed::encode_row`] gives it.
+    pub max_price_error: f64,
+    /// Whether the codec carried every level-0 price ([`PriceCodec::carries`]).
+    pub prices_carried: bool,
+    /// Level-0 sizes the ticks hold only to f32's 24 bits ([`SizeCodec::encode_exact`]).
+    pub sizes_inexact: usize,
+}
+
 impl Feed<'_> {
     /// True when every row of `rows` passes [`Feed::check_row`], `last_ts` being the time of
     /// the previous valid row: vectorised passes over each column instead of a test per field.
@@ -36,10 +47,9 @@ impl Feed<'_> {
     }
 
     /// Encodes rows `start..start + out.len()` into `out` when every one of them passes
-    /// [`Feed::check_row`] (with `last_ts` the time of the previous valid row) and returns
-    /// the worst level-0 price round-trip error, as [`Feed::encode_row`] would, and whether
-    /// the codec carried every level-0 price ([`PriceCodec::carries`]); `None` when some row
-    /// does not pass (then `out` holds nothing meaningful).
+    /// [`Feed::check_row`] (with `last_ts` the time of the previous valid row), and says
+    /// what it found ([`Encoded`]); `None` when some row does not pass (then `out` holds
+    /// nothing meaningful).
     ///
     /// # Panics
     /// If the rows run past the end of the feed.
@@ -50,7 +60,7 @@ impl Feed<'_> {
         codec: &PriceCodec,
         sizes: &SizeCodec,
         last_ts: i64,
-    ) -> Option<(f64, bool)> {
+    ) -> Option<Encoded> {
         let rows = start..start + out.len();
         if !self.rows_clean(rows.clone(), last_ts) {
             return None;
@@ -63,6 +73,7 @@ impl Feed<'_> {
         for (t, &v) in out.iter_mut().zip(ts) {
             t.ts = v as u64;
         }
+        let mut sizes_inexact = 0;
         for k in 0..5 {
             let col = |c: usize| &self.cols[c + k][rows.clone()];
             for (t, (&bp, &ap)) in out.iter_mut().zip(col(BID_PX).iter().zip(col(ASK_PX))) {
@@ -72,8 +83,10 @@ impl Feed<'_> {
             let level_sizes = out.iter_mut().zip(col(BID_SZ).iter().zip(col(ASK_SZ)));
             if k == 0 {
                 for (t, (&bs, &az)) in level_sizes {
-                    t.bid_sz[0] = sizes.encode(bs);
-                    t.ask_sz[0] = sizes.encode(az);
+                    let (b, b_exact) = sizes.encode_exact(bs);
+                    let (a, a_exact) = sizes.encode_exact(az);
+                    (t.bid_sz[0], t.ask_sz[0]) = (b, a);
+                    sizes_inexact += usize::from(!b_exact) + usize::from(!a_exact);
                 }
             } else {
                 for (t, (&bs, &az)) in level_sizes {
@@ -100,8 +113,11 @@ impl Feed<'_> {
         let (err_a, over_a) = err(asks, |t| t.ask_px[0]);
         let worst = err_b.max(err_a);
         // Non-finite errors make `worst` infinite; the excess is then meaningless.
-        let all_carried = worst.is_finite() && over_b.max(over_a) <= 0.0;
-        Some((worst, all_carried))
+        Some(Encoded {
+            max_price_error: worst,
+            prices_carried: worst.is_finite() && over_b.max(over_a) <= 0.0,
+            sizes_inexact,
+        })
     }
 }
 
@@ -127,6 +143,7 @@ impl Feed<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::Encoded;
     use crate::feed::{Feed, BOOK_COLUMNS};
     use crate::tick::{L2Tick, SizeCodec};
 
@@ -164,27 +181,28 @@ mod tests {
         Feed::new(ts, std::array::from_fn(|i| cols[i].as_slice())).expect("aligned")
     }
 
-    /// What the row-by-row path makes of rows `start..start + n`.
+    /// What the row-by-row path makes of rows `start..start + n`: the ticks, the worst price
+    /// error and the inexact sizes.
     fn row_by_row(
         f: &Feed<'_>,
         start: usize,
         n: usize,
         last_ts: i64,
-    ) -> Option<(Vec<L2Tick>, f64)> {
+    ) -> Option<(Vec<L2Tick>, f64, usize)> {
         let codec = f.fit_codec();
         let mut last = last_ts;
-        let mut worst = 0.0f64;
+        let (mut worst, mut inexact) = (0.0f64, 0);
         let mut out = Vec::new();
         for i in start..start + n {
             if f.check_row(i, last).is_some() {
                 return None;
             }
             last = f.ts[i];
-            let (t, e) = f.encode_row(i, &codec, &f.fit_size_codec());
-            worst = worst.max(e);
-            out.push(t);
+            let (tick, err, sizes_off) = f.encode_row(i, &codec, &f.fit_size_codec());
+            (worst, inexact) = (worst.max(err), inexact + sizes_off);
+            out.push(tick);
         }
-        Some((out, worst))
+        Some((out, worst, inexact))
     }
 
     #[test]
@@ -195,11 +213,46 @@ mod tests {
         assert_eq!(f.fit_size_codec(), sizes());
         for (start, n) in [(0, 64), (3, 64), (136, 64), (10, 1), (10, 0), (5, 13)] {
             let mut out = vec![L2Tick::default(); n];
-            let err = f.encode_clean_rows(start, &mut out, &codec, &sizes(), i64::MIN);
-            let (expect, expect_err) = row_by_row(&f, start, n, i64::MIN).expect("clean");
+            let enc = f.encode_clean_rows(start, &mut out, &codec, &sizes(), i64::MIN);
+            let (expect, err, inexact) = row_by_row(&f, start, n, i64::MIN).expect("clean");
             assert_eq!(out, expect, "rows {start}+{n}");
-            assert_eq!(err, Some((expect_err, true)), "rows {start}+{n}");
+            let want = Encoded {
+                max_price_error: err,
+                prices_carried: true,
+                sizes_inexact: inexact,
+            };
+            assert_eq!(enc, Some(want), "rows {start}+{n}");
         }
+    }
+
+    #[test]
+    fn sizes_the_ticks_cannot_hold_are_counted_and_no_others() {
+        let (ts, mut cols) = columns(64);
+        let (bid_sz, ask_sz) = (5, 15); // BOOK_COLUMNS' bid_sz_0 and ask_sz_0
+                                        // The batch's count, checked against the row-by-row path's.
+        let count = |cols: &[Vec<f64>], sizes: &SizeCodec| {
+            let f = feed(&ts, cols);
+            let (codec, mut out) = (f.fit_codec(), vec![L2Tick::default(); 64]);
+            let enc = f.encode_clean_rows(0, &mut out, &codec, sizes, i64::MIN);
+            let rows: usize = (0..64).map(|i| f.encode_row(i, &codec, sizes).2).sum();
+            assert_eq!(enc.expect("clean").sizes_inexact, rows);
+            rows
+        };
+        assert_eq!(count(&cols, &sizes()), 0);
+        // Whole lots from 2^31 up keep 24 bits; 2^31 - 1 lots is the last exact size.
+        cols[bid_sz][3] = 2_147_483_647.0 / 1000.0;
+        cols[ask_sz][9] = (2_147_483_648.0 + 3.0) / 1000.0;
+        cols[ask_sz][60] = 123_456_789.125;
+        assert_eq!(count(&cols, &sizes()), 2);
+        // A size off the lot's grid: 10^-4 under a lot of 10^-3.
+        cols[bid_sz][33] = 0.1234;
+        assert_eq!(count(&cols, &sizes()), 3);
+        // Float32 input under lots of 1: the f32 holds every such size as it is.
+        let f32s: Vec<Vec<f64>> = cols
+            .iter()
+            .map(|c| c.iter().map(|&v| f64::from(v as f32)).collect())
+            .collect();
+        assert_eq!(count(&f32s, &SizeCodec::RAW), 0);
     }
 
     #[test]
@@ -210,7 +263,7 @@ mod tests {
         let mut out = vec![L2Tick::default(); 64];
         assert_eq!(
             f.encode_clean_rows(0, &mut out, &codec, &sizes(), i64::MIN)
-                .map(|r| r.1),
+                .map(|r| r.prices_carried),
             Some(true)
         );
         for row in [0, 31, 63] {
@@ -219,10 +272,8 @@ mod tests {
             off[BOOK_COLUMNS.iter().position(|&n| n == "ask_px_0").unwrap()][row] +=
                 codec.quantum / 3.0;
             let f = feed(&ts, &off);
-            let (_, carried) = f
-                .encode_clean_rows(0, &mut out, &codec, &sizes(), i64::MIN)
-                .unwrap();
-            assert!(!carried, "row {row}");
+            let enc = f.encode_clean_rows(0, &mut out, &codec, &sizes(), i64::MIN);
+            assert!(!enc.unwrap().prices_carried, "row {row}");
         }
     }
 

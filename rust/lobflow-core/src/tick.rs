@@ -281,10 +281,20 @@ impl SizeCodec {
     /// onto the grid but keeps its 24 bits.
     #[inline]
     pub fn encode(&self, size: f64) -> f32 {
+        self.encode_exact(size).0
+    }
+
+    /// [`Self::encode`], and whether the f32 holds the size exactly: as whole lots, or as a
+    /// value the f32 holds as it is (a float32 input under lots of 1); false when the size
+    /// kept only the f32's 24 bits, and OFI over it then carries that rounding.
+    #[inline]
+    #[allow(clippy::float_cmp)] // exactly the question: does the f32 hold `x` as it is?
+    pub fn encode_exact(&self, size: f64) -> (f32, bool) {
         let x = size * self.scale;
+        let f = x as f32;
         match whole_lots(x) {
-            Some(k) => f32::from_bits(WHOLE_LOTS | k),
-            None => x as f32,
+            Some(k) => (f32::from_bits(WHOLE_LOTS | k), true),
+            None => (f, f64::from(f) == x),
         }
     }
 

@@ -38,13 +38,8 @@ impl PyEngine {
 
     /// Runs one feed: `ts` (int64 ns) and the 20 book columns (float64, contract order).
     #[pyo3(signature = (ts, cols, record_features = false, pace_ns = None, skip_bad = false, ring_stores = "auto", panic_at_row = None))]
-    #[allow(
-        clippy::needless_pass_by_value,
-        clippy::redundant_closure_for_method_calls,
-        clippy::too_many_arguments
-    )]
-    // PyO3 extracts arguments by value, one parameter per keyword argument; `Python::check_signals`
-    // as a path is not general enough
+    // PyO3 extracts arguments by value, one parameter per keyword argument.
+    #[allow(clippy::needless_pass_by_value, clippy::too_many_arguments)]
     fn run<'py>(
         &self,
         py: Python<'py>,
@@ -56,38 +51,40 @@ impl PyEngine {
         ring_stores: &str,
         panic_at_row: Option<usize>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let ring_stores = match ring_stores {
-            "auto" => None,
-            "cached" => Some(RingStores::Cached),
-            "streaming" => Some(RingStores::Streaming),
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "ring_stores must be 'auto', 'cached' or 'streaming', got '{other}'"
-                )))
-            }
-        };
-        let cols: [PyReadonlyArray1<'py, f64>; 20] = cols.try_into().map_err(|v: Vec<_>| {
-            PyValueError::new_err(format!("expected 20 book columns, got {}", v.len()))
-        })?;
-        let slices: Vec<&[f64]> = cols
-            .iter()
-            .map(|c| c.as_slice())
-            .collect::<Result<_, _>>()?;
-        let feed = Feed::new(ts.as_slice()?, std::array::from_fn(|i| slices[i]))
-            .map_err(PyLobflowError)?;
-        let on_bad = if skip_bad { OnBad::Skip } else { OnBad::Raise };
         let opts = RunOptions {
             record_features,
             pace_ns,
-            on_bad,
-            ring_stores,
+            on_bad: if skip_bad { OnBad::Skip } else { OnBad::Raise },
+            ring_stores: ring_stores_from(ring_stores)?,
             panic_at_row,
         };
+        let cols = book_columns(cols)?;
+        let feed = Feed::new(ts.as_slice()?, slices(&cols)?).map_err(PyLobflowError)?;
+        let out = self.run_interruptible(py, &feed, &opts)?;
+        to_dict(py, out)
+    }
+
+    /// The engine's model as weights-file text.
+    fn weights_text(&self) -> String {
+        self.inner.weights().to_text(&[])
+    }
+}
+
+impl PyEngine {
+    /// `Engine::run` without the GIL, the calling thread checking for Ctrl-C at 20 Hz while
+    /// it waits for the engine's two: a pending signal stops the run and becomes its error.
+    #[allow(clippy::redundant_closure_for_method_calls)] // the path is not general enough
+    fn run_interruptible(
+        &self,
+        py: Python<'_>,
+        feed: &Feed<'_>,
+        opts: &RunOptions,
+    ) -> PyResult<RunOutput> {
         let mut signal_err: Option<PyErr> = None;
         let out = py.detach(|| {
             self.inner.run(
-                &feed,
-                &opts,
+                feed,
+                opts,
                 &mut || match Python::attach(|py| py.check_signals()) {
                     Ok(()) => true,
                     Err(e) => {
@@ -97,16 +94,37 @@ impl PyEngine {
                 },
             )
         });
-        match (out, signal_err) {
-            (_, Some(e)) => Err(e),
-            (out, None) => to_dict(py, out.map_err(PyLobflowError)?),
+        match signal_err {
+            Some(e) => Err(e),
+            None => Ok(out.map_err(PyLobflowError)?),
         }
     }
+}
 
-    /// The engine's model as weights-file text.
-    fn weights_text(&self) -> String {
-        self.inner.weights().to_text(&[])
+fn ring_stores_from(name: &str) -> PyResult<Option<RingStores>> {
+    match name {
+        "auto" => Ok(None),
+        "cached" => Ok(Some(RingStores::Cached)),
+        "streaming" => Ok(Some(RingStores::Streaming)),
+        other => Err(PyValueError::new_err(format!(
+            "ring_stores must be 'auto', 'cached' or 'streaming', got '{other}'"
+        ))),
     }
+}
+
+fn book_columns(cols: Vec<PyReadonlyArray1<'_, f64>>) -> PyResult<[PyReadonlyArray1<'_, f64>; 20]> {
+    cols.try_into().map_err(|v: Vec<_>| {
+        PyValueError::new_err(format!("expected 20 book columns, got {}", v.len()))
+    })
+}
+
+/// The columns' data, borrowed; a column that is not contiguous is an error.
+fn slices<'a>(cols: &'a [PyReadonlyArray1<'_, f64>; 20]) -> PyResult<[&'a [f64]; 20]> {
+    let v: Vec<&[f64]> = cols
+        .iter()
+        .map(|c| c.as_slice())
+        .collect::<Result<_, _>>()?;
+    Ok(std::array::from_fn(|i| v[i]))
 }
 
 fn to_dict(py: Python<'_>, out: RunOutput) -> PyResult<Bound<'_, PyDict>> {
@@ -148,6 +166,7 @@ fn to_dict(py: Python<'_>, out: RunOutput) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("price_quantum", out.codec.quantum)?;
     d.set_item("max_price_error", out.max_price_error)?;
     d.set_item("size_lot", out.sizes.lot)?;
+    d.set_item("sizes_inexact", out.sizes_inexact)?;
     let report = |r: &Option<C2cReport>| r.as_ref().map(|r| c2c_dict(py, r)).transpose();
     d.set_item("core_to_core_ns", report(&out.core_to_core_before)?)?;
     d.set_item("core_to_core_after_ns", report(&out.core_to_core_after)?)?;
