@@ -22,6 +22,12 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(VENV)/.deps: pyproject.toml constraints.txt
+	@# What a fresh machine must already have, said plainly rather than as a build failure.
+	@command -v cargo > /dev/null || { echo "make: lobflow needs Rust's cargo on PATH" \
+		"(a stable toolchain with clippy and rustfmt, e.g. from https://rustup.rs)" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2> /dev/null || { \
+		echo "make: lobflow needs CPython 3.11 or newer as \`$(PYTHON)\`" \
+		"(constraints.txt is locked on 3.11); run e.g. make PYTHON=python3.11 ..." >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.9.4,<2"
