@@ -121,7 +121,10 @@ class Weights:
         return cls.from_text(text, str(p))
 
     def score(self, features: ArrayLike) -> NDArray[np.float64]:
-        """Scores of an (n, 18) feature matrix, summed in the engine's order."""
+        """Scores of an (n, 18) feature matrix: bias + w·x in float64, feature by feature.
+
+        The engine's worker sums the same terms in another order; the two agree to rounding.
+        """
         x = np.asarray(features, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != N_FEATURES:
             msg = f"features must have shape (n, {N_FEATURES}), got {x.shape}"

@@ -34,6 +34,14 @@ pub struct L2Tick {
 /// Size of [`L2Tick`] in bytes.
 pub const TICK_SIZE: usize = size_of::<L2Tick>();
 const _: () = assert!(TICK_SIZE == 88);
+// The NumPy mirror (`lobflow.TICK_DTYPE`) is written against these offsets.
+const _: () = assert!(
+    offset_of!(L2Tick, bid_px) == 0
+        && offset_of!(L2Tick, bid_sz) == 20
+        && offset_of!(L2Tick, ask_px) == 40
+        && offset_of!(L2Tick, ask_sz) == 60
+        && offset_of!(L2Tick, ts) == 80
+);
 
 /// Byte offset of each field of [`L2Tick`], for the `NumPy` dtype mirror.
 pub const TICK_FIELD_OFFSETS: [(&str, usize); 5] = [
