@@ -285,7 +285,7 @@ impl<'a> Feed<'a> {
 
     /// Encodes row `i` into a tick; also returns the worst level-0 price round-trip error and
     /// how many of the two level-0 sizes the tick holds only to f32's 24 bits
-    /// ([`SizeCodec::encode_exact`]).
+    /// ([`SizeCodec::encode_level0`]).
     #[inline]
     pub fn encode_row(
         &self,
@@ -303,12 +303,9 @@ impl<'a> Feed<'a> {
             t.ask_px[k] = codec.encode(self.cols[ASK_PX + k][i]);
             t.ask_sz[k] = self.cols[ASK_SZ + k][i] as f32;
         }
-        let (b, b_exact) = sizes.encode_exact(self.cols[BID_SZ][i]);
-        let (a, a_exact) = sizes.encode_exact(self.cols[ASK_SZ][i]);
-        (t.bid_sz[0], t.ask_sz[0]) = (b, a);
+        let inexact = sizes.encode_level0(&mut t, self.cols[BID_SZ][i], self.cols[ASK_SZ][i]);
         let err_b = (codec.decode(t.bid_px[0]) - self.cols[BID_PX][i]).abs();
         let err_a = (codec.decode(t.ask_px[0]) - self.cols[ASK_PX][i]).abs();
-        let inexact = usize::from(!b_exact) + usize::from(!a_exact);
         (t, err_b.max(err_a), inexact)
     }
 }

@@ -83,10 +83,7 @@ impl Feed<'_> {
             let level_sizes = out.iter_mut().zip(col(BID_SZ).iter().zip(col(ASK_SZ)));
             if k == 0 {
                 for (t, (&bs, &az)) in level_sizes {
-                    let (b, b_exact) = sizes.encode_exact(bs);
-                    let (a, a_exact) = sizes.encode_exact(az);
-                    (t.bid_sz[0], t.ask_sz[0]) = (b, a);
-                    sizes_inexact += usize::from(!b_exact) + usize::from(!a_exact);
+                    sizes_inexact += sizes.encode_level0(t, bs, az);
                 }
             } else {
                 for (t, (&bs, &az)) in level_sizes {

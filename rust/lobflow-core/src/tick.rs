@@ -306,6 +306,16 @@ impl SizeCodec {
         }
     }
 
+    /// Writes `bid` and `ask` into `t`'s level-0 sizes; returns how many of the two the f32s
+    /// hold only to 24 bits ([`Self::encode_exact`]).
+    #[inline]
+    pub fn encode_level0(&self, t: &mut L2Tick, bid: f64, ask: f64) -> usize {
+        let (b, b_exact) = self.encode_exact(bid);
+        let (a, a_exact) = self.encode_exact(ask);
+        (t.bid_sz[0], t.ask_sz[0]) = (b, a);
+        usize::from(!b_exact) + usize::from(!a_exact)
+    }
+
     /// Lots → size, in f64 (within an ulp of the size for a whole number of lots).
     #[inline]
     pub fn decode(&self, k: f32) -> f64 {
