@@ -19,6 +19,7 @@ __all__ = [
     "core_to_core_latency",
     "feature_names",
     "parse_weights",
+    "weights_text",
 ]
 
 __version__: str
@@ -55,6 +56,7 @@ class Engine:
 def parse_weights(
     text: str, source: str
 ) -> tuple[tuple[int, int, int], float, float, list[float]]: ...
+def weights_text(data: bytes, source: str) -> str: ...
 def feature_names(windows_ms: tuple[int, int, int]) -> list[str]: ...
 def core_to_core_latency(
     cores: tuple[int, int] = ..., round_trips: int = 100000

@@ -123,7 +123,8 @@ class Engine:
     weights
         A weights file path or a `Weights`.
     capacity
-        Ring size in ticks; a power of two.
+        Ring size in ticks; a power of two. The first run allocates the ring (88 bytes a
+        slot) and later runs reuse it, so keep one engine for many feeds.
     cores
         (producer, worker) cores: two non-negative ints. Where they do not exist the engine
         uses existing ones and warns with `LobflowWarning`.

@@ -109,15 +109,8 @@ class Weights:
     def load(cls, path: str | os.PathLike[str]) -> Weights:
         """Read a weights file; a malformed one raises `WeightsFormatError` with path:line."""
         p = Path(path)
-        data = p.read_bytes()
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            # Python's own message names neither the file nor the line.
-            line = data.count(b"\n", 0, e.start) + 1
-            column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-            msg = f"{p}:{line}: not UTF-8 text: byte 0x{data[e.start]:02x} at column {column}"
-            raise _core.WeightsFormatError(msg) from None
+        # Python's own decode error names neither the file nor the line; the engine's does.
+        text = _core.weights_text(p.read_bytes(), str(p))
         return cls.from_text(text, str(p))
 
     def score(self, features: ArrayLike) -> NDArray[np.float64]:

@@ -10,6 +10,38 @@ use crate::tick::MAX_SIZE;
 /// Independent accumulators per pass, which the compiler keeps in vector registers.
 pub(crate) const LANES: usize = 8;
 
+/// Rows from which a pass over two columns is split between the calling thread and one
+/// more: the fit of a 10^7-row feed's codec read 160 MB in 15–19 ms on one core, 5 % of the
+/// run it precedes, while the two cores the run will use stood idle.
+const IN_HALVES_FROM: usize = 1 << 20;
+
+/// `pass` over the rows of `a` and `b`, the second half on a scoped thread of its own when
+/// there are enough of them, the two results then `join`ed (serially when no thread can be
+/// had).
+pub(crate) fn in_halves<R: Send>(
+    a: &[f64],
+    b: &[f64],
+    pass: fn(&[f64], &[f64]) -> R,
+    join: impl FnOnce(R, R) -> R,
+) -> R {
+    let n = a.len().min(b.len());
+    if n < IN_HALVES_FROM {
+        return pass(a, b);
+    }
+    let mid = n / 2;
+    let (a0, a1) = a.split_at(mid);
+    let (b0, b1) = b.split_at(mid);
+    std::thread::scope(|s| {
+        let second = std::thread::Builder::new().spawn_scoped(s, || pass(a1, b1));
+        let first = pass(a0, b0);
+        let second = match second {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            Err(_) => pass(a1, b1),
+        };
+        join(first, second)
+    })
+}
+
 /// Lane minima and poison sums of a slice, folded.
 #[derive(Clone, Copy)]
 struct Lanes {
@@ -146,6 +178,35 @@ pub(crate) fn round_trip_errors(decoded: &[f64], prices: &[f64], ulps: f64) -> (
 #[allow(clippy::float_cmp)] // expected values are exact by construction
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pass_in_halves_sees_both_halves_as_one_pass_would() {
+        let n = IN_HALVES_FROM + 3;
+        let mut bids: Vec<f64> = (0..n).map(|i| 100.0 + (i % 7) as f64).collect();
+        let mut asks: Vec<f64> = bids.iter().map(|b| b + 0.5).collect();
+        let ends = |x: (f64, f64), y: (f64, f64)| (x.0.min(y.0), x.1.max(y.1));
+        let both = |x: Option<(f64, f64)>, y| x.zip(y).map(|(x, y)| ends(x, y));
+        // Extremes on either side of the split, and at its very ends.
+        for (lo_row, hi_row) in [(n - 1, 0), (0, n - 1), (n / 2, n / 2 - 1)] {
+            let keep = (bids[lo_row], asks[hi_row]);
+            (bids[lo_row], asks[hi_row]) = (1.25, 999.5);
+            let serial = min_max_if_all_usable(&bids, &asks);
+            assert_eq!(serial, Some((1.25, 999.5)));
+            assert_eq!(in_halves(&bids, &asks, min_max_if_all_usable, both), serial);
+            (bids[lo_row], asks[hi_row]) = keep;
+        }
+        // One crossed or NaN row in either half makes the whole feed unusable as a block.
+        for row in [3, n - 2] {
+            for bad in [f64::NAN, bids[row] - 1.0] {
+                let keep = asks[row];
+                asks[row] = bad;
+                assert_eq!(in_halves(&bids, &asks, min_max_if_all_usable, both), None);
+                let serial = min_max_of_usable(&bids, &asks);
+                assert_eq!(in_halves(&bids, &asks, min_max_of_usable, ends), serial);
+                asks[row] = keep;
+            }
+        }
+    }
 
     #[test]
     fn sizes_must_be_finite_non_negative_and_within_the_ticks_lots() {

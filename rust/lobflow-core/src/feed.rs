@@ -1,6 +1,6 @@
 //! A feed borrowed column by column, and the per-row validation the producer applies.
 
-use crate::columns::{min_max_if_all_usable, min_max_of_usable};
+use crate::columns::{in_halves, min_max_if_all_usable, min_max_of_usable};
 use crate::error::{Error, Result};
 use crate::tick::{L2Tick, PriceCodec, SizeCodec, MAX_SIZE};
 use std::ops::ControlFlow;
@@ -96,9 +96,13 @@ impl<'a> Feed<'a> {
         let (bids, asks) = (self.cols[BID_PX], self.cols[ASK_PX]);
         // Clean feeds, the usual case, are settled by one vectorised pass; a feed with some
         // unusable row needs the filtered one.
-        let (lo, hi) = match min_max_if_all_usable(bids, asks) {
+        let (lo, hi) = match in_halves(bids, asks, min_max_if_all_usable, |x, y| {
+            x.zip(y).map(|(x, y)| (x.0.min(y.0), x.1.max(y.1)))
+        }) {
             Some(range) => range,
-            None => min_max_of_usable(bids, asks),
+            None => in_halves(bids, asks, min_max_of_usable, |x, y| {
+                (x.0.min(y.0), x.1.max(y.1))
+            }),
         };
         PriceCodec::fit(lo, hi)
     }

@@ -247,8 +247,12 @@ impl Weights {
 }
 
 /// `bytes` as text, or [`Error::WeightsFormat`] at the line of the first byte that is not
-/// UTF-8 (`read_to_string`'s own error names neither the line nor the byte).
-fn utf8_text<'a>(bytes: &'a [u8], source: &str) -> Result<&'a str> {
+/// UTF-8 (`read_to_string`'s own error names neither the line nor the byte). Python's
+/// `Weights.load` calls it too, so both name a bad byte the same way.
+///
+/// # Errors
+/// [`Error::WeightsFormat`] naming `source`, the line, the byte and its column.
+pub fn utf8_text<'a>(bytes: &'a [u8], source: &str) -> Result<&'a str> {
     std::str::from_utf8(bytes).map_err(|e| {
         let at = e.valid_up_to();
         let line_start = bytes[..at]

@@ -410,6 +410,57 @@ fn rings_smaller_than_a_batch_give_the_same_scores() {
     }
 }
 
+/// One engine runs feed after feed on the ring its first run allocated, and from two threads
+/// at once: each run's outputs are those of a fresh engine, bit for bit, whatever ran before
+/// (a run that failed or was stopped in between included).
+#[test]
+fn an_engine_reused_gives_each_feed_what_a_fresh_one_gives() {
+    let w = weights(0.05, [10, 20, 50]);
+    let config = EngineConfig {
+        capacity: 1024,
+        cores: [0, 1],
+    };
+    let feeds: Vec<_> = (0..3)
+        .map(|seed| books(3_000 + 700 * seed as usize, 100.0, 0.01, 20 + seed))
+        .collect();
+    let mut broken = feeds[0].clone();
+    broken.1[15][1_500] = f64::NAN; // ask_sz_0
+    let scores = |engine: &Engine, (ts, cols): &(Vec<i64>, Vec<Vec<f64>>), poll: bool| {
+        let feed = Feed::new(ts, std::array::from_fn(|i| cols[i].as_slice())).unwrap();
+        let out = engine.run(&feed, &RunOptions::default(), &mut || poll);
+        out.map(|o| o.scores.iter().map(|s| s.to_bits()).collect::<Vec<_>>())
+    };
+    let fresh: Vec<_> = feeds
+        .iter()
+        .map(|f| scores(&Engine::new(w.clone(), config.clone()).unwrap(), f, true).unwrap())
+        .collect();
+    let engine = Engine::new(w, config).unwrap();
+    for (i, f) in feeds.iter().enumerate() {
+        assert_eq!(scores(&engine, f, true).unwrap(), fresh[i], "feed {i}");
+        assert!(scores(&engine, &broken, true).is_err());
+        assert_eq!(
+            scores(&engine, f, true).unwrap(),
+            fresh[i],
+            "feed {i} after an error"
+        );
+    }
+    let long = books(400_000, 100.0, 0.01, 7);
+    assert!(matches!(
+        scores(&engine, &long, false),
+        Err(Error::Interrupted)
+    ));
+    std::thread::scope(|s| {
+        let (engine, scores) = (&engine, &scores);
+        let runs: Vec<_> = feeds
+            .iter()
+            .map(|f| s.spawn(move || scores(engine, f, true).unwrap()))
+            .collect();
+        for (i, r) in runs.into_iter().enumerate() {
+            assert_eq!(r.join().unwrap(), fresh[i], "feed {i} beside the others");
+        }
+    });
+}
+
 #[test]
 fn capacity_must_be_a_power_of_two() {
     let err = Engine::new(

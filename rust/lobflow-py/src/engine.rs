@@ -1,4 +1,4 @@
-//! `_core.Engine`, `_core.parse_weights` and the tick layout constants.
+//! `_core.Engine`, `_core.parse_weights`, `_core.weights_text` and the tick layout constants.
 
 use crate::errors::PyLobflowError;
 use lobflow_core::c2c::C2cReport;
@@ -210,6 +210,14 @@ fn parse_weights(text: &str, source: &str) -> PyResult<WeightsTuple> {
     Ok(((a, b, c), w.threshold, w.bias, w.coef.to_vec()))
 }
 
+/// A weights file's bytes as text; a byte that is not UTF-8 is an error naming its line.
+#[pyfunction]
+fn weights_text(data: &[u8], source: &str) -> PyResult<String> {
+    Ok(lobflow_core::scorer::utf8_text(data, source)
+        .map_err(PyLobflowError)?
+        .to_owned())
+}
+
 /// The 18 feature names for the given windows (the engine's spelling).
 #[pyfunction]
 #[pyo3(name = "feature_names")]
@@ -234,6 +242,7 @@ fn core_to_core_latency(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngine>()?;
     m.add_function(wrap_pyfunction!(parse_weights, m)?)?;
+    m.add_function(wrap_pyfunction!(weights_text, m)?)?;
     m.add_function(wrap_pyfunction!(py_feature_names, m)?)?;
     m.add_function(wrap_pyfunction!(core_to_core_latency, m)?)?;
     m.add("TICK_SIZE", TICK_SIZE)?;
