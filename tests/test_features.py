@@ -131,6 +131,27 @@ def test_column_types_are_converted_or_refused() -> None:
     assert features.compute(nulls, on_bad="skip").height == df.height - 1
 
 
+def test_a_uint64_ts_beyond_int64_is_named_as_the_engine_names_it(tmp_path: Path) -> None:
+    df = make_books(300, seed=1)
+    unsigned = df.with_columns(pl.col("ts").cast(pl.UInt64))
+    assert features.compute(unsigned).equals(features.compute(df))  # in range: converted
+    beyond = unsigned.with_columns(
+        pl.when(pl.int_range(pl.len()) >= 77)
+        .then(pl.lit(2**63 + 5, dtype=pl.UInt64))
+        .otherwise(pl.col("ts"))
+        .alias("ts")
+    )
+    want = r"^bad books at row 77, column `ts`: 9223372036854775813 ns is beyond int64"
+    for on_bad in ("raise", "skip"):
+        with pytest.raises(ValueError, match=want):
+            features.compute(beyond, on_bad=on_bad)
+        with pytest.raises(ValueError, match=want):
+            features.compute(beyond.lazy(), on_bad=on_bad)
+        with pytest.raises(ValueError, match=want):
+            features.sink(beyond, tmp_path / "out.parquet", on_bad=on_bad)
+    assert not (tmp_path / "out.parquet").exists()
+
+
 @pytest.mark.parametrize("on_bad", ["raise", "skip"])
 def test_lazy_and_eager_plans_for_several_feeds_agree(on_bad: Literal["raise", "skip"]) -> None:
     """A lazy and an eager plan for the same interleaved feeds give the same numbers."""
