@@ -92,6 +92,29 @@ def test_numpy_baseline(benchmark: Any, big_feed: pl.DataFrame) -> None:
     np.testing.assert_allclose(engine, scores[:200_000], rtol=1e-6, atol=1e-6 * scores.std())
 
 
+SMALL_ROWS = 10_000
+
+
+@pytest.mark.benchmark(group="engine-small-feed")
+def test_engine_run_small_feed(benchmark: Any, big_feed: pl.DataFrame) -> None:
+    """One `run()` on 10^4 rows on a kept engine: what a caller scoring chunk by chunk pays
+    per call (conversion, codec fit, two threads started and joined) beside the ticks."""
+    small = big_feed.head(SMALL_ROWS)
+    engine = lobflow.Engine(W, cores=CORES)
+    res = benchmark.pedantic(engine.run, args=(small,), rounds=200, warmup_rounds=5)
+    benchmark.extra_info["rows"] = SMALL_ROWS
+    benchmark.extra_info["engine_elapsed_ns"] = res.elapsed_ns
+    benchmark.extra_info["wall_ticks_per_s"] = SMALL_ROWS / benchmark.stats.stats.median
+
+
+@pytest.mark.benchmark(group="engine-small-feed")
+def test_numpy_baseline_small_feed(benchmark: Any, big_feed: pl.DataFrame) -> None:
+    small = big_feed.head(SMALL_ROWS)
+    benchmark.pedantic(numpy_features_and_scores, args=(small, W), rounds=200, warmup_rounds=5)
+    benchmark.extra_info["rows"] = SMALL_ROWS
+    benchmark.extra_info["wall_ticks_per_s"] = SMALL_ROWS / benchmark.stats.stats.median
+
+
 @pytest.mark.benchmark(group="engine-paced")
 def test_engine_paced_latency(benchmark: Any, big_feed: pl.DataFrame) -> None:
     """Tick -> signal latency, each run against the core-to-core latency around it.

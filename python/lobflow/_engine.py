@@ -153,6 +153,7 @@ class Engine:
         self.weights = weights if isinstance(weights, Weights) else Weights.load(weights)
         source = "<Weights>" if isinstance(weights, Weights) else str(Path(weights))
         self._inner = _core.Engine(self.weights.to_text(), source, self.capacity, self.cores)
+        self._feature_names = self.weights.feature_names
 
     def __repr__(self) -> str:
         return (
@@ -238,7 +239,7 @@ class Engine:
             scores=raw["scores"],
             signals=raw["signals"],
             features=raw["features"],
-            feature_names=self.weights.feature_names,
+            feature_names=self._feature_names,
             latency_ns=dict(raw["latency_ns"]),
             latency_sampled_every=int(raw["latency_sampled_every"]),
             latency_buckets=[(int(v), int(c)) for v, c in raw["latency_buckets"]],

@@ -174,10 +174,10 @@ def _book_column(name: str, s: pl.Series) -> NDArray[np.float64]:
     return np.ascontiguousarray(s.to_numpy(), dtype=np.float64)
 
 
-def _warn_narrow_prices(df: pl.DataFrame) -> None:
-    narrow = [c for c in BID_PX + ASK_PX if df.schema[c].is_float() and df.schema[c] != pl.Float64]
+def _warn_narrow_prices(schema: pl.Schema) -> None:
+    narrow = [c for c in BID_PX + ASK_PX if schema[c].is_float() and schema[c] != pl.Float64]
     if narrow:
-        names = ", ".join(f"`{c}` ({df.schema[c]})" for c in narrow)
+        names = ", ".join(f"`{c}` ({schema[c]})" for c in narrow)
         msg = (
             f"price column(s) {names} are not float64: float32 cannot hold cent prices above "
             "2^17 = 131072 (its spacing there is 1/64), so these prices were rounded before "
@@ -193,12 +193,15 @@ def engine_columns(feed: FeedLike, *, null_ts_is_bad: bool = False) -> EngineCol
     takes for a bad row. Warns (`LobflowWarning`) about prices narrower than float64.
     """
     df = to_frame(feed)
-    missing = [c for c in CONTRACT_COLUMNS if c not in df.columns]
+    # Once: `df.schema` builds a new mapping at every call (20 calls were 0.3 ms of a
+    # 10-row run).
+    schema = df.schema
+    missing = [c for c in CONTRACT_COLUMNS if c not in schema]
     if missing:
         msg = f"feed is missing column(s) {', '.join(f'`{c}`' for c in missing)}"
         raise ValueError(msg)
     check_single_feed(df)
-    _warn_narrow_prices(df)
+    _warn_narrow_prices(schema)
     ts = _ts_column(df.get_column("ts"), null_is_bad=null_ts_is_bad)
     cols = [_book_column(c, df.get_column(c)) for c in BOOK_COLUMNS]
     null_rows = {
