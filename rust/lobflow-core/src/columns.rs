@@ -10,14 +10,14 @@ use crate::tick::MAX_SIZE;
 /// Independent accumulators per pass, which the compiler keeps in vector registers.
 pub(crate) const LANES: usize = 8;
 
-/// Rows from which a pass over two columns is split between the calling thread and one
-/// more: the fit of a 10^7-row feed's codec read 160 MB in 15–19 ms on one core, 5 % of the
-/// run it precedes, while the two cores the run will use stood idle.
+/// Rows from which a pass over two columns is split between two threads: the fit of a
+/// 10^7-row feed's codec read 160 MB in 15–19 ms on one core, 5 % of the run it precedes,
+/// while the two cores the run will use stood idle.
 const IN_HALVES_FROM: usize = 1 << 20;
 
-/// `pass` over the rows of `a` and `b`, the second half on a scoped thread of its own when
-/// there are enough of them, the two results then `join`ed (serially when no thread can be
-/// had).
+/// `pass` over the rows of `a` and `b`, the halves on two of rayon's threads when there are
+/// enough of them (`rayon::join`: the calling thread takes one, an idle pool thread the other,
+/// or the caller both in turn), the two results then `join`ed.
 pub(crate) fn in_halves<R: Send>(
     a: &[f64],
     b: &[f64],
@@ -31,15 +31,8 @@ pub(crate) fn in_halves<R: Send>(
     let mid = n / 2;
     let (a0, a1) = a.split_at(mid);
     let (b0, b1) = b.split_at(mid);
-    std::thread::scope(|s| {
-        let second = std::thread::Builder::new().spawn_scoped(s, || pass(a1, b1));
-        let first = pass(a0, b0);
-        let second = match second {
-            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            Err(_) => pass(a1, b1),
-        };
-        join(first, second)
-    })
+    let (first, second) = rayon::join(|| pass(a0, b0), || pass(a1, b1));
+    join(first, second)
 }
 
 /// Lane minima and poison sums of a slice, folded.
