@@ -6,15 +6,23 @@
 //! producer's push to just after the worker's emit, with TSC timestamps (no syscalls). Each
 //! thread writes its timestamps into its own buffer and the two are paired after the run:
 //! a shared buffer would put one more cross-core cache-line transfer into every timed tick.
+//!
+//! The two threads' loops live in `producer` and `worker`; this module holds what a run
+//! shares: its options and output, the ring kept between runs, the start, pinning and join
+//! of the threads, and the pairing of their timestamps.
+
+mod producer;
+mod worker;
+
+use producer::ProducerOut;
+use worker::WorkerOut;
 
 use crate::c2c::{self, C2cReport};
 use crate::error::{Error, Result};
-use crate::features::FeatureState;
-use crate::feed::{Feed, OnBad, ASK_PX, BID_PX, BOOK_COLUMNS};
+use crate::feed::{Feed, OnBad};
 use crate::pin::{self, PinReport};
 use crate::ring::{Consumer, Producer, RingBuffer};
-use crate::scorer::{Weights, N_FEATURES};
-use crate::scoring::ScoreState;
+use crate::scorer::Weights;
 use crate::tick::{L2Tick, PriceCodec, SizeCodec};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -30,13 +38,6 @@ const FLAT_OUT_SAMPLE_EVERY: u64 = 64;
 const _: () = assert!(FLAT_OUT_SAMPLE_EVERY.is_power_of_two());
 /// Ticks per ring transfer when running flat out.
 const BATCH: usize = 64;
-/// Most ticks the producer keeps in flight (flat out): ~176 KB of slots, inside L2.
-const AHEAD: usize = 2048;
-/// How often (rows) the producer looks at the stop flag when it is not blocked.
-const STOP_CHECK_EVERY: usize = 4096;
-/// How often (spins, ~25 ns each) a paced producer waiting for a tick's time looks at it.
-const STOP_CHECK_SPINS: u32 = 1024;
-const PREFETCH_ROWS: usize = 2 * BATCH;
 /// Round trips of the core-to-core probe before a paced run: a few ms.
 const PACED_C2C_ROUND_TRIPS: usize = 16_384;
 /// Round trips of the probe that picks a run's [`RingStores`]: 0.05-0.5 ms.
@@ -245,17 +246,6 @@ impl std::fmt::Debug for SpareRing {
     }
 }
 
-/// What the producer hands back.
-struct ProducerOut {
-    /// Its end of the ring, moved back out: the threads own their ends (two ends left in
-    /// one stack frame shared a cache line and made paced runs 2x slower).
-    tx: Producer<L2Tick>,
-    pinned: bool,
-    skipped: usize,
-    max_price_error: f64,
-    sizes_inexact: usize,
-}
-
 /// What both threads of one run read.
 #[derive(Clone, Copy)]
 struct RunCtx<'a> {
@@ -269,16 +259,6 @@ struct RunCtx<'a> {
     shared_core: bool,
     /// How the producer writes the ring's slots.
     stores: RingStores,
-}
-
-/// What the worker hands back.
-struct WorkerOut {
-    /// Its end of the ring, moved back out as the producer's is.
-    rx: Consumer<L2Tick>,
-    pinned: bool,
-    scores: Vec<f64>,
-    signals: Vec<i8>,
-    features: Option<Vec<f64>>,
 }
 
 /// On the way out of an engine thread (normally or unwinding): sets the stop flag if it
@@ -548,123 +528,6 @@ impl Engine {
         c2c::core_to_core_latency_on(tx.probe_line(), self.config.cores, round_trips)
     }
 
-    /// Producer loop: validate, encode, (pace,) stamp, push.
-    fn produce(
-        &self,
-        feed: &Feed<'_>,
-        ctx: &RunCtx<'_>,
-        mut tx: Producer<L2Tick>,
-        pushed_at: &mut [u64],
-    ) -> Result<ProducerOut> {
-        let RunCtx {
-            opts,
-            codec,
-            sizes,
-            stop,
-            every,
-            shared_core,
-            stores,
-        } = *ctx;
-        let mut last_ts = i64::MIN;
-        let mut skipped = 0;
-        let mut max_err = 0.0f64;
-        let mut sizes_inexact = 0;
-        let pace_start = self.clock.raw();
-        let pace_ticks = opts.pace_ns.map(|ns| self.clock_ticks_per_ns() * ns as f64);
-        // Flat out, ticks cross the ring in batches (one index store per batch); paced, each
-        // tick goes alone so that batching never adds to the measured latency.
-        let batch_len = if pace_ticks.is_some() { 1 } else { BATCH };
-        let streaming = stores == RingStores::Streaming;
-        let mut batch = [L2Tick::default(); BATCH];
-        let mut i = 0;
-        'rows: while i < feed.len() {
-            // Batches start at multiples of `batch_len`, so this lands once per 4096 rows.
-            if i % STOP_CHECK_EVERY == 0 && stop.load(Ordering::Acquire) {
-                break;
-            }
-            let len = batch_len.min(feed.len() - i);
-            let clean = if pace_ticks.is_none() {
-                feed.prefetch_rows(i + PREFETCH_ROWS..i + PREFETCH_ROWS + len);
-                feed.encode_clean_rows(i, &mut batch[..len], codec, sizes, last_ts)
-            } else {
-                None
-            };
-            if let Some(enc) = clean {
-                if !enc.prices_carried {
-                    let rows = i..i + len;
-                    let row = rows
-                        .clone()
-                        .zip(&batch[..len])
-                        .find(|(r, t)| !carried_exactly(feed, codec, *r, t))
-                        .map_or(i, |(r, _)| r);
-                    return Err(price_not_carried(feed, codec, row, opts.on_bad));
-                }
-                max_err = max_err.max(enc.max_price_error);
-                last_ts = feed.ts[i + len - 1];
-                sizes_inexact += enc.sizes_inexact;
-            } else {
-                // Some row is bad (or the run is paced): row by row, which names the bad row.
-                for (r, slot) in batch[..len].iter_mut().enumerate() {
-                    let row = i + r;
-                    *slot = if let Some(bad) = feed.check_row(row, last_ts) {
-                        if opts.on_bad == OnBad::Raise {
-                            return Err(bad.at(row));
-                        }
-                        skipped += 1;
-                        L2Tick {
-                            ts: SKIPPED,
-                            ..L2Tick::default()
-                        }
-                    } else {
-                        last_ts = feed.ts[row];
-                        let (t, err, inexact) = feed.encode_row(row, codec, sizes);
-                        if !carried_exactly(feed, codec, row, &t) {
-                            return Err(price_not_carried(feed, codec, row, opts.on_bad));
-                        }
-                        max_err = max_err.max(err);
-                        sizes_inexact += inexact;
-                        t
-                    };
-                    if let Some(step) = pace_ticks {
-                        let due = pace_start + (step * row as f64) as u64;
-                        let mut spins = 0u32;
-                        while self.clock.raw() < due {
-                            // A long pace must not outlast a stop: the check every 4096 rows
-                            // above would come 4096 paces later (minutes at 50 ms).
-                            spins = spins.wrapping_add(1);
-                            if spins % STOP_CHECK_SPINS == 0 && stop.load(Ordering::Acquire) {
-                                break 'rows;
-                            }
-                            std::hint::spin_loop();
-                        }
-                    }
-                }
-            }
-            // `every` is a power of two: masks and shifts, not divisions. Flat out, `every` is
-            // the batch length, so this is one stamp per batch.
-            let mask = every as usize - 1;
-            let mut row = (i + mask) & !mask;
-            while row < i + len {
-                pushed_at[row >> every.trailing_zeros()] = stamp_after(&self.clock);
-                row += every as usize;
-            }
-            if !push_all(&mut tx, &batch[..len], stop, shared_core, streaming) {
-                break; // stopped: the caller reports why
-            }
-            if pace_ticks.is_some() {
-                tx.prefetch_for_write(1);
-            }
-            i += len;
-        }
-        Ok(ProducerOut {
-            tx,
-            pinned: false,
-            skipped,
-            max_price_error: max_err,
-            sizes_inexact,
-        })
-    }
-
     /// Push → emit latency of every tick both threads timed.
     fn latencies(&self, pushed_at: &[u64], emitted_at: &[u64]) -> hdrhistogram::Histogram<u64> {
         let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
@@ -685,115 +548,6 @@ impl Engine {
         let ns = self.clock.delta_as_nanos(a, a + probe).max(1);
         probe as f64 / ns as f64
     }
-
-    /// Worker loop: pop, decode, features, score, emit (and time sampled ticks).
-    fn work(
-        &self,
-        n: usize,
-        ctx: &RunCtx<'_>,
-        mut rx: Consumer<L2Tick>,
-        emitted_at: &mut [u64],
-    ) -> Option<WorkerOut> {
-        let RunCtx {
-            opts,
-            codec,
-            sizes,
-            stop,
-            every,
-            shared_core,
-            ..
-        } = *ctx;
-        let model = &self.weights;
-        // The score comes from its own state whether or not the features are recorded, so a
-        // run's scores are the same bit for bit either way; recording adds a second pass of
-        // the windows over the same ticks.
-        let mut score_state = ScoreState::new(model);
-        let mut recorder = opts
-            .record_features
-            .then(|| FeatureState::new(model.windows_ms));
-        // Zeroed, so no pass fills them before the first tick (fresh pages come zeroed); every
-        // row is written below, skipped rows with NaN.
-        let mut scores = vec![0.0; n];
-        let mut signals = vec![0i8; n];
-        let mut features = opts.record_features.then(|| vec![0.0; n * N_FEATURES]);
-        let mut buf = [L2Tick::default(); BATCH];
-        // Paced, the producer pushes ticks one by one, and so they are taken. A ring smaller
-        // than a batch can never hold a whole one: waiting for it would wait forever.
-        let (batch_len, spin) = if opts.pace_ns.is_some() {
-            // Paced, every tick is timed: its outputs' pages are touched now, not as a page
-            // fault inside one tick in 512.
-            touch_pages(&mut scores);
-            touch_pages(&mut signals);
-            if let Some(out) = features.as_mut() {
-                touch_pages(out);
-            }
-            (1, Spin::Tight)
-        } else {
-            (BATCH.min(self.config.capacity), Spin::Pause)
-        };
-        let (mut have, mut next) = (0usize, 0usize);
-        for i in 0..n {
-            if next == have {
-                let mut spins = 0u32;
-                let want = batch_len.min(n - i);
-                loop {
-                    // Whole batches only (the producer pushes exactly n ticks, so the last,
-                    // shorter one comes too): see `Consumer::pop_exact`.
-                    if rx.pop_exact(&mut buf[..want]) {
-                        have = want;
-                        // The next batch is usually published already: its cross-core
-                        // transfers then overlap this batch's arithmetic.
-                        rx.prefetch(BATCH);
-                        break;
-                    }
-                    if batch_len == 1 {
-                        // Paced, the worker waits for each tick on an empty ring.
-                        rx.prefetch_unpublished();
-                    }
-                    if !backoff(&mut spins, stop, shared_core, spin) {
-                        return None;
-                    }
-                }
-                next = 0;
-            }
-            let tick = buf[next];
-            next += 1;
-            assert!(
-                opts.panic_at_row != Some(i),
-                "injected worker panic at row {i}"
-            );
-            if tick.ts == SKIPPED {
-                scores[i] = f64::NAN;
-                if let Some(out) = features.as_mut() {
-                    out[i * N_FEATURES..(i + 1) * N_FEATURES].fill(f64::NAN);
-                }
-            } else {
-                let mut bid_sz = tick.bid_sz.map(f64::from);
-                let mut ask_sz = tick.ask_sz.map(f64::from);
-                bid_sz[0] = sizes.decode(tick.bid_sz[0]);
-                ask_sz[0] = sizes.decode(tick.ask_sz[0]);
-                let b = codec.decode(tick.bid_px[0]);
-                let a = codec.decode(tick.ask_px[0]);
-                let score = score_state.score(tick.ts, b, a, &bid_sz, &ask_sz);
-                scores[i] = score;
-                signals[i] = model.signal(score);
-                if let (Some(out), Some(state)) = (features.as_mut(), recorder.as_mut()) {
-                    let f = state.update(tick.ts, b, a, &bid_sz, &ask_sz);
-                    out[i * N_FEATURES..(i + 1) * N_FEATURES].copy_from_slice(&f);
-                }
-            }
-            if i & (every as usize - 1) == 0 {
-                emitted_at[i >> every.trailing_zeros()] = stamp_after(&self.clock);
-            }
-        }
-        Some(WorkerOut {
-            rx,
-            pinned: false,
-            scores,
-            signals,
-            features,
-        })
-    }
 }
 
 /// A clock read that waits until every earlier instruction has executed.
@@ -810,95 +564,6 @@ fn stamp_after(clock: &quanta::Clock) -> u64 {
     // ahead of much, and the fence keeps the compiler from hoisting the read at least.
     crate::ring::execution_fence();
     clock.raw()
-}
-
-/// True when tick `t`, encoded from row `row`, holds the row's level-0 prices exactly.
-fn carried_exactly(feed: &Feed<'_>, codec: &PriceCodec, row: usize, t: &L2Tick) -> bool {
-    codec.carries(feed.cols[BID_PX][row], codec.decode(t.bid_px[0]))
-        && codec.carries(feed.cols[ASK_PX][row], codec.decode(t.ask_px[0]))
-}
-
-/// The error for a level-0 price at `row` that the tick cannot carry exactly
-/// (docs/tick-encoding.md). Stopping at the first bad row, a run reports that row instead if
-/// there is one: it comes first in the feed's own terms, and its price may be what widened the
-/// codec's range.
-#[cold]
-#[inline(never)] // the error path: kept out of the producer's loop
-fn price_not_carried(feed: &Feed<'_>, codec: &PriceCodec, row: usize, on_bad: OnBad) -> Error {
-    if on_bad == OnBad::Raise {
-        if let Some((r, bad)) = feed.first_bad_row() {
-            return bad.at(r);
-        }
-    }
-    let (b, a) = (feed.cols[BID_PX][row], feed.cols[ASK_PX][row]);
-    let (column, price) = if codec.carries(b, codec.decode(codec.encode(b))) {
-        (BOOK_COLUMNS[ASK_PX], a)
-    } else {
-        (BOOK_COLUMNS[BID_PX], b)
-    };
-    let span = feed
-        .price_extremes(on_bad == OnBad::Skip)
-        .map_or_else(String::new, |(lo, hi)| {
-            format!(
-                " ({} at row {lo} to {} at row {hi})",
-                feed.cols[BID_PX][lo], feed.cols[ASK_PX][hi]
-            )
-        });
-    Error::Feed {
-        column: column.to_string(),
-        row,
-        msg: format!(
-            "price {price} is not carried exactly by the 88-byte tick: for this feed's range{span} \
-             its price step is {:e}, the finest power of ten that keeps every price within 2^23 \
-             steps of {}. Prices off any grid of that step (synthetic floats) must be rounded \
-             to one; a feed on a finer grid than that step (an outlier that widens its range, \
-             or too long a period) must lose the outlier or be split (docs/tick-encoding.md)",
-            codec.quantum, codec.anchor
-        ),
-    }
-}
-
-/// Pushes every tick of `ticks`, waiting for room; false when the run was stopped.
-///
-/// It also waits while more than `AHEAD` ticks are in flight: a producer that runs a whole
-/// 131 072-slot ring (11.5 MB) ahead of the worker makes every slot write and read a cache
-/// miss, while a few thousand ticks stay in L2.
-fn push_all(
-    tx: &mut Producer<L2Tick>,
-    ticks: &[L2Tick],
-    stop: &AtomicBool,
-    shared: bool,
-    streaming: bool,
-) -> bool {
-    let mut sent = 0;
-    let mut spins = 0u32;
-    while !tx.in_flight_at_most(AHEAD) {
-        if !backoff(&mut spins, stop, shared, Spin::Pause) {
-            return false;
-        }
-    }
-    while sent < ticks.len() {
-        let n = if streaming {
-            tx.push_batch_streaming(&ticks[sent..])
-        } else {
-            tx.push_batch(&ticks[sent..])
-        };
-        sent += n;
-        if n == 0 && !backoff(&mut spins, stop, shared, Spin::Pause) {
-            return false;
-        }
-    }
-    true
-}
-
-/// Writes one zero per 4 KiB page of zero-filled `v`, faulting every page in (a write, not a
-/// read: a read would map the shared zero page and fault again on the first real write). The
-/// zero passes through `black_box` so that the store into calloc'd memory is not elided.
-fn touch_pages<T: Copy + Default>(v: &mut [T]) {
-    let step = (4096 / std::mem::size_of::<T>().max(1)).max(1);
-    for x in v.iter_mut().step_by(step) {
-        *x = std::hint::black_box(T::default());
-    }
 }
 
 /// How a waiting thread spins between two looks at the other side.
@@ -960,7 +625,7 @@ fn summarize(h: &hdrhistogram::Histogram<u64>, every: u64) -> LatencySummary {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use super::{touch_pages, Engine, EngineConfig, RunOptions};
+    use super::{Engine, EngineConfig, RunOptions};
     use crate::feed::Feed;
     use crate::scorer::{Weights, N_FEATURES};
 
@@ -1001,39 +666,5 @@ mod tests {
         cols[17][2000] = 2.0;
         assert_eq!(run(&cols).unwrap().scores, first);
         assert!(engine.spare.take().is_some());
-    }
-
-    /// Minor page faults of the calling thread so far (field 10 of its `stat`).
-    fn minor_faults() -> u64 {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-        // The command name (field 2) may hold spaces; the fields after its `)` do not.
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        rest.split(' ').nth(7).unwrap().parse().unwrap()
-    }
-
-    fn faults_writing_all(touch: bool) -> u64 {
-        let mut v = vec![0.0f64; 1 << 20]; // 8 MiB of fresh, untouched zero pages
-        if touch {
-            touch_pages(&mut v);
-        }
-        let before = minor_faults();
-        for (i, x) in v.iter_mut().enumerate() {
-            *x = i as f64;
-        }
-        let after = minor_faults();
-        assert!(v
-            .iter()
-            .enumerate()
-            .all(|(i, &x)| x.to_bits() == (i as f64).to_bits()));
-        after - before
-    }
-
-    #[test]
-    fn touched_pages_do_not_fault_when_written() {
-        assert!(
-            faults_writing_all(false) > 1_000,
-            "the untouched control must fault"
-        );
-        assert!(faults_writing_all(true) < 16);
     }
 }
