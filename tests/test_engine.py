@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -240,6 +241,24 @@ def test_ring_stores_are_chosen_by_a_probe_and_never_change_the_outputs() -> Non
         np.testing.assert_array_equal(forced.features, auto.features)
     with pytest.raises(ValueError, match=r"ring_stores.*'fast'"):
         engine.run(books, ring_stores="fast")  # type: ignore[arg-type]
+
+
+def test_one_engine_runs_feed_after_feed_and_from_several_threads_at_once() -> None:
+    """Runs on one engine share its kept ring one at a time; the GIL is released, so runs
+    from other threads overlap, and each gives what a fresh engine gives, bit for bit."""
+    w = model((10, 20, 50), 100.0)
+    feeds = [make_books(6_000 + 1_000 * i, seed=30 + i) for i in range(4)]
+    fresh = [lobflow.Engine(w, cores=CORES).run(f).scores for f in feeds]
+    engine = lobflow.Engine(w, cores=CORES, capacity=1024)
+    for f, want in zip(feeds, fresh, strict=True):
+        np.testing.assert_array_equal(engine.run(f).scores, want)
+        with pytest.raises(ValueError, match="row 10"):
+            engine.run(f.with_columns(f["ask_sz_0"].scatter(10, -1.0)))
+        np.testing.assert_array_equal(engine.run(f).scores, want)
+    with ThreadPoolExecutor(max_workers=len(feeds)) as pool:
+        got = list(pool.map(lambda f: engine.run(f).scores, feeds))
+    for g, want in zip(got, fresh, strict=True):
+        np.testing.assert_array_equal(g, want)
 
 
 def test_features_frame_is_named_by_windows() -> None:
