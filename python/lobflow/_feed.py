@@ -140,6 +140,17 @@ def check_single_feed(df: pl.DataFrame) -> None:
         raise ValueError(msg)
 
 
+def ts_beyond_int64(lf: pl.LazyFrame) -> tuple[int, int] | None:
+    """Row and value of the first UInt64 `ts` beyond int64 nanoseconds, if any.
+
+    The contract's `ts` is int64; polars' own cast error names neither the row nor that.
+    """
+    beyond = pl.col("ts") > np.iinfo(np.int64).max
+    first = lf.select(row=beyond.arg_true().first(), value=pl.col("ts").filter(beyond).first())
+    row, value = first.collect().row(0)
+    return None if row is None else (int(row), int(value))
+
+
 def _ts_column(s: pl.Series, *, null_is_bad: bool) -> NDArray[np.int64]:
     if s.dtype == pl.Datetime:
         s = s.dt.cast_time_unit("ns").cast(pl.Int64)
@@ -147,10 +158,10 @@ def _ts_column(s: pl.Series, *, null_is_bad: bool) -> NDArray[np.int64]:
         msg = f"column `ts` must be int64 nanoseconds (or a Datetime), got {s.dtype}"
         raise ValueError(msg)
     if s.dtype == pl.UInt64:
-        beyond = s > np.iinfo(np.int64).max
-        if beyond.any():
-            row = int(beyond.arg_true()[0])
-            msg = f"bad feed at row {row}, column `ts`: {s[row]} ns is beyond int64 nanoseconds"
+        beyond = ts_beyond_int64(s.to_frame("ts").lazy())
+        if beyond is not None:
+            row, value = beyond
+            msg = f"bad feed at row {row}, column `ts`: {value} ns is beyond int64 nanoseconds"
             raise ValueError(msg)
     if s.null_count():
         if not null_is_bad:

@@ -24,7 +24,7 @@ import polars as pl
 from polars.plugins import register_plugin_function
 
 from lobflow import _core
-from lobflow._feed import scan_books
+from lobflow._feed import scan_books, ts_beyond_int64
 from lobflow._schema import (
     BOOK_COLUMNS,
     CONTRACT_COLUMNS,
@@ -40,7 +40,6 @@ _PLUGIN = Path(_core.__file__)
 _STRUCT = "_features"
 #: The largest size the engine's ticks carry (f32 lots; docs/tick-encoding.md).
 MAX_SIZE = float(_core.MAX_SIZE)
-_I64_MAX = 2**63 - 1
 _BAD_ROW = re.compile(r"bad books at row \d+, column `[^`]+`: [^\n]*")
 
 
@@ -73,15 +72,12 @@ def _open(books: Books, on_bad: str) -> tuple[pl.LazyFrame, list[str]]:
 def _check_ts_fits_int64(lf: pl.LazyFrame) -> None:
     """A UInt64 `ts` beyond int64 raises here, naming its first row.
 
-    polars' own cast error names neither the row nor the contract. Outside the contract's
-    int64, as a mistyped column is, so under ``on_bad="skip"`` too, as in the engine.
+    Outside the contract's int64, as a mistyped column is, so under ``on_bad="skip"`` too, as
+    in the engine.
     """
-    beyond = pl.col("ts") > _I64_MAX
-    first = lf.select(
-        row=beyond.arg_true().first(), value=pl.col("ts").filter(beyond).first()
-    ).collect()
-    row, value = first.row(0)
-    if row is not None:
+    beyond = ts_beyond_int64(lf)
+    if beyond is not None:
+        row, value = beyond
         msg = f"bad books at row {row}, column `ts`: {value} ns is beyond int64 nanoseconds"
         raise ValueError(msg)
 
