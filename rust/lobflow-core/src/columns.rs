@@ -35,6 +35,11 @@ pub(crate) fn in_halves<R: Send>(
     join(first, second)
 }
 
+/// The span of two `(lo, hi)` ranges: the lower `lo`, the higher `hi`.
+pub(crate) fn widest(x: (f64, f64), y: (f64, f64)) -> (f64, f64) {
+    (x.0.min(y.0), x.1.max(y.1))
+}
+
 /// Lane minima and poison sums of a slice, folded.
 #[derive(Clone, Copy)]
 struct Lanes {
@@ -177,8 +182,7 @@ mod tests {
         let n = IN_HALVES_FROM + 3;
         let mut bids: Vec<f64> = (0..n).map(|i| 100.0 + (i % 7) as f64).collect();
         let mut asks: Vec<f64> = bids.iter().map(|b| b + 0.5).collect();
-        let ends = |x: (f64, f64), y: (f64, f64)| (x.0.min(y.0), x.1.max(y.1));
-        let both = |x: Option<(f64, f64)>, y| x.zip(y).map(|(x, y)| ends(x, y));
+        let both = |x: Option<(f64, f64)>, y| x.zip(y).map(|(x, y)| widest(x, y));
         // Extremes on either side of the split, and at its very ends.
         for (lo_row, hi_row) in [(n - 1, 0), (0, n - 1), (n / 2, n / 2 - 1)] {
             let keep = (bids[lo_row], asks[hi_row]);
@@ -195,7 +199,7 @@ mod tests {
                 asks[row] = bad;
                 assert_eq!(in_halves(&bids, &asks, min_max_if_all_usable, both), None);
                 let serial = min_max_of_usable(&bids, &asks);
-                assert_eq!(in_halves(&bids, &asks, min_max_of_usable, ends), serial);
+                assert_eq!(in_halves(&bids, &asks, min_max_of_usable, widest), serial);
                 asks[row] = keep;
             }
         }

@@ -1,6 +1,6 @@
 //! A feed borrowed column by column, and the per-row validation the producer applies.
 
-use crate::columns::{in_halves, min_max_if_all_usable, min_max_of_usable};
+use crate::columns::{in_halves, min_max_if_all_usable, min_max_of_usable, widest};
 use crate::error::{Error, Result};
 use crate::tick::{L2Tick, PriceCodec, SizeCodec, MAX_SIZE};
 use std::ops::ControlFlow;
@@ -96,13 +96,10 @@ impl<'a> Feed<'a> {
         let (bids, asks) = (self.cols[BID_PX], self.cols[ASK_PX]);
         // Clean feeds, the usual case, are settled by one vectorised pass; a feed with some
         // unusable row needs the filtered one.
-        let (lo, hi) = match in_halves(bids, asks, min_max_if_all_usable, |x, y| {
-            x.zip(y).map(|(x, y)| (x.0.min(y.0), x.1.max(y.1)))
-        }) {
+        let both = |x: Option<_>, y: Option<_>| x.zip(y).map(|(x, y)| widest(x, y));
+        let (lo, hi) = match in_halves(bids, asks, min_max_if_all_usable, both) {
             Some(range) => range,
-            None => in_halves(bids, asks, min_max_of_usable, |x, y| {
-                (x.0.min(y.0), x.1.max(y.1))
-            }),
+            None => in_halves(bids, asks, min_max_of_usable, widest),
         };
         PriceCodec::fit(lo, hi)
     }
@@ -144,15 +141,12 @@ impl<'a> Feed<'a> {
     /// coarsen every other row's.
     pub fn fit_codec_to_valid_rows(&self) -> PriceCodec {
         let (bids, asks) = (self.cols[BID_PX], self.cols[ASK_PX]);
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut span = (f64::INFINITY, f64::NEG_INFINITY);
         self.walk_rows(
-            |rows| {
-                let (b, a) = min_max_of_usable(&bids[rows.clone()], &asks[rows]);
-                (lo, hi) = (lo.min(b), hi.max(a));
-            },
+            |rows| span = widest(span, min_max_of_usable(&bids[rows.clone()], &asks[rows])),
             |_, _| ControlFlow::Continue(()),
         );
-        PriceCodec::fit(lo, hi)
+        PriceCodec::fit(span.0, span.1)
     }
 
     /// The first row that fails [`Self::check_row`], and why.
