@@ -395,6 +395,14 @@ def test_core_to_core_needs_two_cores() -> None:
         lobflow._core.core_to_core_latency((0, 0), 1024)
 
 
+def test_handoff_latency_reports_percentiles_and_needs_two_cores() -> None:
+    r = lobflow._core.handoff_latency((0, 1), 1000)
+    assert r["round_trips"] == 1024  # rounded up to whole samples of 64
+    assert 0 < r["min"] <= r["p50"] <= r["p90"] <= r["p99"]
+    with pytest.raises(ValueError, match="two different cores"):
+        lobflow._core.handoff_latency((1, 1), 1024)
+
+
 def test_core_errors_map_to_one_python_exception_each(tmp_path: Path) -> None:
     """Every core error variant that reaches Python has its documented exception."""
     from lobflow._feed import engine_columns

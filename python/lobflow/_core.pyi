@@ -18,6 +18,7 @@ __all__ = [
     "backtest",
     "core_to_core_latency",
     "feature_names",
+    "handoff_latency",
     "parse_weights",
     "weights_text",
 ]
@@ -61,6 +62,7 @@ def feature_names(windows_ms: tuple[int, int, int]) -> list[str]: ...
 def core_to_core_latency(
     cores: tuple[int, int] = ..., round_trips: int = 100000
 ) -> dict[str, Any]: ...
+def handoff_latency(cores: tuple[int, int] = ..., round_trips: int = 100000) -> dict[str, Any]: ...
 def backtest(
     ts: NDArray[np.int64],
     cols: list[NDArray[np.float64]],

@@ -78,6 +78,8 @@ def c2c(
     On VMs it is not one number: the host can move the two vCPUs, between ~21 ns and ~200 ns
     apart on the machines lobflow is developed on, for seconds to minutes at a time. Watch it
     before benchmarking (`lobflow c2c --watch 30`) to see which state the machine is in.
+    The hand-off figure is the same bounce with each side writing a line of its own, as the
+    ring's head and tail are: the floor of any SPSC queue's hand-off.
     """
     import time
 
@@ -90,6 +92,7 @@ def c2c(
     while True:
         try:
             r = _core.core_to_core_latency(c, round_trips)
+            h = _core.handoff_latency(c, round_trips)
         except ValueError as err:  # e.g. both cores come down to one on this machine
             raise typer.BadParameter(str(err)) from err
         used = r["cores"]
@@ -100,7 +103,8 @@ def c2c(
         )
         typer.echo(
             f"{time.monotonic() - t0:6.1f} s  cores {used[0]}+{used[1]}  one-way p50 "
-            f"{r['p50']:.1f} ns  p90 {r['p90']:.1f} ns  min {r['min']:.1f} ns{cut}"
+            f"{r['p50']:.1f} ns  p90 {r['p90']:.1f} ns  min {r['min']:.1f} ns  "
+            f"hand-off p50 {h['p50']:.1f} ns{cut}"
         )
         if time.monotonic() - t0 + every > watch:
             break

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 import lobflow
-from lobflow import backtest, report
+from lobflow import _core, backtest, report
 from lobflow.collect.simbook import simulate_books
 from lobflow.data.make_sample import SAMPLE
 from lobflow.train import fit, save_model
@@ -120,6 +120,11 @@ def main(argv: list[str] | None = None) -> None:
         if not paced.core_to_core_steady:
             ratio += " (the core-to-core latency moved during the run: no one floor fits it)"
         console.print(ratio)
+    floor = _core.handoff_latency(paced.cores_used, 100_000)["p50"]
+    console.print(
+        f"hand-off floor (each side writing a line of its own, as any SPSC ring does) p50 "
+        f"{floor:.0f} ns: paced p50 = {paced.latency_ns['p50'] / floor:.1f}x it"
+    )
 
     _step(5, "report")
     path = report.write_report(

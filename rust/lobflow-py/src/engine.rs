@@ -233,8 +233,35 @@ fn core_to_core_latency(
     cores: (usize, usize),
     round_trips: usize,
 ) -> PyResult<Bound<'_, PyDict>> {
+    probe(
+        py,
+        lobflow_core::c2c::core_to_core_latency,
+        cores,
+        round_trips,
+    )
+}
+
+/// One-way hand-off latency between two (pinned) threads that each write a line of their own
+/// (the floor of an SPSC ring's hand-off), ns percentiles.
+#[pyfunction]
+#[pyo3(signature = (cores = (0, 1), round_trips = 100_000))]
+fn handoff_latency(
+    py: Python<'_>,
+    cores: (usize, usize),
+    round_trips: usize,
+) -> PyResult<Bound<'_, PyDict>> {
+    probe(py, lobflow_core::c2c::handoff_latency, cores, round_trips)
+}
+
+/// Runs a latency probe with the GIL released and converts its report.
+fn probe(
+    py: Python<'_>,
+    f: fn([usize; 2], usize) -> lobflow_core::Result<lobflow_core::c2c::C2cReport>,
+    cores: (usize, usize),
+    round_trips: usize,
+) -> PyResult<Bound<'_, PyDict>> {
     let r = py
-        .detach(|| lobflow_core::c2c::core_to_core_latency([cores.0, cores.1], round_trips))
+        .detach(|| f([cores.0, cores.1], round_trips))
         .map_err(PyLobflowError)?;
     c2c_dict(py, &r)
 }
@@ -245,6 +272,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(weights_text, m)?)?;
     m.add_function(wrap_pyfunction!(py_feature_names, m)?)?;
     m.add_function(wrap_pyfunction!(core_to_core_latency, m)?)?;
+    m.add_function(wrap_pyfunction!(handoff_latency, m)?)?;
     m.add("TICK_SIZE", TICK_SIZE)?;
     m.add("MAX_SIZE", MAX_SIZE)?;
     m.add("TICK_FIELD_OFFSETS", TICK_FIELD_OFFSETS.to_vec())?;
