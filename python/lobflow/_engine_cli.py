@@ -96,10 +96,10 @@ def c2c(
         except ValueError as err:  # e.g. both cores come down to one on this machine
             raise typer.BadParameter(str(err)) from err
         used = r["cores"]
-        cut = (
-            f"  (cut short by the 1 s budget: {r['round_trips']} round trips timed)"
-            if r["cut_short"]
-            else ""
+        cut = "".join(
+            f"  ({name} cut short by the 1 s budget: {p['round_trips']} round trips timed)"
+            for name, p in (("one-way", r), ("hand-off", h))
+            if p["cut_short"]
         )
         typer.echo(
             f"{time.monotonic() - t0:6.1f} s  cores {used[0]}+{used[1]}  one-way p50 "
