@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import warnings
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import polars as pl
 import pytest
 from sklearn.linear_model import Lasso, LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import lobflow
+from lobflow import features
 from lobflow.collect.simbook import simulate_books
 from lobflow.export import bake
 from lobflow.train import fit, load_model, save_model
@@ -203,3 +206,61 @@ def test_cli_train_logistic_reports_no_r2(tmp_path: Path) -> None:
     assert metrics["test"]["r2"] is None
     assert metrics["model"] == "logistic"
     assert "n/a" in res.output
+
+
+def one_tick_books(n: int) -> pl.DataFrame:
+    """Books around 2^16 = 65 536 whose spread is always one 0.1 tick: `ask - bid` is 0.1 only
+    up to float64 rounding, whose step doubles where the prices cross 2^16 (the two sides of
+    it give 0.1 - 1.5e-12 and 0.1 + 5.8e-12)."""
+    books = simulate_books(n, seed=11, price=65_536.0, tick=0.1, imbalance_edge=0.45)
+    return books.with_columns(
+        (pl.col("bid_px_0") + 0.1 * (k + 1)).alias(f"ask_px_{k}") for k in range(5)
+    )
+
+
+def test_a_feature_that_varies_only_by_rounding_is_fitted_as_a_constant() -> None:
+    books = one_tick_books(30_000)
+    spread = features.compute(books, (1000, 2000, 5000))["spread"].to_numpy()
+    assert 0 < spread.std() < 1e-9 * np.abs(spread).max()  # the premise: rounding noise only
+    with pytest.warns(
+        lobflow.LobflowWarning, match=r"`spread` \(std [0-9.e-]+\), `rolling_spread_1000ms`"
+    ):
+        r = fit(books, horizon_ns=1_000_000_000, windows_ms=(1000, 2000, 5000), fee_bps=0.0)
+    assert (r.pipeline.named_steps["scaler"].scale_[[1, 12, 13, 14]] == 1.0).all()
+    test = r.test_rows(books)
+    res = lobflow.Engine(r.weights, cores=(0, 1)).run(test, record_features=True)
+    assert res.features is not None
+    ref = r.pipeline.predict(
+        features.compute(test, (1000, 2000, 5000)).select(list(r.weights.feature_names)).to_numpy()
+    )
+    assert np.abs(res.scores - ref).max() <= 1e-6 * ref.std()
+    np.testing.assert_array_equal(res.signals, r.weights.signal(ref))
+
+
+def test_bake_warns_about_weights_on_rounding_noise() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 18))
+    x[:, 1] = 0.1 + rng.normal(scale=1e-12, size=500)  # a one-tick spread's rounding
+    p = make_pipeline(StandardScaler(), Ridge()).fit(x, x[:, 0] + 1e-3 * x[:, 1])
+    with pytest.warns(
+        lobflow.LobflowWarning, match=r"`spread` \(scale_ 1.0\de-12 against mean_ 0.1,"
+    ):
+        bake(p)
+    x[:, 1] = 0.1  # exactly constant: scale_ 1, nothing to warn about
+    p = make_pipeline(StandardScaler(), Ridge()).fit(x, x[:, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bake(p)
+
+
+def test_logistic_on_rows_that_seldom_move_is_a_clear_error() -> None:
+    # The first fifth of the rows move one way only, so the first CV fold has one class.
+    books = simulate_books(20_000, seed=5, imbalance_edge=0.45, move_prob=0.35)
+    n = books.height // 5
+    head = books.head(n).with_columns(
+        (pl.col(c).first() + pl.int_range(n) * 0.05).alias(c)
+        for c in (*(f"bid_px_{k}" for k in range(5)), *(f"ask_px_{k}" for k in range(5)))
+    )
+    books = pl.concat([head, books.tail(books.height - n)])
+    with pytest.raises(ValueError, match=r"CV fold 1 of \d+ all moved up"):
+        fit(books, horizon_ns=1_000_000_000, windows_ms=(1000, 2000, 5000), model="logistic")

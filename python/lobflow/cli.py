@@ -13,6 +13,7 @@ app = typer.Typer(
 
 # Each stage registers its own commands; heavy imports stay inside the command bodies so that
 # `lobflow --help` is instant.
+from lobflow._cli_errors import reported  # noqa: E402
 from lobflow._engine_cli import register as _register_engine  # noqa: E402
 from lobflow.backtest._cli import register as _register_backtest  # noqa: E402
 from lobflow.collect._cli import register as _register_collect  # noqa: E402
@@ -27,6 +28,9 @@ for _register in (
     _register_engine,
 ):
     _register(app)
+for _command in app.registered_commands:
+    assert _command.callback is not None
+    _command.callback = reported(_command.callback)
 
 
 def main() -> None:

@@ -7,12 +7,22 @@ decision function (log-odds of an up move).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from lobflow._schema import DEFAULT_WINDOWS_MS, check_windows, feature_names
+from lobflow.errors import LobflowWarning
 from lobflow.weights import N_FEATURES, Weights
+
+#: A feature whose standard deviation is at most this fraction of its magnitude varies only by
+#: float64 rounding: a one-tick spread computed as `ask - bid` near 60 000 is 0.1 give or take
+#: ~1e-12. Scaled to unit variance, that noise gets a weight of ~1e10, and the engine's own
+#: rounding of the same feature (a different ~1e-12, within the contract) then moves the score
+#: by more than its spread. `lobflow.train.fit` fits such features as constants; `bake` warns.
+ROUNDING_ONLY = 1e-9
 
 
 def bake(
@@ -77,7 +87,38 @@ def bake(
     scale = scaler.scale_ if scaler.with_std else np.ones(N_FEATURES)
     w = coef / scale
     b = intercept - float(np.sum(coef * mean / scale))
+    _warn_rounding_only(coef, w, mean, scale, windows_ms)
     return Weights(tuple(windows_ms), float(threshold), b, tuple(w.tolist()), comments)  # type: ignore[arg-type]
+
+
+def _warn_rounding_only(
+    coef: np.ndarray,
+    w: np.ndarray,
+    mean: np.ndarray,
+    scale: np.ndarray,
+    windows_ms: tuple[int, int, int],
+) -> None:
+    """Warn about weights on features that varied only by rounding when the scaler was fitted.
+
+    A feature the scaler found constant (`scale_` 1) has a standardised coefficient of ~0
+    and is left out.
+    """
+    used = np.abs(coef) > 1e-6 * np.abs(coef).max(initial=0.0)
+    noise = used & (scale <= ROUNDING_ONLY * np.abs(mean))
+    if not noise.any():
+        return
+    names = feature_names(windows_ms)
+    shown = ", ".join(
+        f"`{names[i]}` (scale_ {scale[i]:.3g} against mean_ {mean[i]:.3g}, weight {w[i]:.3g})"
+        for i in np.flatnonzero(noise)
+    )
+    msg = (
+        f"feature(s) {shown} varied only by float rounding when the pipeline was fitted: "
+        "their baked weights turn the engine's own rounding of them (within the feature "
+        "contract) into score error, and engine and pipeline scores will disagree; fit with "
+        "those columns held constant (lobflow.train.fit does)"
+    )
+    warnings.warn(msg, LobflowWarning, stacklevel=3)
 
 
 def _check_names(pipeline: Pipeline, windows_ms: tuple[int, int, int]) -> None:

@@ -30,12 +30,8 @@ def features(
         raise typer.BadParameter("must be raise or skip", param_hint="--on-bad")
     mode: Literal["raise", "skip"] = "raise" if on_bad == "raise" else "skip"
     console = Console(stderr=True)
-    try:
-        with console.status(f"features of {books} → {out}"):
-            rows = feats.sink(books, out, windows, on_bad=mode)
-    except (ValueError, FileNotFoundError) as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(1) from e
+    with console.status(f"features of {books} → {out}"):
+        rows = feats.sink(books, out, windows, on_bad=mode)
     console.print(f"wrote {rows:,} rows of the 18 features to {out}")
 
 

@@ -11,7 +11,19 @@ import typer
 def _windows(text: str) -> tuple[int, int, int]:
     from lobflow._schema import check_windows
 
-    return check_windows([int(x) for x in text.split(",")])
+    try:
+        return check_windows([int(x) for x in text.split(",")])
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--windows-ms") from e
+
+
+def _horizon(text: str) -> int:
+    from lobflow._units import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--horizon") from e
 
 
 def train(
@@ -28,15 +40,15 @@ def train(
     from rich.console import Console
     from rich.table import Table
 
-    from lobflow._units import parse_duration
     from lobflow.train import fit, save_model
 
     if model not in ("ridge", "logistic"):
         raise typer.BadParameter("model must be ridge or logistic")
+    horizon_ns, windows = _horizon(horizon), _windows(windows_ms)
     result = fit(
         books,
-        horizon_ns=parse_duration(horizon),
-        windows_ms=_windows(windows_ms),
+        horizon_ns=horizon_ns,
+        windows_ms=windows,
         model=model,  # type: ignore[arg-type]
         fee_bps=fee_bps,
         progress=True,

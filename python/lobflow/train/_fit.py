@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from lobflow import features as feats
 from lobflow._schema import FEED_KEYS, check_windows, feature_names
 from lobflow.errors import LobflowWarning
-from lobflow.export import bake
+from lobflow.export import ROUNDING_ONLY, bake
 
 if TYPE_CHECKING:
     import os
@@ -36,6 +36,30 @@ if TYPE_CHECKING:
     from lobflow.weights import Weights
 
 ModelKind = Literal["ridge", "logistic"]
+
+
+def _hold_rounding_noise_constant(x: np.ndarray, names: list[str]) -> np.ndarray:
+    """`x` with every column that varies only by float rounding set to its mean, with a warning.
+
+    The scaler then finds those columns constant (`scale_` 1) and the model gives them a zero
+    weight, instead of dividing their rounding noise by ~1e-12 (`lobflow.export.ROUNDING_ONLY`).
+    Predictions on the raw columns are unchanged by it: their noise meets a zero weight.
+    """
+    std = x.std(axis=0)
+    noise = (std > 0) & (std <= ROUNDING_ONLY * np.abs(x).max(axis=0))
+    if not noise.any():
+        return x
+    x = np.array(x, dtype=np.float64)
+    x[:, noise] = x[:, noise].mean(axis=0)
+    shown = ", ".join(f"`{names[i]}` (std {std[i]:.3g})" for i in np.flatnonzero(noise))
+    warnings.warn(
+        f"feature(s) {shown} vary only by float rounding on the training rows: fitted as "
+        "constants (weight 0), so that the engine's own rounding of them cannot move its "
+        "scores away from the pipeline's",
+        LobflowWarning,
+        stacklevel=3,
+    )
+    return x
 
 
 @dataclass
@@ -154,6 +178,7 @@ def fit(
             # classifier P(up) against P(not up) and skew every signal short.
             train = train.filter(pl.col("fwd_ret_bps") != 0)
         x_tr, y_tr = train.select(names).to_numpy(), train["fwd_ret_bps"].to_numpy()
+        x_tr = _hold_rounding_noise_constant(x_tr, names)
         bar.advance(task)
         bar.update(task, description="time-series CV")
         cv = purged_folds(train["ts"].to_numpy(), train["fwd_ts"].to_numpy(), n_splits)
@@ -167,6 +192,7 @@ def fit(
             )
             grid = {"model__C": [0.01, 0.1, 1.0, 10.0]}
             target = (y_tr > 0).astype(int)
+            _check_both_classes(target, cv)
         search = GridSearchCV(pipe, grid, cv=cv, n_jobs=1).fit(x_tr, target)
         best: Pipeline = search.best_estimator_
         bar.advance(task)
@@ -274,6 +300,24 @@ def purged_folds(
         msg = "no time-series CV fold keeps any training row: the horizon spans the data"
         raise ValueError(msg)
     return folds
+
+
+def _check_both_classes(target: np.ndarray, cv: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Refuse a classifier CV fold whose training rows all moved one way.
+
+    scikit-learn would fail every fit of the grid with "only one class" and a long traceback;
+    this says which fold and what to do instead.
+    """
+    for k, (tr, _) in enumerate(cv):
+        ups = int(target[tr].sum())
+        if ups in (0, tr.size):
+            way = "up" if ups else "down"
+            msg = (
+                f"logistic: the training rows of CV fold {k + 1} of {len(cv)} all moved {way} "
+                f"({tr.size} rows): too few rows move for a classifier; train on more data, a "
+                "longer horizon, or model='ridge'"
+            )
+            raise ValueError(msg)
 
 
 def _baseline(train: pl.DataFrame, test: pl.DataFrame) -> dict[str, float]:

@@ -161,15 +161,19 @@ pub fn run(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Result<Outcome> {
         if let (Some(target), true) = (target, held_long_enough) {
             let target = target.clamp(-cfg.max_position, cfg.max_position);
             let pending: f64 = inflight.iter().map(|o| o.qty).sum();
-            let qty = target - acct.pos - pending;
-            if qty.abs() > 1e-12 {
-                if cfg.mode == Mode::Passive {
-                    // One working quote at a time: replace what is resting.
+            if (target - acct.pos - pending).abs() > 1e-12 {
+                let qty = if cfg.mode == Mode::Passive {
+                    // One working quote at a time: replace what is resting, so the new quote
+                    // is sized from the position alone.
                     for o in inflight.drain(..) {
                         out.unfilled_qty += o.qty.abs();
                     }
-                }
-                let qty = target - acct.pos;
+                    target - acct.pos
+                } else {
+                    // Taker orders on their way will fill: sizing without them would overshoot
+                    // the target (and `max_position`) by what is in flight.
+                    target - acct.pos - pending
+                };
                 if qty.abs() > 1e-12 {
                     out.requested_qty += qty.abs();
                     let price = if qty > 0.0 { c[0][j] } else { c[10][j] };
@@ -426,6 +430,54 @@ mod tests {
         let out = run(&f, &[1, -1], &Config::default()).unwrap();
         assert_eq!(out.fills[1].qty, -2.0);
         assert_eq!(out.position, vec![1.0, -1.0]);
+    }
+
+    /// Taker mode, 15 ns of order latency: each order fills one or two snapshots after it is
+    /// sent, so the next decision finds it still in flight.
+    fn in_flight(ts: &[i64], signals: &[i8], on_zero: OnZero) -> Outcome {
+        let (ts, cols) = books(&vec![100.0; ts.len()], ts);
+        let cfg = Config {
+            order_latency_ns: 15,
+            on_zero,
+            ..Config::default()
+        };
+        run(&feed(&ts, &cols), signals, &cfg).unwrap()
+    }
+
+    #[test]
+    fn a_flip_counts_the_order_in_flight() {
+        // The buy sent at row 0 fills at row 2; the sell sent at row 1 must be -2, not -1.
+        let out = in_flight(
+            &[0, 10, 20, 30, 40, 50],
+            &[1, -1, -1, -1, -1, -1],
+            OnZero::Hold,
+        );
+        assert_eq!(out.position, vec![0.0, 0.0, 1.0, -1.0, -1.0, -1.0]);
+        let qty: Vec<f64> = out.fills.iter().map(|f| f.qty).collect();
+        assert_eq!(qty, vec![1.0, -2.0]);
+    }
+
+    #[test]
+    fn a_flatten_counts_the_order_in_flight() {
+        // The buy from row 0 is still on its way at row 1: flattening sells it there.
+        let out = in_flight(
+            &[0, 10, 20, 30, 40, 50],
+            &[1, 0, 0, 0, 0, 0],
+            OnZero::Flatten,
+        );
+        assert_eq!(out.position, vec![0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn orders_in_flight_never_take_the_position_past_its_limit() {
+        // Short, then a flatten still in flight when the signal turns long.
+        let out = in_flight(
+            &[0, 20, 30, 40, 60, 80],
+            &[-1, -1, 0, 1, 1, 1],
+            OnZero::Flatten,
+        );
+        assert_eq!(out.position, vec![0.0, -1.0, -1.0, -1.0, 1.0, 1.0]);
+        assert!(out.position.iter().all(|p| p.abs() <= 1.0));
     }
 
     #[test]
