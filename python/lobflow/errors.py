@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lobflow._core import EngineError, LobflowError, WeightsFormatError
+
+if TYPE_CHECKING:
+    from lobflow.collect.poller import CollectStats
 
 
 class LobflowWarning(UserWarning):
@@ -10,7 +15,12 @@ class LobflowWarning(UserWarning):
 
 
 class CollectorError(LobflowError):
-    """The collector could not start or could not write its output."""
+    """The collector could not start or could not write its output.
+
+    Where it could not write, `stats` is what the run did up to then.
+    """
+
+    stats: CollectStats | None = None
 
 
 class BacktestError(LobflowError):

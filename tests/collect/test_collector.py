@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from aiohttp import web
 
 import lobflow
 from lobflow import features
 from lobflow.collect import SimExchange, acollect
+from tests.collect.scripted import P, Script, kucoin_ok, now_ms, read
 from tests.oracle import assert_features_close
 
-P = Path(__file__).with_name("payloads")
-
-
-def read(out: Path, kind: str) -> pl.DataFrame:
-    return pl.scan_parquet(out / kind / "**" / "*.parquet", hive_partitioning=True).collect()
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_all_four_venues_against_the_simulated_venue(tmp_path: Path) -> None:
@@ -73,48 +68,6 @@ def test_all_four_venues_against_the_simulated_venue(tmp_path: Path) -> None:
         assert_features_close(mine.select(names).to_numpy(), res.features)
     # Jitter is measured and reported (no timing assertion here: see benches/).
     assert all(len(v.jitter_ns) == v.requests for v in stats.venues.values())
-
-
-class Script:
-    """An aiohttp server answering each venue path from a list of canned responses."""
-
-    def __init__(self, answers: dict[str, list[tuple[int, dict[str, str], bytes]]]) -> None:
-        self.answers = answers
-        self.times: dict[str, list[float]] = {k: [] for k in answers}
-
-    async def handle(self, req: web.Request) -> web.StreamResponse:
-        path = req.path
-        self.times[path].append(time.monotonic())
-        queue = self.answers[path]
-        status, headers, body = queue.pop(0) if len(queue) > 1 else queue[0]
-        if status == 0:  # reset the connection
-            assert req.transport is not None
-            req.transport.close()
-            return web.Response()
-        return web.Response(
-            status=status, headers=headers, body=body, content_type="application/json"
-        )
-
-    async def __aenter__(self) -> str:
-        app = web.Application()
-        for path in self.answers:
-            app.router.add_get(path, self.handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return f"http://127.0.0.1:{port}"
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.runner.cleanup()
-
-
-def kucoin_ok(seq: int) -> bytes:
-    doc = json.loads((P / "kucoin_orderbook_level2_20_rest.captured.json").read_bytes())
-    doc["data"]["sequence"] = str(seq)
-    doc["data"]["time"] += seq
-    return json.dumps(doc).encode()
 
 
 def test_faults_rate_limits_and_duplicates(tmp_path: Path) -> None:
@@ -177,7 +130,7 @@ def test_invalid_books_are_counted_not_written(tmp_path: Path) -> None:
 
     def book(seq: int, bid: str, ask: str) -> bytes:
         data = {
-            "time": 1_700_000_000_000 + seq,
+            "time": now_ms() + seq,
             "sequence": str(seq),
             "bids": [[bid, "1"]] + [[str(float(bid) - i), "1"] for i in range(1, 5)],
             "asks": [[ask, "1"]] + [[str(float(ask) + i), "1"] for i in range(1, 3)],

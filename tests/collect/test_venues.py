@@ -63,11 +63,13 @@ def test_real_bodies_parse(
     if ts_ns is not None:
         assert book.venue_ts_ns == ts_ns
     if venue == "kraken":
-        # Level timestamps (s): the book's time is the newest level update.
+        # Level timestamps (s) are each level's last change, not the book's time: the book is
+        # stamped on receipt, and the newest level time is kept aside.
         doc = json.loads(body(file))
         (levels,) = doc["result"].values()
         newest = max(int(r[2]) for r in levels["bids"][:5] + levels["asks"][:5])
-        assert book.venue_ts_ns == newest * 1_000_000_000
+        assert book.venue_ts_ns is None
+        assert book.extra["newest_level_s"] == newest
 
 
 @pytest.mark.parametrize(
@@ -82,6 +84,23 @@ def test_real_bodies_parse(
             1.5,
         ),
         ("kucoin", 200, {}, "kucoin_error_429000.json", Kind.RATE_LIMITED, 1.0),
+        # A 429000 body keeps its countdown header whatever the status it comes with.
+        (
+            "kucoin",
+            200,
+            {"gw-ratelimit-reset": "2500"},
+            "kucoin_error_429000.json",
+            Kind.RATE_LIMITED,
+            2.5,
+        ),
+        (
+            "kucoin",
+            403,
+            {"gw-ratelimit-reset": "700"},
+            "kucoin_error_429000.json",
+            Kind.RATE_LIMITED,
+            0.7,
+        ),
         ("kucoin", 200, {}, "kucoin_error_symbol_not_exists_v2_symbols.json", Kind.FATAL, 0),
         ("kucoin", 200, {}, "kucoin_error_invalid_parameter.doc.json", Kind.FATAL, 0),
         ("kraken", 200, {}, "kraken_error_too_many_requests.json", Kind.RATE_LIMITED, 5.0),
@@ -155,3 +174,17 @@ def test_validation() -> None:
     )
     assert good is not None
     assert issues == ["unsorted"]
+
+
+def test_bybit_answers_without_seq_are_ordered_by_their_update_id() -> None:
+    doc = json.loads(body("bybit_orderbook_rest.json"))
+    del doc["result"]["seq"], doc["result"]["cts"]
+    out = VENUES["bybit"].classify(200, {}, json.dumps(doc).encode())
+    assert out.kind is Kind.OK, out.reason
+    assert out.book is not None
+    assert out.book.seq == doc["result"]["u"]
+    assert not out.book.extra["reset"]
+    doc["result"]["u"] = 1  # Bybit's restart: the ids start over
+    restarted = VENUES["bybit"].classify(200, {}, json.dumps(doc).encode()).book
+    assert restarted is not None
+    assert restarted.extra["reset"]

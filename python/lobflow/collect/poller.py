@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import random
 import signal
 import time
@@ -30,8 +31,9 @@ import numpy as np
 from aiolimiter import AsyncLimiter
 from yarl import URL
 
-from lobflow.collect.venues import VENUES, Kind, Venue, validate
+from lobflow.collect.venues import VENUES, Book, Kind, Venue, validate
 from lobflow.collect.writer import PartWriter, recover
+from lobflow.errors import CollectorError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -40,6 +42,16 @@ log = logging.getLogger("lobflow.collect")
 
 #: Longest single sleep of a poll loop, so that a stop is noticed within this time.
 STOP_SLICE_S = 0.25
+#: A venue time further than this from the receive time is wrong (milliseconds sent as
+#: microseconds, a broken clock), not merely late: the book is dropped as `bad_ts`.
+MAX_CLOCK_SKEW_NS = 3600 * 10**9
+#: Consecutive answers below the last sequence after which the venue is taken to have
+#: restarted its numbering, rather than a lagging replica answering now and then.
+SEQ_RESET_AFTER = 3
+#: Attempts of the final flush at shutdown, and the pause between them, before the rows that
+#: could not be written are reported.
+SHUTDOWN_WRITE_ATTEMPTS = 3
+SHUTDOWN_RETRY_PAUSE_S = 1.0
 
 
 @dataclass
@@ -49,6 +61,10 @@ class VenueStats:
     requests: int = 0
     rows: int = 0
     duplicates: int = 0
+    #: Answers older than one already written (a lower sequence: a lagging replica or cache).
+    stale: int = 0
+    #: Times the venue's sequence started over (Bybit's u == 1, or a lower one that persists).
+    seq_resets: int = 0
     skipped_late: int = 0
     paused_polls: int = 0
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -76,6 +92,8 @@ class CollectStats:
     polling_wall_s: float = 0.0
     #: CPU seconds of the final flush and compaction at shutdown.
     shutdown_cpu_s: float = 0.0
+    #: Periodic flushes that failed (their rows were kept and written by a later flush).
+    write_errors: int = 0
 
     def table(self) -> Table:
         """A rich table of rows, errors and timing per venue."""
@@ -87,6 +105,7 @@ class CollectStats:
             "requests",
             "rows",
             "dups",
+            "stale",
             "late",
             "paused",
             "errors",
@@ -101,6 +120,7 @@ class CollectStats:
                 str(v.requests),
                 str(v.rows),
                 str(v.duplicates),
+                str(v.stale),
                 str(v.skipped_late),
                 str(v.paused_polls),
                 ", ".join(f"{k}:{n}" for k, n in v.errors.items()) or "0",
@@ -138,6 +158,116 @@ class _VenueState:
         self.pause(random.uniform(0, cap), why)  # full jitter
 
 
+class _FeedOrder:
+    """One feed's duplicate, staleness and time-order checks."""
+
+    def __init__(self, venue: str, symbol: str) -> None:
+        self.where = f"{venue} {symbol}"
+        self.last_seq: int | None = None
+        self.last_hash: bytes | None = None
+        self.last_ts = -1
+        self.last_venue_ts: int | None = None
+        self.lower = 0
+
+    def verdict(self, book: Book, body: bytes, stats: VenueStats) -> str | None:
+        """None when `book` is news; else why it is not ("duplicate" or "stale")."""
+        if book.seq is None:
+            digest = hashlib.blake2b(body, digest_size=16).digest()
+            if digest == self.last_hash:
+                return "duplicate"
+            self.last_hash = digest
+            return None
+        last = self.last_seq
+        if last is None or book.seq > last:
+            self.lower = 0
+            self.last_seq = book.seq
+            return None
+        if book.seq == last:
+            self.lower = 0
+            return "duplicate"
+        # Lower than the last: an old answer from a replica or cache, unless the venue says
+        # it restarted (Bybit's u == 1), its time is newer, or lower answers keep coming.
+        self.lower += 1
+        newer = (
+            book.venue_ts_ns is not None
+            and self.last_venue_ts is not None
+            and book.venue_ts_ns > self.last_venue_ts
+        )
+        if book.extra.get("reset") or newer or self.lower >= SEQ_RESET_AFTER:
+            log.warning("%s: sequence started over (%d after %d)", self.where, book.seq, last)
+            stats.seq_resets += 1
+            self.lower = 0
+            self.last_seq = book.seq
+            return None
+        return "stale"
+
+
+def _ingest(
+    venue: Venue,
+    st: _VenueState,
+    unified: str,
+    order: _FeedOrder,
+    stats: VenueStats,
+    processed: PartWriter,
+    answer: tuple[int, dict[str, str], bytes, int],
+) -> bool:
+    """Classify, check and queue one answer; False when the feed must stop."""
+    status, headers, body, recv_ns = answer
+    out = venue.classify(status, headers, body)
+    if out.kind is not Kind.OK:
+        stats.errors[out.kind.value] += 1
+        if out.kind is Kind.RATE_LIMITED or out.kind is Kind.BANNED:
+            st.pause(out.wait_s, out.reason)
+        elif out.kind is Kind.RETRY:
+            st.backoff(out.reason)
+        else:
+            log.error("%s %s: %s; this feed stops", venue.name, unified, out.reason)
+            return False
+        return True
+    st.failures = 0
+    assert out.book is not None
+    venue_ts = out.book.venue_ts_ns
+    if venue_ts is not None and abs(venue_ts - recv_ns) > MAX_CLOCK_SKEW_NS:
+        if not stats.invalid["bad_ts"]:
+            log.warning(
+                "%s %s: venue time %d ns is %.0f s from the receive time; dropped as bad_ts "
+                "(the raw answer is kept)",
+                venue.name,
+                unified,
+                venue_ts,
+                (venue_ts - recv_ns) / 1e9,
+            )
+        stats.invalid["bad_ts"] += 1
+        return True
+    why = order.verdict(out.book, body, stats)
+    if why == "duplicate":
+        stats.duplicates += 1
+        return True
+    if why == "stale":
+        stats.stale += 1
+        return True
+    book, issues = validate(out.book)
+    for issue in issues:
+        stats.invalid[issue] += 1
+    if book is None:
+        return True
+    ts = venue_ts if venue_ts is not None else recv_ns
+    if ts < order.last_ts:
+        stats.invalid["ts_backwards"] += 1
+        return True
+    order.last_ts = ts
+    order.last_venue_ts = venue_ts
+    row: dict[str, Any] = {"ts": ts}
+    for side, levels in (("bid", book.bids), ("ask", book.asks)):
+        for i, (px, sz) in enumerate(levels):
+            row[f"{side}_px_{i}"] = px
+            row[f"{side}_sz_{i}"] = sz
+    row.update(ts_local=recv_ns, seq=book.seq)
+    processed.add(venue.name, unified, ts, row)
+    stats.rows += 1
+    return True
+
+
 async def _poll_feed(
     session: aiohttp.ClientSession,
     st: _VenueState,
@@ -152,9 +282,7 @@ async def _poll_feed(
     period = 1.0 / st.hz
     # The URL with its query is built once per feed: yarl's encoding is per-request cost.
     url = URL(st.base_url + venue.path).with_query(venue.params(unified))
-    last_seq: int | None = None
-    last_hash: bytes | None = None
-    last_ts = -1
+    order = _FeedOrder(venue.name, unified)
     k = 0
     while not stop.is_set():
         due = start + k * period
@@ -205,48 +333,14 @@ async def _poll_feed(
                 "body": body.decode("utf-8", "replace"),
             },
         )
-        out = venue.classify(status, headers, body)
-        if out.kind is not Kind.OK:
-            stats.errors[out.kind.value] += 1
-            if out.kind is Kind.RATE_LIMITED or out.kind is Kind.BANNED:
-                st.pause(out.wait_s, out.reason)
-            elif out.kind is Kind.RETRY:
-                st.backoff(out.reason)
-            else:
-                log.error("%s %s: %s; this feed stops", venue.name, unified, out.reason)
+        answer = (status, headers, body, recv_ns)
+        try:
+            if not _ingest(venue, st, unified, order, stats, processed, answer):
                 return
-            continue
-        st.failures = 0
-        assert out.book is not None
-        if out.book.seq is not None:
-            if out.book.seq == last_seq:
-                stats.duplicates += 1
-                continue
-            last_seq = out.book.seq
-        else:
-            digest = hashlib.blake2b(body, digest_size=16).digest()
-            if digest == last_hash:
-                stats.duplicates += 1
-                continue
-            last_hash = digest
-        book, issues = validate(out.book)
-        for issue in issues:
-            stats.invalid[issue] += 1
-        if book is None:
-            continue
-        ts = book.venue_ts_ns if book.venue_ts_ns is not None else recv_ns
-        if ts < last_ts:
-            stats.invalid["ts_backwards"] += 1
-            continue
-        last_ts = ts
-        row: dict[str, Any] = {"ts": ts}
-        for side, levels in (("bid", book.bids), ("ask", book.asks)):
-            for i, (px, sz) in enumerate(levels):
-                row[f"{side}_px_{i}"] = px
-                row[f"{side}_sz_{i}"] = sz
-        row.update(ts_local=recv_ns, seq=book.seq)
-        processed.add(venue.name, unified, ts, row)
-        stats.rows += 1
+        except Exception:  # one answer nobody foresaw must not end the feed silently
+            stats.errors["internal"] += 1
+            if stats.errors["internal"] == 1:
+                log.exception("%s %s: answer not processed (kept in raw)", venue.name, unified)
 
 
 async def acollect(
@@ -274,10 +368,17 @@ async def acollect(
     Writes
     ``<out>/raw`` and ``<out>/processed`` (see `lobflow.collect.writer`).
     """
-    unknown = [e for e in exchanges if e not in VENUES]
+    unknown = [e for e in [*exchanges, *(hz_per_venue or {})] if e not in VENUES]
     if unknown:
         msg = f"unknown exchange(s) {unknown}; known: {sorted(VENUES)}"
         raise ValueError(msg)
+    _check_positive("hz (polls per second)", hz)
+    for e, rate in (hz_per_venue or {}).items():
+        _check_positive(f"hz_per_venue[{e!r}]", rate)
+    _check_positive("flush_every_s", flush_every_s)
+    _check_positive("timeout_s", timeout_s)
+    if duration_s is not None:
+        _check_positive("duration_s", duration_s)
     for s in symbols:
         VENUES["kucoin"].symbol(s)  # validates the unified form
     root = Path(out)
@@ -332,7 +433,7 @@ async def acollect(
             )
             for i, (e, s) in enumerate(feeds)
         ]
-        flusher = asyncio.create_task(_flush_loop(raw, processed, stop))
+        flusher = asyncio.create_task(_flush_loop(raw, processed, stop, stats))
         status = asyncio.create_task(_status_loop(stats, stop, live))
         try:
             if duration_s is not None:
@@ -342,7 +443,11 @@ async def acollect(
                     stop.set()
             else:
                 await stop.wait()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            for (e, s), res in zip(
+                feeds, await asyncio.gather(*tasks, return_exceptions=True), strict=True
+            ):
+                if isinstance(res, Exception):
+                    log.error("%s %s: the feed failed: %r", e, s, res)
         finally:
             stop.set()
             for t in (*tasks, status):
@@ -354,30 +459,92 @@ async def acollect(
                     loop.remove_signal_handler(sig)
             stats.polling_cpu_s = time.process_time() - cpu0
             stats.polling_wall_s = time.monotonic() - t0
-            raw.flush()
-            processed.flush()
-            raw.compact()
-            processed.compact()
+            # Raw and processed are flushed independently, so one failing cannot cost the other.
+            lost = [_final_flush(w) for w in (raw, processed)]
             stats.shutdown_cpu_s = time.process_time() - cpu0 - stats.polling_cpu_s
     stats.raw_rows = raw.rows_written
     stats.processed_rows = processed.rows_written
     stats.elapsed_s = time.monotonic() - t0
+    if any(lost):
+        err = CollectorError("; ".join(m for m in lost if m))
+        err.stats = stats
+        raise err
     return stats
 
 
-async def _flush_loop(raw: PartWriter, processed: PartWriter, stop: asyncio.Event) -> None:
+def _check_positive(name: str, value: float) -> None:
+    # `not (x > 0)` also catches NaN; a zero or negative rate would divide by zero or spin.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        msg = f"{name} must be a number > 0, got {value!r}"
+        raise ValueError(msg)
+    if not math.isfinite(value):
+        msg = f"{name} must be finite, got {value!r}"
+        raise ValueError(msg)
+
+
+async def _flush_loop(
+    raw: PartWriter, processed: PartWriter, stop: asyncio.Event, stats: CollectStats
+) -> None:
     while not stop.is_set():
         await asyncio.sleep(0.2)
         if processed.due():
             # Swap the buffers here, on the loop thread that fills them, so no row can slip
             # between a snapshot and a clear; Parquet encoding then runs off the loop.
             batches = (raw.take(), processed.take())
-            await asyncio.to_thread(_write_both, raw, processed, batches)
+            try:
+                await asyncio.to_thread(_write_both, raw, processed, batches)
+            except Exception as e:  # disk full, permissions, ...: keep the rows, keep going
+                stats.write_errors += 1
+                raw.requeue(batches[0])
+                processed.requeue(batches[1])
+                log.error(
+                    "writing part files under %s failed (%s: %s); %d raw and %d processed rows "
+                    "stay in memory for the next flush",
+                    raw.root.parent,
+                    type(e).__name__,
+                    e,
+                    raw.pending(),
+                    processed.pending(),
+                )
 
 
 def _write_both(raw: PartWriter, processed: PartWriter, batches: tuple[Any, Any]) -> None:
-    raw.write(batches[0])
-    processed.write(batches[1])
+    # Both are attempted whatever the first does; what failed stays in `batches`.
+    first: Exception | None = None
+    for writer, batch in zip((raw, processed), batches, strict=True):
+        try:
+            writer.write(batch)
+        except Exception as e:  # re-raised below, after the other writer had its turn
+            first = first or e
+    if first is not None:
+        raise first
+
+
+def _final_flush(writer: PartWriter) -> str | None:
+    """Flush and compact at shutdown; a message naming what could not be written, if any."""
+    for attempt in range(1, SHUTDOWN_WRITE_ATTEMPTS + 1):
+        try:
+            writer.flush()
+            break
+        except Exception as e:  # retried, then reported with the rows it cost
+            error = e
+            log.error(
+                "final %s flush, attempt %d: %s: %s", writer.kind, attempt, type(e).__name__, e
+            )
+            if attempt < SHUTDOWN_WRITE_ATTEMPTS:
+                time.sleep(SHUTDOWN_RETRY_PAUSE_S)
+    else:
+        return (
+            f"{writer.pending()} {writer.kind} rows could not be written under {writer.root}: "
+            f"{type(error).__name__}: {error}"
+        )
+    try:
+        writer.compact()
+    except Exception as e:  # the parts are all written; the next start finishes the job
+        log.warning(
+            "compacting %s failed (%s: %s); its parts stay", writer.root, type(e).__name__, e
+        )
+    return None
 
 
 async def _status_loop(stats: CollectStats, stop: asyncio.Event, live: bool | None) -> None:

@@ -111,18 +111,22 @@ def _generic_http(status: int, headers: dict[str, str]) -> Outcome | None:
     return None
 
 
+def _kucoin_reset(headers: dict[str, str]) -> float:
+    # No Retry-After on KuCoin: gw-ratelimit-reset is the pool's countdown in ms.
+    reset = headers.get("gw-ratelimit-reset")
+    return float(reset) / 1000 if reset and reset.isdigit() else 1.0
+
+
 def _kucoin(status: int, headers: dict[str, str], body: bytes) -> Outcome:
     if status == 429:
-        # No Retry-After on KuCoin: gw-ratelimit-reset is the pool's countdown in ms.
-        reset = headers.get("gw-ratelimit-reset")
-        wait = float(reset) / 1000 if reset and reset.isdigit() else 1.0
-        return Outcome(Kind.RATE_LIMITED, wait_s=wait, reason="HTTP 429 (429000)")
+        return Outcome(Kind.RATE_LIMITED, wait_s=_kucoin_reset(headers), reason="HTTP 429 (429000)")
     if (g := _generic_http(status, headers)) is not None:
         return g
     doc = json.loads(body)
     code = str(doc.get("code"))
     if code == "429000":
-        return Outcome(Kind.RATE_LIMITED, wait_s=1.0, reason="429000 in body")
+        # The same countdown header comes with a 429000 body whatever the status.
+        return Outcome(Kind.RATE_LIMITED, wait_s=_kucoin_reset(headers), reason="429000 in body")
     if code in ("900001", "400100"):
         return Outcome(Kind.FATAL, reason=f"{code}: {doc.get('msg')}")
     if code != "200000":
@@ -155,9 +159,12 @@ def _kraken(status: int, headers: dict[str, str], body: bytes) -> Outcome:
     result = doc["result"]
     # The response key may differ from the requested pair (XBTUSDT → XXBTZUSDT): take the one.
     (book,) = result.values()
+    # No book time: the per-level times are each level's last change (seconds, up to a minute
+    # apart), and their newest goes backwards whenever the newest level is removed, so the
+    # book is stamped on receipt. The newest level time is kept for reference.
     stamps = [int(r[2]) for r in book["bids"][:LEVELS] + book["asks"][:LEVELS]]
-    ts = max(stamps) * 1_000_000_000 if stamps else None
-    return Outcome(Kind.OK, Book(_levels(book["bids"]), _levels(book["asks"]), ts, None))
+    extra = {"newest_level_s": max(stamps)} if stamps else {}
+    return Outcome(Kind.OK, Book(_levels(book["bids"]), _levels(book["asks"]), None, None, extra))
 
 
 def _bybit(status: int, headers: dict[str, str], body: bytes) -> Outcome:
@@ -175,14 +182,17 @@ def _bybit(status: int, headers: dict[str, str], body: bytes) -> Outcome:
     if code != 0:
         return Outcome(Kind.RETRY, reason=f"retCode {code}: {doc.get('retMsg')}")
     r = doc["result"]
+    # Older and testnet answers lack `seq` (and `cts`): the update id `u` orders those.
+    seq = r.get("seq", r.get("u"))
     return Outcome(
         Kind.OK,
         Book(
             _levels(r["b"]),
             _levels(r["a"]),
-            int(r["ts"]) * 1_000_000,
-            int(r["seq"]),
-            {"cts": r.get("cts"), "u": r.get("u")},
+            int(r["ts"]) * 1_000_000 if r.get("ts") is not None else None,
+            int(seq) if seq is not None else None,
+            # u == 1 is Bybit's sign of a service restart: the ids start over.
+            {"cts": r.get("cts"), "u": r.get("u"), "reset": "seq" not in r and r.get("u") == 1},
         ),
     )
 

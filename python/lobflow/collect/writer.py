@@ -91,22 +91,45 @@ class PartWriter:
         return rows
 
     def write(self, batches: dict[tuple[str, str, str], Columns]) -> int:
-        """Write taken rows as one new part file per partition (safe in a worker thread)."""
+        """Write taken rows as one new part file per partition (safe in a worker thread).
+
+        Each partition leaves `batches` once its file is in place, so when a write fails
+        (disk full, permissions) `batches` holds exactly the rows not written, for `requeue`.
+        """
         n = 0
-        for (ex, sym, date), cols in batches.items():
-            table = pa.Table.from_pydict(cols, schema=self.schema)
-            if table.num_rows == 0:
-                continue
-            name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
-            _atomic_write_part(table, self.partition(ex, sym, date), name)
-            n += table.num_rows
-            self.files_written += 1
-        self.rows_written += n
+        for key in list(batches):
+            ex, sym, date = key
+            table = pa.Table.from_pydict(batches[key], schema=self.schema)
+            if table.num_rows:
+                name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+                _atomic_write_part(table, self.partition(ex, sym, date), name)
+                n += table.num_rows
+                self.rows_written += table.num_rows
+                self.files_written += 1
+            del batches[key]
         return n
 
+    def requeue(self, batches: dict[tuple[str, str, str], Columns]) -> None:
+        """Put rows a failed `write` left back in front of the buffer (on the adding thread)."""
+        for key, cols in batches.items():
+            newer = self._rows.get(key)
+            if newer is not None:
+                for name, values in cols.items():
+                    values.extend(newer[name])
+            self._rows[key] = cols
+        batches.clear()
+
+    def pending(self) -> int:
+        """Rows buffered and not yet written."""
+        return sum(len(cols["ts_local"]) for cols in self._rows.values())
+
     def flush(self) -> int:
-        """Write everything buffered now; returns rows written."""
-        return self.write(self.take())
+        """Write everything buffered now; returns rows written. On failure the rows stay."""
+        batches = self.take()
+        try:
+            return self.write(batches)
+        finally:
+            self.requeue(batches)
 
     def compact(self) -> int:
         """Merge each partition's parts into one file; returns partitions compacted."""
