@@ -217,6 +217,27 @@ def test_capacity_is_checked_before_the_core() -> None:
     assert type(eng.capacity) is int
 
 
+@pytest.mark.parametrize(
+    ("pace", "error"),
+    [
+        (-1, ValueError),
+        (2**63, ValueError),
+        (2**70, ValueError),
+        (1.5, TypeError),
+        (True, TypeError),
+        ("1000", TypeError),
+    ],
+)
+def test_pace_ns_must_be_a_non_negative_int(pace: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match=r"^pace_ns must be .*got "):
+        engine().run(make_books(10, seed=1), pace_ns=pace)  # type: ignore[arg-type]
+
+
+def test_pace_ns_takes_numpy_ints() -> None:
+    res = engine().run(make_books(20, seed=1), pace_ns=np.int64(1_000))
+    assert res.n == 20
+
+
 @pytest.mark.parametrize("cores", ["a,b", "0,1.5", "-1,0", "0,1,2", "", "99999999999999999999,1"])
 def test_cli_cores_are_a_bad_parameter(tmp_path: Path, cores: str) -> None:
     from typer.testing import CliRunner

@@ -166,7 +166,7 @@ class Engine:
         feed: FeedLike,
         *,
         record_features: bool = False,
-        pace_ns: int | None = None,
+        pace_ns: SupportsIndex | None = None,
         on_bad: Literal["raise", "skip"] = "raise",
         ring_stores: Literal["auto", "cached", "streaming"] = "auto",
     ) -> RunResult:
@@ -213,9 +213,7 @@ class Engine:
         if on_bad not in ("raise", "skip"):
             msg = f"on_bad must be 'raise' or 'skip', got {on_bad!r}"
             raise ValueError(msg)
-        if pace_ns is not None and pace_ns < 0:
-            msg = f"pace_ns must be >= 0, got {pace_ns}"
-            raise ValueError(msg)
+        pace_ns = _check_pace(pace_ns)
         cols = engine_columns(feed, null_ts_is_bad=True)
         try:
             raw = self._inner.run(
@@ -283,6 +281,30 @@ def _as_int(x: object) -> int | None:
     return operator.index(x)
 
 
+def _int_within(x: object, name: str, kind: str, high: int, within: str) -> int:
+    """`x` as an int in 0..high, or a TypeError / ValueError naming `name` and what it must be."""
+    n = _as_int(x)
+    if n is None:
+        msg = f"{name} must be {kind}, got {x!r}"
+        raise TypeError(msg)
+    if not 0 <= n < high:
+        msg = f"{name} must be {within}, got {x!r}"
+        raise ValueError(msg)
+    return n
+
+
+def _check_pace(pace_ns: object) -> int | None:
+    if pace_ns is None:
+        return None
+    return _int_within(
+        pace_ns,
+        "pace_ns",
+        "an int number of nanoseconds or None",
+        2**63,
+        "in 0..2^63 nanoseconds",
+    )
+
+
 def _check_cores(cores: object) -> tuple[int, int]:
     ids = tuple(cores) if isinstance(cores, tuple | list) else None
     if ids is None or len(ids) != 2:
@@ -299,14 +321,9 @@ def _check_cores(cores: object) -> tuple[int, int]:
 
 
 def _check_capacity(capacity: object) -> int:
-    n = _as_int(capacity)
-    if n is None:
-        msg = f"capacity must be an int (a power of two >= 2), got {capacity!r}"
-        raise TypeError(msg)
-    if not 0 <= n < 2**64:
-        msg = f"capacity must be a power of two >= 2, got {n}"
-        raise ValueError(msg)
-    return n
+    return _int_within(
+        capacity, "capacity", "an int (a power of two >= 2)", 2**64, "a power of two >= 2"
+    )
 
 
 def _cut_short(*probes: dict[str, Any] | None) -> bool | None:
