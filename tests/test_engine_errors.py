@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import polars as pl
@@ -290,6 +290,73 @@ def test_unreadable_paths_name_the_path(tmp_path: Path) -> None:
     (folder / "part-0.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(ValueError, match=r"folder holding a file that is not readable Parquet"):
         engine().run(folder)
+
+
+def test_paths_are_names_not_patterns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # polars' glob took `day*.parquet` to mean its sibling too, and `data[1]` to mean `data1`.
+    books = make_books(300, seed=5)
+    books.write_parquet(tmp_path / "day*.parquet")
+    make_books(200, seed=6).write_parquet(tmp_path / "day_2.parquet")
+    assert engine().run(tmp_path / "day*.parquet").n == 300
+    folder = tmp_path / "dir[2]" / "exchange=test" / "symbol=BTC-USDT"
+    folder.mkdir(parents=True)
+    books.write_parquet(folder / "data[1].parquet")
+    want = engine().run(books).scores
+    np.testing.assert_array_equal(engine().run(folder / "data[1].parquet").scores, want)
+    np.testing.assert_array_equal(engine().run(tmp_path / "dir[2]").scores, want)
+    # "" is not the working directory.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"^books path is empty$"):
+        engine().run("")
+
+
+@pytest.mark.parametrize(
+    ("ts", "row", "value"),
+    [
+        # A microsecond Datetime past 2262 does not fit int64 nanoseconds.
+        (pl.Series([0, 10**15, 9_223_372_036_854_776, 2], dtype=pl.Datetime("us")), 2, "us"),
+        (pl.Series([0, 1, 2**63 + 5, 3], dtype=pl.Int128), 2, "ns"),
+        (pl.Series([0, -(2**63) - 1, 2, 3], dtype=pl.Int128), 1, "ns"),
+    ],
+)
+@pytest.mark.parametrize("on_bad", ["raise", "skip"])
+def test_timestamps_beyond_int64_name_their_row(
+    ts: pl.Series, row: int, value: str, on_bad: Literal["raise", "skip"]
+) -> None:
+    df = make_books(4, seed=1).with_columns(ts.alias("ts"))
+    want = rf"^bad feed at row {row}, column `ts`: -?\d+ {value} is beyond int64 nanoseconds$"
+    with pytest.raises(ValueError, match=want):
+        engine().run(df, on_bad=on_bad)
+
+
+def test_all_null_columns_of_polars_null_type_are_nulls() -> None:
+    df = make_books(50, seed=2)
+    # Deep prices feed nothing: an all-null one is no error, as an all-null Float64 is not.
+    want = engine().run(df).scores
+    got = engine().run(df.with_columns(pl.lit(None).alias("bid_px_4"))).scores
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match=r"^bad feed at row 0, column `bid_sz_0`: null"):
+        engine().run(df.with_columns(pl.lit(None).alias("bid_sz_0")))
+    empty = pl.DataFrame({c: [] for c in lobflow.CONTRACT_COLUMNS})
+    assert engine().run(empty).n == 0
+
+
+def test_a_timestamp_far_ahead_is_named_and_a_mostly_skipped_run_warns() -> None:
+    df = make_books(1_000, seed=3)
+    ahead = with_value(df, "ts", 100, df["ts"][100] + 10**15)
+    with pytest.raises(
+        ValueError,
+        match=rf"^bad feed at row 101, column `ts`: timestamp decreases: {df['ts'][101]} ns "
+        rf"after row 100's {df['ts'][100] + 10**15} ns",
+    ):
+        engine().run(ahead)
+    with pytest.warns(lobflow.LobflowWarning, match=r"skipped 899 of its 1,000 rows \(90%\)"):
+        res = engine().run(ahead, on_bad="skip")
+    assert res.skipped == 899
+    # The odd bad row is what skipping is for: no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert engine().run(with_value(df, "ts", 500, -1), on_bad="skip").skipped == 1
 
 
 def test_foreign_frames_name_their_full_type() -> None:

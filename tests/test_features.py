@@ -152,6 +152,24 @@ def test_a_uint64_ts_beyond_int64_is_named_as_the_engine_names_it(tmp_path: Path
     assert not (tmp_path / "out.parquet").exists()
 
 
+def test_a_microsecond_datetime_past_2262_is_named_and_null_columns_are_nulls() -> None:
+    df = make_books(300, seed=1)
+    late = df.with_columns(
+        pl.when(pl.int_range(pl.len()) >= 40)
+        .then(pl.lit(9_300_000_000_000_000, dtype=pl.Int64))
+        .otherwise(pl.col("ts") // 1_000)
+        .cast(pl.Datetime("us"))
+        .alias("ts")
+    )
+    want = r"^bad books at row 40, column `ts`: 9300000000000000 us is beyond int64 nanoseconds$"
+    with pytest.raises(ValueError, match=want):
+        features.compute(late)
+    # Deep prices feed nothing: an all-null one of polars' Null type is no error, as a Float64 one.
+    null_typed = features.compute(df.with_columns(pl.lit(None).alias("bid_px_4")))
+    as_float = features.compute(df.with_columns(pl.lit(None, dtype=pl.Float64).alias("bid_px_4")))
+    assert null_typed.equals(as_float)
+
+
 @pytest.mark.parametrize("on_bad", ["raise", "skip"])
 def test_lazy_and_eager_plans_for_several_feeds_agree(on_bad: Literal["raise", "skip"]) -> None:
     """A lazy and an eager plan for the same interleaved feeds give the same numbers."""

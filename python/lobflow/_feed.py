@@ -74,16 +74,24 @@ def scan_books(path: str | os.PathLike[str]) -> pl.LazyFrame:
 
     Every stage that takes a path reads it through here.
     """
+    if not os.fspath(path):
+        # Path("") is ".": the working directory would be read in its place.
+        msg = "books path is empty"
+        raise ValueError(msg)
     p = Path(path)
+    # The files are listed here and handed over with glob=False: polars would take `*`, `?`
+    # and `[...]` in a name for a pattern (`day*.parquet` read its siblings too, and a file
+    # named `data[1].parquet` was "not found").
     if p.is_dir():
-        if next(p.glob("**/*.parquet"), None) is None:
+        files = sorted(f for f in p.rglob("*.parquet") if f.is_file())
+        if not files:
             msg = f"books not found: {p} is a folder without Parquet files (*.parquet)"
             raise FileNotFoundError(msg)
-        return pl.scan_parquet(p / "**" / "*.parquet", hive_partitioning=True)
+        return pl.scan_parquet(files, hive_partitioning=True, glob=False)
     if not p.exists():
         msg = f"books not found: {p}"
         raise FileNotFoundError(msg)
-    return pl.scan_parquet(p)
+    return pl.scan_parquet(p, glob=False)
 
 
 def to_frame(feed: FeedLike) -> pl.DataFrame:
@@ -142,29 +150,49 @@ def check_single_feed(df: pl.DataFrame) -> None:
         raise ValueError(msg)
 
 
-def ts_beyond_int64(lf: pl.LazyFrame) -> tuple[int, int] | None:
-    """Row and value of the first UInt64 `ts` beyond int64 nanoseconds, if any.
+_NS_PER = {"ns": 1, "us": 1_000, "ms": 1_000_000}
+_FITS_INT64 = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
 
-    The contract's `ts` is int64; polars' own cast error names neither the row nor that.
+
+def ts_beyond_int64(lf: pl.LazyFrame, dtype: pl.DataType) -> tuple[int, str] | None:
+    """Row and value of the first `ts` beyond int64 nanoseconds, if any.
+
+    The contract's `ts` is int64 nanoseconds. A UInt64 or Int128 above 2^63, or a
+    microsecond Datetime past 2262, does not fit, and polars' own cast error names neither
+    the row nor that.
     """
-    beyond = pl.col("ts") > np.iinfo(np.int64).max
-    first = lf.select(row=beyond.arg_true().first(), value=pl.col("ts").filter(beyond).first())
+    ts = pl.col("ts")
+    if isinstance(dtype, pl.Datetime):
+        # The physical value in the column's own unit: scaling it first would overflow.
+        per = _NS_PER[dtype.time_unit]
+        if per == 1:
+            return None
+        ts, unit = ts.cast(pl.Int64), dtype.time_unit
+        lo, hi = -(2**63) // per, (2**63 - 1) // per
+    elif isinstance(dtype, _FITS_INT64) or not dtype.is_integer():
+        return None
+    else:
+        unit, lo, hi = "ns", -(2**63), 2**63 - 1
+    beyond = (ts > hi) | (ts < lo)
+    first = lf.select(row=beyond.arg_true().first(), value=ts.filter(beyond).first())
     row, value = first.collect().row(0)
-    return None if row is None else (int(row), int(value))
+    return None if row is None else (int(row), f"{value} {unit}")
 
 
 def _ts_column(s: pl.Series, *, null_is_bad: bool) -> NDArray[np.int64]:
-    if s.dtype == pl.Datetime:
-        s = s.dt.cast_time_unit("ns").cast(pl.Int64)
-    elif not s.dtype.is_integer():
+    if isinstance(s.dtype, pl.Null):
+        s = s.cast(pl.Int64)
+    if not (s.dtype.is_integer() or isinstance(s.dtype, pl.Datetime)):
         msg = f"column `ts` must be int64 nanoseconds (or a Datetime), got {s.dtype}"
         raise ValueError(msg)
-    if s.dtype == pl.UInt64:
-        beyond = ts_beyond_int64(s.to_frame("ts").lazy())
-        if beyond is not None:
-            row, value = beyond
-            msg = f"bad feed at row {row}, column `ts`: {value} ns is beyond int64 nanoseconds"
-            raise ValueError(msg)
+    # Outside the contract's int64, as a mistyped column is: an error under on_bad="skip" too.
+    beyond = ts_beyond_int64(s.to_frame("ts").lazy(), s.dtype)
+    if beyond is not None:
+        row, value = beyond
+        msg = f"bad feed at row {row}, column `ts`: {value} is beyond int64 nanoseconds"
+        raise ValueError(msg)
+    if isinstance(s.dtype, pl.Datetime):
+        s = s.dt.cast_time_unit("ns").cast(pl.Int64)
     if s.null_count():
         if not null_is_bad:
             row = int(s.is_null().arg_true()[0])
@@ -178,7 +206,9 @@ def _ts_column(s: pl.Series, *, null_is_bad: bool) -> NDArray[np.int64]:
 
 
 def _book_column(name: str, s: pl.Series, dtype: pl.DataType, nulls: int) -> NDArray[np.float64]:
-    if not dtype.is_numeric():
+    # An all-null column built from `pl.lit(None)` or `[]` has polars' Null type: it holds
+    # no value of the wrong type, and its nulls are reported (or skipped) as any null is.
+    if not (dtype.is_numeric() or isinstance(dtype, pl.Null)):
         msg = f"column `{name}` must be numeric, got {dtype}"
         raise ValueError(msg)
     if not isinstance(dtype, pl.Float64) or nulls:

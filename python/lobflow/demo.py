@@ -23,6 +23,7 @@ from rich.panel import Panel
 
 import lobflow
 from lobflow import _core, backtest, report
+from lobflow._feed import scan_books
 from lobflow.collect.simbook import simulate_books
 from lobflow.data.make_sample import SAMPLE
 from lobflow.train import fit, save_model
@@ -53,7 +54,7 @@ def _collect(out: Path, seconds: float) -> None:
         console.print(stats.table())
 
     asyncio.run(go())
-    rows = pl.scan_parquet(out / "processed" / "**" / "*.parquet", hive_partitioning=True)
+    rows = scan_books(out / "processed")
     console.print(rows.group_by("exchange", "symbol").len().sort("exchange", "symbol").collect())
 
 

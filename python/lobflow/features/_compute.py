@@ -56,30 +56,26 @@ def _open(books: Books, on_bad: str) -> tuple[pl.LazyFrame, list[str]]:
     if missing:
         msg = f"books are missing column(s) {', '.join(f'`{c}`' for c in missing)}"
         raise ValueError(msg)
-    wrong = [c for c in BOOK_COLUMNS if not schema[c].is_numeric()]
+    # polars' Null type (an all-null column) holds no value of a wrong type: its nulls are
+    # null features, as any null is.
+    wrong = [
+        c for c in BOOK_COLUMNS if not (schema[c].is_numeric() or isinstance(schema[c], pl.Null))
+    ]
     if wrong:
         msg = f"book column(s) {', '.join(f'`{c}`' for c in wrong)} must be numeric"
         raise ValueError(msg)
     ts = schema["ts"]
-    if not (ts.is_integer() or isinstance(ts, pl.Datetime)):
+    if not (ts.is_integer() or isinstance(ts, pl.Datetime | pl.Null)):
         msg = f"column `ts` must be int64 nanoseconds (or a Datetime), got {ts}"
         raise ValueError(msg)
-    if ts == pl.UInt64:
-        _check_ts_fits_int64(lf)
-    return lf, [k for k in FEED_KEYS if k in schema]
-
-
-def _check_ts_fits_int64(lf: pl.LazyFrame) -> None:
-    """A UInt64 `ts` beyond int64 raises here, naming its first row.
-
-    Outside the contract's int64, as a mistyped column is, so under ``on_bad="skip"`` too, as
-    in the engine.
-    """
-    beyond = ts_beyond_int64(lf)
+    # Outside the contract's int64, as a mistyped column is, so under ``on_bad="skip"`` too, as
+    # in the engine.
+    beyond = ts_beyond_int64(lf, ts)
     if beyond is not None:
         row, value = beyond
-        msg = f"bad books at row {row}, column `ts`: {value} ns is beyond int64 nanoseconds"
+        msg = f"bad books at row {row}, column `ts`: {value} is beyond int64 nanoseconds"
         raise ValueError(msg)
+    return lf, [k for k in FEED_KEYS if k in schema]
 
 
 def _scan(books: Books) -> pl.LazyFrame:

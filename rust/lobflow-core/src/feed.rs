@@ -222,6 +222,28 @@ impl<'a> Feed<'a> {
         }
     }
 
+    /// The error for the first bad row of a run that stops there, `bad` at `row`: every row
+    /// before it is valid. A timestamp that goes back names the one before it too, since
+    /// either may be the row out of place: one glitch far ahead makes every later row go
+    /// back, and they are reported (or skipped) as such.
+    #[cold]
+    pub fn first_bad_at(&self, row: usize, bad: Bad) -> Error {
+        if bad.column.is_some() || row == 0 || self.ts[row] < 0 {
+            return bad.at(row);
+        }
+        let prev = row - 1;
+        Error::Feed {
+            column: bad.column_name().to_string(),
+            row,
+            msg: format!(
+                "timestamp decreases: {} ns after row {prev}'s {} ns (feed must be \
+                 time-ordered; if row {prev} is the one out of place, every later row is \
+                 behind it)",
+                self.ts[row], self.ts[prev]
+            ),
+        }
+    }
+
     /// Checks row `i` against the contract; `last_ts` is the previous valid row's time.
     ///
     /// Used fields only: `ts`, level-0 prices and all ten sizes (deeper prices feed nothing).

@@ -671,6 +671,49 @@ fn a_skipped_row_does_not_coarsen_the_prices_of_the_others() {
 }
 
 #[test]
+fn a_skipped_row_leaves_the_same_outputs_flat_out_as_paced() {
+    let (ts, mut cols) = books(2_000, 90_000.0, 0.01, 15);
+    // Row 500 is bad and, at 0.0001, far below the rest: fitted with it the price step is a
+    // cent, which still carries every kept price, but not as the kept rows' own fit does.
+    cols[5][500] = -1.0;
+    cols[0][500] = 0.0001;
+    let paced = RunOptions {
+        pace_ns: Some(0),
+        ..recording(OnBad::Skip)
+    };
+    let flat = standard(&ts, &cols, &recording(OnBad::Skip)).unwrap();
+    let paced = standard(&ts, &cols, &paced).unwrap();
+    assert_eq!((flat.skipped, paced.skipped), (1, 1));
+    assert_eq!(
+        paced.latency.count, 1_999,
+        "a skipped row is no tick→signal latency"
+    );
+    assert_eq!(flat.codec, paced.codec);
+    assert!(flat.codec.quantum < 0.01, "quantum {}", flat.codec.quantum);
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&flat.scores), bits(&paced.scores));
+    assert_eq!(
+        bits(flat.features.as_deref().unwrap()),
+        bits(paced.features.as_deref().unwrap())
+    );
+}
+
+#[test]
+fn a_timestamp_going_back_names_the_row_before_it_too() {
+    let (mut ts, cols) = books(300, 100.0, 0.01, 16);
+    // A glitch far ahead at row 100: row 101 is the first to go back, and every later one.
+    ts[100] += 1_000_000_000_000_000;
+    let msg = feed_error(standard(&ts, &cols, &RunOptions::default()), 101, &["ts"]);
+    let want = format!(
+        "timestamp decreases: {} ns after row 100's {} ns",
+        ts[101], ts[100]
+    );
+    assert!(msg.contains(&want), "{msg}");
+    let out = standard(&ts, &cols, &recording(OnBad::Skip)).unwrap();
+    assert_eq!(out.skipped, 199);
+}
+
+#[test]
 fn sizes_beyond_what_a_tick_carries_are_bad_rows() {
     let (ts, mut cols) = books(300, 90_000.0, 0.01, 14);
     cols[17][120] = 1e39; // ask_sz_2: inf as an f32

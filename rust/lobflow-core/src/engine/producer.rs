@@ -88,7 +88,7 @@ impl Engine {
                     let row = i + r;
                     *slot = if let Some(bad) = feed.check_row(row, last_ts) {
                         if opts.on_bad == OnBad::Raise {
-                            return Err(bad.at(row));
+                            return Err(feed.first_bad_at(row, bad));
                         }
                         skipped += 1;
                         L2Tick {
@@ -161,7 +161,7 @@ fn carried_exactly(feed: &Feed<'_>, codec: &PriceCodec, row: usize, t: &L2Tick) 
 fn price_not_carried(feed: &Feed<'_>, codec: &PriceCodec, row: usize, on_bad: OnBad) -> Error {
     if on_bad == OnBad::Raise {
         if let Some((r, bad)) = feed.first_bad_row() {
-            return bad.at(r);
+            return feed.first_bad_at(r, bad);
         }
     }
     let (b, a) = (feed.cols[BID_PX][row], feed.cols[ASK_PX][row]);

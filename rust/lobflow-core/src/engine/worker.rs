@@ -115,7 +115,9 @@ impl Engine {
                     out[i * N_FEATURES..(i + 1) * N_FEATURES].copy_from_slice(&f);
                 }
             }
-            if i & (every as usize - 1) == 0 {
+            // A skipped row is not a tick→signal latency: left unstamped, it is not counted
+            // (an all-bad feed flat out reported a p50 of 70 us for rows nothing scored).
+            if i & (every as usize - 1) == 0 && tick.ts != SKIPPED {
                 emitted_at[i >> every.trailing_zeros()] = stamp_after(&self.clock);
             }
         }
