@@ -170,6 +170,17 @@ def test_a_microsecond_datetime_past_2262_is_named_and_null_columns_are_nulls() 
     assert null_typed.equals(as_float)
 
 
+@pytest.mark.parametrize("key", [pl.Categorical(), pl.Enum(["A", "B"])])
+def test_categorical_feed_keys_are_keys(key: pl.DataType) -> None:
+    # The plugin's polars has no dictionary columns: these keys made it panic.
+    books = pl.concat(
+        [make_books(300, seed=8, symbol="A"), make_books(200, seed=9, symbol="B")]
+    ).sort("ts", maintain_order=True)
+    want = features.compute(books)
+    got = features.compute(books.with_columns(pl.col("symbol").cast(key)))
+    assert got.drop("symbol").equals(want.drop("symbol"))
+
+
 @pytest.mark.parametrize("on_bad", ["raise", "skip"])
 def test_lazy_and_eager_plans_for_several_feeds_agree(on_bad: Literal["raise", "skip"]) -> None:
     """A lazy and an eager plan for the same interleaved feeds give the same numbers."""

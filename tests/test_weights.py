@@ -78,6 +78,30 @@ def test_constructor_validates() -> None:
         lobflow.Weights((10, 20, 50), -1.0, 0.0, (1.0,) * 18)
 
 
+def test_windows_stop_at_2_to_the_63_ms(tmp_path: Path) -> None:
+    longest = lobflow.Weights((10, 20, 2**63 - 1), 0.0, 0.0, (1.0,) * 18)
+    assert lobflow.Weights.load(longest.save(tmp_path / "w.txt")) == longest
+    with pytest.raises(ValueError, match=r"^windows_ms must be at most 2\^63 - 1 ms"):
+        lobflow.Weights((10, 20, 2**63), 0.0, 0.0, (1.0,) * 18)
+    # The parser (which Python loads through) holds the same bound, naming path and line.
+    p = tmp_path / "long.txt"
+    p.write_text(longest.to_text().replace(str(2**63 - 1), str(2**63)))
+    with pytest.raises(lobflow.WeightsFormatError, match=rf"{p}:2: .*below 2\^63"):
+        lobflow.Weights.load(p)
+
+
+def test_a_failed_save_leaves_no_file_behind(tmp_path: Path) -> None:
+    (tmp_path / "w.txt").mkdir()
+    with pytest.raises(OSError, match=r"w\.txt"):
+        W.save(tmp_path / "w.txt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.txt"]
+
+
+def test_indented_comments_are_comments_in_python_too() -> None:
+    text = W.to_text().replace("# hello\n", "# hello\n\t#  indented \n")
+    assert lobflow.Weights.from_text(text).comments == ("hello", "indented")
+
+
 def test_constructor_refuses_fractions_and_non_numbers() -> None:
     coef = (1.0,) * 18
     with pytest.raises(

@@ -37,6 +37,10 @@ def as_number(name: str, x: object) -> float:
     raise TypeError(msg)
 
 
+#: The longest window `check_windows` and the weights format take, in ms.
+MAX_WINDOW_MS = 2**63 - 1
+
+
 def check_windows(windows_ms: object) -> tuple[int, int, int]:
     """Validate three positive, strictly ascending window lengths in whole milliseconds.
 
@@ -72,6 +76,11 @@ def check_windows(windows_ms: object) -> tuple[int, int, int]:
     w = tuple(whole)
     if len(w) != 3 or any(x <= 0 for x in w) or not (w[0] < w[1] < w[2]):
         msg = f"windows_ms must be three positive, strictly ascending integers, got {windows_ms!r}"
+        raise ValueError(msg)
+    if w[2] > MAX_WINDOW_MS:
+        # Any window past 2^63 ns already spans every int64 timestamp; the weights parser
+        # takes no more either, and polars' plugin arguments stop at int64.
+        msg = f"windows_ms must be at most 2^63 - 1 ms, got {windows_ms!r}"
         raise ValueError(msg)
     return (w[0], w[1], w[2])
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lobflow import _core
+from lobflow._files import atomic_write
 from lobflow._schema import as_number, check_windows, feature_names
 
 if TYPE_CHECKING:
@@ -91,18 +92,24 @@ class Weights:
         return "\n".join(lines) + "\n"
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the file atomically (temporary file, then rename) and return its path."""
-        p = Path(path)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(self.to_text(), encoding="utf-8")
-        tmp.replace(p)
-        return p
+        """Write the file atomically (temporary file, synced, then renamed) and return its path.
+
+        A failed write leaves neither a partial file nor the temporary one.
+        """
+        text = self.to_text()
+
+        def write(tmp: Path) -> None:
+            tmp.write_text(text, encoding="utf-8")
+
+        return atomic_write(Path(path), write)
 
     @classmethod
     def from_text(cls, text: str, source: str = "<string>") -> Weights:
         """Parse weights-file text; errors name ``source`` and the line."""
         windows, threshold, bias, coef = _core.parse_weights(text, source)
-        comments = tuple(line[1:].strip() for line in text.splitlines()[1:] if line.startswith("#"))
+        # Indented comments too: the format (and the Rust parser) takes them for comments.
+        lines = (line.strip() for line in text.splitlines()[1:])
+        comments = tuple(line[1:].strip() for line in lines if line.startswith("#"))
         return cls(windows, threshold, bias, tuple(coef), comments)
 
     @classmethod

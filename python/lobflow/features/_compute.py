@@ -115,7 +115,8 @@ def _feature_struct(
     return register_plugin_function(
         plugin_path=_PLUGIN,
         function_name="lobflow_features",
-        args=[*args, *(pl.col(k) for k in split)],
+        # As strings: the plugin's polars has no Categorical or Enum (it panicked on them).
+        args=[*args, *(pl.col(k).cast(pl.String) for k in split)],
         kwargs={"windows_ms": list(w), "row_numbers": row is not None, "keys": len(split)},
         is_elementwise=False,
     )

@@ -145,12 +145,14 @@ impl Weights {
         let (line, w) = lines.expect("windows_ms", 3)?;
         let mut windows_ms = [0u64; 3];
         for (slot, text) in windows_ms.iter_mut().zip(&w) {
+            // At most i64::MAX: past 2^63 ns a window spans every timestamp anyway, and
+            // Python's plugin arguments stop at int64.
             *slot = match text.parse::<u64>() {
-                Ok(v) if v > 0 => v,
+                Ok(v) if v > 0 && i64::try_from(v).is_ok() => v,
                 _ => {
                     return Err(lines.err(
                         line,
-                        format!("`windows_ms`: `{text}` is not a positive integer"),
+                        format!("`windows_ms`: `{text}` is not a positive integer below 2^63"),
                     ))
                 }
             };
@@ -367,6 +369,14 @@ mod tests {
             &g.replace("windows_ms\t10  20 50", "windows_ms 0 10 50"),
             4,
             "positive",
+        );
+        fails(
+            &g.replace(
+                "windows_ms\t10  20 50",
+                "windows_ms 10 20 9223372036854775808",
+            ),
+            4,
+            "below 2^63",
         );
         fails(&format!("\u{feff}{g}"), 1, "byte-order mark");
         fails(&g.replace("threshold 0.85", "threshold -1"), 5, "≥ 0");
