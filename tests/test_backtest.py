@@ -121,3 +121,67 @@ def test_cli_backtest_report_and_run(tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     assert pl.read_parquet(tmp_path / "scores.parquet").height == 3000
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("order_latency_ns", -1, ValueError),
+        ("md_latency_ns", 2**64, ValueError),
+        ("min_hold_ns", 1.5, TypeError),
+        ("order_size", float("inf"), ValueError),
+        ("max_position", float("inf"), ValueError),
+        ("taker_fee_bps", float("nan"), ValueError),
+    ],
+)
+def test_config_fields_are_checked_by_name(field: str, value: object, error: type) -> None:
+    with pytest.raises(error, match=rf"^{field} must be"):
+        cfg(**{field: value})
+
+
+def test_latencies_that_sum_past_i64_never_fill() -> None:
+    # 2^63 + 2^63 wrapped to 0 in the simulator: orders filled at the row that decided them.
+    books = ladder([100.0, 101.0, 102.0, 103.0], [0, 10, 20, 30])
+    res = backtest.run(
+        books, np.array([1, 1, 1, 1], np.int8), cfg(md_latency_ns=2**63, order_latency_ns=2**63)
+    )
+    assert res.fills.height == 0
+    assert np.all(res.position == 0)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--latency-ms", "-5"], "--latency-ms must be in 0..1e12 ms, got -5.0"),
+        (["--latency-ms", "inf"], "--latency-ms must be in 0..1e12 ms, got inf"),
+        (["--latency-ms", "nan"], "--latency-ms must be in 0..1e12 ms, got nan"),
+        (["--fee-bps", "inf"], "--fee-bps must be finite, got inf"),
+    ],
+)
+def test_cli_backtest_options_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    from typer.testing import CliRunner
+
+    from lobflow.cli import app
+
+    books = tmp_path / "books.parquet"
+    simulate_books(300, seed=5).write_parquet(books)
+    w = lobflow.Weights((1000, 2000, 5000), 0.2, 0.0, (0.0,) * 18).save(tmp_path / "w.txt")
+    res = CliRunner().invoke(app, ["backtest", str(books), "--weights", str(w), *args])
+    assert res.exit_code == 1, res.output
+    assert res.output.strip() == f"error: {message}"
+
+
+def test_report_on_too_few_rows_for_an_ic_still_writes(tmp_path: Path) -> None:
+    from lobflow import report
+
+    books = ladder([100.0, 101.0, 102.0, 101.0, 100.0], [0, 10, 20, 30, 40])
+    res = backtest.run(books, np.array([1, 0, -1, 0, 1], np.int8), cfg())
+    ic = {1.0: float("nan"), 10.0: float("nan")}
+    html = report.write_report(tmp_path / "rep", res, ic=ic)
+    assert html.name == "report.html"
+    assert html.stat().st_size > 1_000
+    assert not (tmp_path / "rep" / "ic.png").exists()
+    empty = backtest.run(books.head(0), np.array([], np.int8), cfg())
+    with pytest.raises(ValueError, match=r"^nothing to report"):
+        report.write_report(tmp_path / "empty", empty)
+    assert not (tmp_path / "empty").exists()

@@ -264,3 +264,47 @@ def test_logistic_on_rows_that_seldom_move_is_a_clear_error() -> None:
     books = pl.concat([head, books.tail(books.height - n)])
     with pytest.raises(ValueError, match=r"CV fold 1 of \d+ all moved up"):
         fit(books, horizon_ns=1_000_000_000, windows_ms=(1000, 2000, 5000), model="logistic")
+
+
+def test_a_non_finite_fee_is_refused() -> None:
+    for fee in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"^fee_bps must be finite"):
+            fit(BOOKS, horizon_ns=1_000_000_000, fee_bps=fee)
+
+
+def test_metrics_json_has_null_not_nan(tmp_path: Path) -> None:
+    r = fit(BOOKS, horizon_ns=1_000_000_000, windows_ms=(1000, 2000, 5000), fee_bps=0.0)
+    r.metrics["test"]["hit_rate"] = float("nan")  # as a test split with no moves gives
+    d = save_model(r, tmp_path / "model")
+    # Strict JSON: NaN is not a token.
+    text = (d / "metrics.json").read_text()
+    loaded = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
+    assert loaded["test"]["hit_rate"] is None
+
+
+def test_logistic_on_a_feed_that_never_moves_says_so() -> None:
+    flat = BOOKS.with_columns(
+        pl.col(c).first() for c in BOOKS.columns if c.startswith(("bid_px", "ask_px"))
+    )
+    with pytest.raises(ValueError, match=r"^logistic needs moves both ways.*0 go up and 0 down"):
+        fit(flat, horizon_ns=1_000_000_000, windows_ms=(1000, 2000, 5000), model="logistic")
+
+
+def test_export_does_not_overwrite_its_model_and_names_a_damaged_one(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lobflow.cli import app
+
+    r = fit(BOOKS, horizon_ns=1_000_000_000, windows_ms=(1000, 2000, 5000), fee_bps=0.0)
+    d = save_model(r, tmp_path / "model")
+    before = (d / "pipeline.joblib").read_bytes()
+    res = CliRunner().invoke(app, ["export", str(d), "--out", str(d / "pipeline.joblib")])
+    assert res.exit_code == 1, res.output
+    assert "would overwrite the model it exports from" in res.output
+    assert (d / "pipeline.joblib").read_bytes() == before
+    (d / "pipeline.joblib").write_text(lobflow.Weights.load(d / "weights.txt").to_text())
+    res = CliRunner().invoke(app, ["export", str(d), "--out", str(tmp_path / "w.txt")])
+    assert res.exit_code == 1, res.output
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "is not a model written by `lobflow train`" in lines[0]

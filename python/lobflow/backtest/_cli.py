@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,6 +32,12 @@ def _run(
     if mode not in ("taker", "passive"):
         raise typer.BadParameter("--mode takes taker or passive")
     c = _cores(cores)
+    if not 0 <= latency_ms <= 1e12:  # NaN too; 1e12 ms is 31 years
+        msg = f"--latency-ms must be in 0..1e12 ms, got {latency_ms}"
+        raise ValueError(msg)
+    if not math.isfinite(fee_bps):
+        msg = f"--fee-bps must be finite, got {fee_bps}"
+        raise ValueError(msg)
     cfg = BacktestConfig(
         mode=mode,  # type: ignore[arg-type]
         taker_fee_bps=fee_bps,

@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,12 @@ def write_report(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if len(result.ts) == 0:
+        msg = "nothing to report: the backtest covered no snapshots"
+        raise ValueError(msg)
+    # A horizon with too few labelled rows has a NaN IC; with none finite there is no plot
+    # (a log axis of NaNs was matplotlib's "cannot be log-scaled", after the other PNGs).
+    ic = {h: v for h, v in (ic or {}).items() if math.isfinite(v)}
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
     t = (result.ts - result.ts[0]) / 1e9

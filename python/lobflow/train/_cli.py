@@ -76,6 +76,10 @@ def export(
     from lobflow.export import bake
     from lobflow.train import load_model
 
+    inputs = [model_dir / "pipeline.joblib", model_dir / "metrics.json"]
+    if any(out.resolve() == f.resolve() for f in inputs):
+        msg = f"--out {out} would overwrite the model it exports from"
+        raise ValueError(msg)
     saved = load_model(model_dir)
     w = bake(
         saved["pipeline"],

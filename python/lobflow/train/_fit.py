@@ -138,6 +138,7 @@ def fit(
         the decision function).
     fee_bps
         Taker fee per trade; the cost of a trade is half the spread (in bps) plus this.
+        Finite; negative for a rebate.
     val_frac, test_frac
         Chronological fractions for validation (threshold) and test (metrics).
     n_splits
@@ -146,6 +147,10 @@ def fit(
         Show rich progress bars.
     """
     windows = check_windows(windows_ms)
+    if not math.isfinite(fee_bps):
+        # NaN or inf made every threshold's net return NaN or -inf, and metrics.json invalid.
+        msg = f"fee_bps must be finite, got {fee_bps}"
+        raise ValueError(msg)
     if model not in ("ridge", "logistic"):
         msg = f"model must be 'ridge' or 'logistic', got {model!r}"
         raise ValueError(msg)
@@ -177,6 +182,14 @@ def fit(
             # The sign of "no move" is neither class: labelling it "down" would teach the
             # classifier P(up) against P(not up) and skew every signal short.
             train = train.filter(pl.col("fwd_ret_bps") != 0)
+            ups = int((train["fwd_ret_bps"] > 0).sum())
+            if min(ups, train.height - ups) < 25:
+                msg = (
+                    f"logistic needs moves both ways to learn from: of the training rows, "
+                    f"{ups} go up and {train.height - ups} down over the horizon (the rest do "
+                    "not move); use a longer horizon or more data"
+                )
+                raise ValueError(msg)
         x_tr, y_tr = train.select(names).to_numpy(), train["fwd_ret_bps"].to_numpy()
         x_tr = _hold_rounding_noise_constant(x_tr, names)
         bar.advance(task)
@@ -341,14 +354,37 @@ def save_model(result: TrainResult, out: str | os.PathLike[str]) -> Path:
         },
         d / "pipeline.joblib",
     )
-    (d / "metrics.json").write_text(json.dumps(result.metrics, indent=2, default=float) + "\n")
+    # JSON has no NaN: a metric that cannot be computed (a hit rate with no moves) is null.
+    metrics = json.dumps(_finite_or_none(result.metrics), indent=2, default=float, allow_nan=False)
+    (d / "metrics.json").write_text(metrics + "\n")
     result.weights.save(d / "weights.txt")
     return d
 
 
+def _finite_or_none(x: object) -> object:
+    """`x` with every NaN or infinite float (in dicts and lists too) as None."""
+    if isinstance(x, dict):
+        return {k: _finite_or_none(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite_or_none(v) for v in x]
+    if isinstance(x, float | np.floating) and not math.isfinite(x):
+        return None
+    return x
+
+
 def load_model(path: str | os.PathLike[str]) -> dict[str, Any]:
     """What `save_model` wrote: the pipeline and its training parameters."""
-    saved: dict[str, Any] = joblib.load(Path(path) / "pipeline.joblib")
+    p = Path(path) / "pipeline.joblib"
+    try:
+        saved = joblib.load(p)
+    except OSError:
+        raise
+    except Exception as e:  # unpickling a damaged file can raise almost anything
+        msg = f"{p} is not a model written by `lobflow train` ({type(e).__name__}: {e})"
+        raise ValueError(msg) from e
+    if not (isinstance(saved, dict) and {"pipeline", "windows_ms", "threshold"} <= saved.keys()):
+        msg = f"{p} is not a model written by `lobflow train`"
+        raise ValueError(msg)
     return saved
 
 

@@ -127,16 +127,21 @@ pub fn run(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Result<Outcome> {
             signals.len()
         )));
     }
-    if !(cfg.order_size > 0.0 && cfg.max_position >= cfg.order_size) {
+    if !(cfg.order_size > 0.0 && cfg.max_position >= cfg.order_size && cfg.max_position.is_finite())
+    {
         return Err(Error::Config(
-            "order_size must be > 0 and max_position >= order_size".into(),
+            "order_size must be finite and > 0, and max_position finite and >= order_size".into(),
         ));
     }
     if !cfg.taker_fee_bps.is_finite() || !cfg.maker_fee_bps.is_finite() {
         return Err(Error::Config("fees must be finite".into()));
     }
     let c = &feed.cols;
-    let lat = (cfg.md_latency_ns + cfg.order_latency_ns) as i64;
+    // Saturating: latencies summing past 2^64 ns, or a u64 past i64, wrapped to ~0 and filled
+    // orders at the very snapshot that decided them. Saturated, they never arrive.
+    let lat =
+        i64::try_from(cfg.md_latency_ns.saturating_add(cfg.order_latency_ns)).unwrap_or(i64::MAX);
+    let min_hold = i64::try_from(cfg.min_hold_ns).unwrap_or(i64::MAX);
     let mut out = Outcome {
         position: Vec::with_capacity(n),
         cash: Vec::with_capacity(n),
@@ -157,7 +162,7 @@ pub fn run(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Result<Outcome> {
             (0, OnZero::Flatten) => Some(0.0),
             _ => None,
         };
-        let held_long_enough = ts.saturating_sub(last_fill_ts) >= cfg.min_hold_ns as i64;
+        let held_long_enough = ts.saturating_sub(last_fill_ts) >= min_hold;
         if let (Some(target), true) = (target, held_long_enough) {
             let target = target.clamp(-cfg.max_position, cfg.max_position);
             let pending: f64 = inflight.iter().map(|o| o.qty).sum();
@@ -388,6 +393,43 @@ mod tests {
         assert_eq!(out.fills[0].row, 2);
         assert_eq!(out.fills[0].price, 105.5);
         assert_eq!(out.fills[0].slippage, 5.5);
+    }
+
+    #[test]
+    fn latencies_past_i64_never_arrive_instead_of_wrapping() {
+        let (ts, cols) = books(&[100.0, 101.0, 105.0], &[0, 5, 20]);
+        let f = feed(&ts, &cols);
+        for (md, order) in [(0, 1u64 << 63), (u64::MAX, 1), (5, u64::MAX)] {
+            let cfg = Config {
+                md_latency_ns: md,
+                order_latency_ns: order,
+                ..Config::default()
+            };
+            let out = run(&f, &[1, 1, 1], &cfg).unwrap();
+            assert!(out.fills.is_empty(), "{md} + {order}: {:?}", out.fills);
+        }
+        let cfg = Config {
+            min_hold_ns: u64::MAX,
+            on_zero: OnZero::Flatten,
+            ..Config::default()
+        };
+        // Held "forever": the first fill is never undone.
+        let out = run(&f, &[1, 0, 0], &cfg).unwrap();
+        assert_eq!(out.position, vec![1.0, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn unbounded_order_sizes_are_refused() {
+        let (ts, cols) = books(&[100.0], &[0]);
+        let f = feed(&ts, &cols);
+        for (size, max) in [(f64::INFINITY, f64::INFINITY), (1.0, f64::INFINITY)] {
+            let cfg = Config {
+                order_size: size,
+                max_position: max,
+                ..Config::default()
+            };
+            assert!(matches!(run(&f, &[1], &cfg), Err(Error::Config(_))));
+        }
     }
 
     #[test]
