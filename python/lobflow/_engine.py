@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import operator
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, SupportsIndex
 
-import numpy as np
 import polars as pl
 
 from lobflow import _core
 from lobflow._feed import FeedLike, engine_columns
+from lobflow._schema import as_int, int_within
 from lobflow.errors import LobflowWarning
 from lobflow.weights import Weights
 
 if TYPE_CHECKING:
     import os
 
+    import numpy as np
     from numpy.typing import NDArray
 
 
@@ -283,29 +283,10 @@ class Engine:
         return result
 
 
-def _as_int(x: object) -> int | None:
-    """An int or NumPy integer as an int; None for anything else (a bool, str or float too)."""
-    if isinstance(x, bool | np.bool_) or not isinstance(x, SupportsIndex):
-        return None
-    return operator.index(x)
-
-
-def _int_within(x: object, name: str, kind: str, high: int, within: str) -> int:
-    """`x` as an int in 0..high, or a TypeError / ValueError naming `name` and what it must be."""
-    n = _as_int(x)
-    if n is None:
-        msg = f"{name} must be {kind}, got {x!r}"
-        raise TypeError(msg)
-    if not 0 <= n < high:
-        msg = f"{name} must be {within}, got {x!r}"
-        raise ValueError(msg)
-    return n
-
-
 def _check_pace(pace_ns: object) -> int | None:
     if pace_ns is None:
         return None
-    return _int_within(
+    return int_within(
         pace_ns,
         "pace_ns",
         "an int number of nanoseconds or None",
@@ -319,7 +300,7 @@ def _check_cores(cores: object) -> tuple[int, int]:
     if ids is None or len(ids) != 2:
         msg = f"cores must be two core ids (producer, worker), got {cores!r}"
         raise (TypeError if ids is None else ValueError)(msg)
-    producer, worker = _as_int(ids[0]), _as_int(ids[1])
+    producer, worker = as_int(ids[0]), as_int(ids[1])
     if producer is None or worker is None:
         msg = f"cores must be two int core ids (producer, worker), got {cores!r}"
         raise TypeError(msg)
@@ -330,7 +311,7 @@ def _check_cores(cores: object) -> tuple[int, int]:
 
 
 def _check_capacity(capacity: object) -> int:
-    return _int_within(
+    return int_within(
         capacity, "capacity", "an int (a power of two >= 2)", 2**64, "a power of two >= 2"
     )
 

@@ -150,6 +150,22 @@ def check_single_feed(df: pl.DataFrame) -> None:
         raise ValueError(msg)
 
 
+def holds_numbers(dtype: pl.DataType) -> bool:
+    """Whether a book column of `dtype` is numbers: numeric, or polars' Null type.
+
+    An all-null column built from `pl.lit(None)` or `[]` has the Null type: it holds no value
+    of the wrong type, and its nulls are reported (or skipped) as any null is.
+    """
+    return dtype.is_numeric() or isinstance(dtype, pl.Null)
+
+
+def check_ts_dtype(dtype: pl.DataType) -> None:
+    """A `ts` that is neither integer nor Datetime (nor all-null) is a `ValueError`."""
+    if not (dtype.is_integer() or isinstance(dtype, pl.Datetime | pl.Null)):
+        msg = f"column `ts` must be int64 nanoseconds (or a Datetime), got {dtype}"
+        raise ValueError(msg)
+
+
 _NS_PER = {"ns": 1, "us": 1_000, "ms": 1_000_000}
 _FITS_INT64 = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
 
@@ -180,11 +196,9 @@ def ts_beyond_int64(lf: pl.LazyFrame, dtype: pl.DataType) -> tuple[int, str] | N
 
 
 def _ts_column(s: pl.Series, *, null_is_bad: bool) -> NDArray[np.int64]:
+    check_ts_dtype(s.dtype)
     if isinstance(s.dtype, pl.Null):
         s = s.cast(pl.Int64)
-    if not (s.dtype.is_integer() or isinstance(s.dtype, pl.Datetime)):
-        msg = f"column `ts` must be int64 nanoseconds (or a Datetime), got {s.dtype}"
-        raise ValueError(msg)
     # Outside the contract's int64, as a mistyped column is: an error under on_bad="skip" too.
     beyond = ts_beyond_int64(s.to_frame("ts").lazy(), s.dtype)
     if beyond is not None:
@@ -206,9 +220,7 @@ def _ts_column(s: pl.Series, *, null_is_bad: bool) -> NDArray[np.int64]:
 
 
 def _book_column(name: str, s: pl.Series, dtype: pl.DataType, nulls: int) -> NDArray[np.float64]:
-    # An all-null column built from `pl.lit(None)` or `[]` has polars' Null type: it holds
-    # no value of the wrong type, and its nulls are reported (or skipped) as any null is.
-    if not (dtype.is_numeric() or isinstance(dtype, pl.Null)):
+    if not holds_numbers(dtype):
         msg = f"column `{name}` must be numeric, got {dtype}"
         raise ValueError(msg)
     if not isinstance(dtype, pl.Float64) or nulls:

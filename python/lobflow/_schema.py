@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import SupportsIndex
 
@@ -37,6 +38,34 @@ def as_number(name: str, x: object) -> float:
     raise TypeError(msg)
 
 
+def as_int(x: object) -> int | None:
+    """An int or NumPy integer as an int; None for anything else (a bool, str or float too)."""
+    if isinstance(x, bool | np.bool_) or not isinstance(x, SupportsIndex):
+        return None
+    return operator.index(x)
+
+
+def int_within(x: object, name: str, kind: str, high: int, within: str) -> int:
+    """`x` as an int in 0..high, or a TypeError / ValueError naming `name` and what it must be."""
+    n = as_int(x)
+    if n is None:
+        msg = f"{name} must be {kind}, got {x!r}"
+        raise TypeError(msg)
+    if not 0 <= n < high:
+        msg = f"{name} must be {within}, got {x!r}"
+        raise ValueError(msg)
+    return n
+
+
+def finite(name: str, x: object) -> float:
+    """`x` as a finite float (`as_number`); NaN or infinite is a `ValueError` naming `name`."""
+    v = as_number(name, x)
+    if not math.isfinite(v):
+        msg = f"{name} must be finite, got {x!r}"
+        raise ValueError(msg)
+    return v
+
+
 #: The longest window `check_windows` and the weights format take, in ms.
 MAX_WINDOW_MS = 2**63 - 1
 
@@ -65,8 +94,9 @@ def check_windows(windows_ms: object) -> tuple[int, int, int]:
         raise TypeError(msg)
     whole = []
     for x in values:
-        if isinstance(x, SupportsIndex) and not isinstance(x, bool | np.bool_):
-            whole.append(operator.index(x))
+        n = as_int(x)
+        if n is not None:
+            whole.append(n)
             continue
         v = as_number("windows_ms", x)
         if not v.is_integer():

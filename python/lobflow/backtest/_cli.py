@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,6 +26,7 @@ def _run(
 ) -> tuple[pl.DataFrame, BacktestResult]:
     from lobflow._engine_cli import _cores
     from lobflow._feed import scan_books
+    from lobflow._schema import finite
     from lobflow.backtest import BacktestConfig, run
 
     if mode not in ("taker", "passive"):
@@ -35,9 +35,7 @@ def _run(
     if not 0 <= latency_ms <= 1e12:  # NaN too; 1e12 ms is 31 years
         msg = f"--latency-ms must be in 0..1e12 ms, got {latency_ms}"
         raise ValueError(msg)
-    if not math.isfinite(fee_bps):
-        msg = f"--fee-bps must be finite, got {fee_bps}"
-        raise ValueError(msg)
+    finite("--fee-bps", fee_bps)
     cfg = BacktestConfig(
         mode=mode,  # type: ignore[arg-type]
         taker_fee_bps=fee_bps,

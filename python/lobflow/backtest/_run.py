@@ -14,9 +14,9 @@ import numpy as np
 import polars as pl
 
 from lobflow import _core
-from lobflow._engine import Engine, _int_within
+from lobflow._engine import Engine
 from lobflow._feed import FeedLike, engine_columns, to_frame
-from lobflow._schema import as_number
+from lobflow._schema import finite, int_within
 from lobflow.errors import BacktestError
 
 if TYPE_CHECKING:
@@ -46,12 +46,9 @@ class BacktestConfig:
         # Here, naming the field: the binding's u64 conversion said only "can't convert
         # negative int to unsigned", and an infinite size gave NaN equity.
         for name in ("min_hold_ns", "md_latency_ns", "order_latency_ns"):
-            _int_within(getattr(self, name), name, "an int (ns)", 2**64, "in 0..2^64 ns")
+            int_within(getattr(self, name), name, "an int (ns)", 2**64, "in 0..2^64 ns")
         for name in ("order_size", "max_position", "taker_fee_bps", "maker_fee_bps"):
-            v = getattr(self, name)
-            if not math.isfinite(as_number(name, v)):
-                msg = f"{name} must be finite, got {v!r}"
-                raise ValueError(msg)
+            finite(name, getattr(self, name))
 
 
 @dataclass

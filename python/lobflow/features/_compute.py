@@ -24,7 +24,7 @@ import polars as pl
 from polars.plugins import register_plugin_function
 
 from lobflow import _core
-from lobflow._feed import scan_books, ts_beyond_int64
+from lobflow._feed import check_ts_dtype, holds_numbers, scan_books, ts_beyond_int64
 from lobflow._schema import (
     BOOK_COLUMNS,
     CONTRACT_COLUMNS,
@@ -56,18 +56,12 @@ def _open(books: Books, on_bad: str) -> tuple[pl.LazyFrame, list[str]]:
     if missing:
         msg = f"books are missing column(s) {', '.join(f'`{c}`' for c in missing)}"
         raise ValueError(msg)
-    # polars' Null type (an all-null column) holds no value of a wrong type: its nulls are
-    # null features, as any null is.
-    wrong = [
-        c for c in BOOK_COLUMNS if not (schema[c].is_numeric() or isinstance(schema[c], pl.Null))
-    ]
+    wrong = [c for c in BOOK_COLUMNS if not holds_numbers(schema[c])]
     if wrong:
         msg = f"book column(s) {', '.join(f'`{c}`' for c in wrong)} must be numeric"
         raise ValueError(msg)
     ts = schema["ts"]
-    if not (ts.is_integer() or isinstance(ts, pl.Datetime | pl.Null)):
-        msg = f"column `ts` must be int64 nanoseconds (or a Datetime), got {ts}"
-        raise ValueError(msg)
+    check_ts_dtype(ts)
     # Outside the contract's int64, as a mistyped column is, so under ``on_bad="skip"`` too, as
     # in the engine.
     beyond = ts_beyond_int64(lf, ts)

@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from lobflow import features as feats
-from lobflow._schema import FEED_KEYS, check_windows, feature_names
+from lobflow._schema import FEED_KEYS, check_windows, feature_names, finite
 from lobflow.errors import LobflowWarning
 from lobflow.export import ROUNDING_ONLY, bake
 
@@ -147,10 +147,8 @@ def fit(
         Show rich progress bars.
     """
     windows = check_windows(windows_ms)
-    if not math.isfinite(fee_bps):
-        # NaN or inf made every threshold's net return NaN or -inf, and metrics.json invalid.
-        msg = f"fee_bps must be finite, got {fee_bps}"
-        raise ValueError(msg)
+    # NaN or inf made every threshold's net return NaN or -inf, and metrics.json invalid.
+    finite("fee_bps", fee_bps)
     if model not in ("ridge", "logistic"):
         msg = f"model must be 'ridge' or 'logistic', got {model!r}"
         raise ValueError(msg)
