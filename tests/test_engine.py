@@ -313,6 +313,8 @@ def test_c2c_command_probes_once_or_watches() -> None:
     assert huge.exit_code == 0, huge.output
     assert "cut short by the 1 s budget" in huge.output
     assert "hand-off cut short by the 1 s budget" in huge.output
+    assert "stamped cut short by the 1 s budget" in huge.output
+    assert once.output.count("stamped p50") == 1
     watched = CliRunner().invoke(
         app, ["c2c", "--cores", "0,1", "--round-trips", "2000", "--watch", "0.3", "--every", "0.1"]
     )

@@ -491,6 +491,17 @@ def test_handoff_latency_reports_percentiles_and_needs_two_cores() -> None:
         lobflow._core.handoff_latency((1, 1), 1024)
 
 
+def test_stamped_latency_times_each_message_and_needs_two_cores() -> None:
+    r = lobflow._core.stamped_latency((0, 1), 1000)
+    assert r["round_trips"] == 1000  # one sample a message: nothing rounded up
+    assert not r["cut_short"]
+    assert 0 < r["min"] <= r["p50"] <= r["p90"] <= r["p99"]
+    with pytest.raises(ValueError, match="two different cores"):
+        lobflow._core.stamped_latency((1, 1), 1024)
+    with pytest.raises(ValueError, match="messages must be"):
+        lobflow._core.stamped_latency((0, 1), 0)
+
+
 def test_core_errors_map_to_one_python_exception_each(tmp_path: Path) -> None:
     """Every core error variant that reaches Python has its documented exception."""
     from lobflow._feed import engine_columns

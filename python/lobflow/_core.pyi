@@ -20,6 +20,7 @@ __all__ = [
     "feature_names",
     "handoff_latency",
     "parse_weights",
+    "stamped_latency",
     "weights_text",
 ]
 
@@ -63,6 +64,7 @@ def core_to_core_latency(
     cores: tuple[int, int] = ..., round_trips: int = 100000
 ) -> dict[str, Any]: ...
 def handoff_latency(cores: tuple[int, int] = ..., round_trips: int = 100000) -> dict[str, Any]: ...
+def stamped_latency(cores: tuple[int, int] = ..., messages: int = 100000) -> dict[str, Any]: ...
 def backtest(
     ts: NDArray[np.int64],
     cols: list[NDArray[np.float64]],

@@ -79,7 +79,11 @@ def c2c(
     apart on the machines lobflow is developed on, for seconds to minutes at a time. Watch it
     before benchmarking (`lobflow c2c --watch 30`) to see which state the machine is in.
     The hand-off figure is the same bounce with each side writing a line of its own, as the
-    ring's head and tail are: the floor of any SPSC queue's hand-off.
+    ring's head and tail are: the floor of any SPSC queue's hand-off. The stamped figure is
+    one message at a time across one line, stamped before the send and after the arrival
+    with the engine's own clock reads: the floor of the engine's tick latency as it measures
+    it, which can be several times the bulk figures (the clock reads cost crossings more
+    than their own few ns on some CPUs).
     """
     import time
 
@@ -93,18 +97,19 @@ def c2c(
         try:
             r = _core.core_to_core_latency(c, round_trips)
             h = _core.handoff_latency(c, round_trips)
+            st = _core.stamped_latency(c, round_trips)
         except ValueError as err:  # e.g. both cores come down to one on this machine
             raise typer.BadParameter(str(err)) from err
         used = r["cores"]
         cut = "".join(
             f"  ({name} cut short by the 1 s budget: {p['round_trips']} round trips timed)"
-            for name, p in (("one-way", r), ("hand-off", h))
+            for name, p in (("one-way", r), ("hand-off", h), ("stamped", st))
             if p["cut_short"]
         )
         typer.echo(
             f"{time.monotonic() - t0:6.1f} s  cores {used[0]}+{used[1]}  one-way p50 "
             f"{r['p50']:.1f} ns  p90 {r['p90']:.1f} ns  min {r['min']:.1f} ns  "
-            f"hand-off p50 {h['p50']:.1f} ns{cut}"
+            f"hand-off p50 {h['p50']:.1f} ns  stamped p50 {st['p50']:.1f} ns{cut}"
         )
         if time.monotonic() - t0 + every > watch:
             break

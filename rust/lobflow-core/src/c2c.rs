@@ -23,12 +23,13 @@ pub const PROBE_BUDGET: Duration = Duration::from_secs(1);
 const STOP: u64 = u64::MAX;
 
 /// One-way latency between two cores: half the mean round trip of each sample of
-/// [`TRIPS_PER_SAMPLE`] round trips.
+/// [`TRIPS_PER_SAMPLE`] round trips ([`core_to_core_latency`], [`handoff_latency`]), or each
+/// message's own stamped crossing ([`stamped_latency`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct C2cReport {
     /// Cores used (after fallback).
     pub cores: [usize; 2],
-    /// Number of timed round trips (a multiple of [`TRIPS_PER_SAMPLE`]).
+    /// Number of timed round trips (for the bulk probes, a multiple of [`TRIPS_PER_SAMPLE`]).
     pub round_trips: usize,
     /// Whether [`PROBE_BUDGET`] ran out before the round trips asked for: a request too large
     /// for it, or cores that seldom ran at once (then the figures say how slowly they
@@ -99,6 +100,113 @@ pub fn handoff_latency(cores: [usize; 2], round_trips: usize) -> crate::Result<C
     probe_lines(&lines[0], &lines[1], cores, round_trips, PROBE_BUDGET)
 }
 
+/// The one-way latency of one message at a time across one line, stamped with the engine's
+/// own fenced clock reads before the send and after the arrival: the floor of the engine's
+/// tick latency as it measures it (producer push to worker emit), with no ring, features or
+/// score in between.
+///
+/// [`core_to_core_latency`] times 64 round trips per clock read, so it leaves out what the
+/// reads themselves cost, and on some CPUs that is much more than their own few ns: on the
+/// Xeon VM (model 167) a single `rdtsc` per round trip added ~40 ns to each crossing of the
+/// bounced line, and this probe measures 133-256 ns (from one minute to the next) where the
+/// bulk bounce measures 52-62 ns. Both ends are pinned as the engine's threads are; the
+/// pinging thread (`cores[0]`, the producer's) sends a message 1 µs after the previous one
+/// was answered, so each crosses alone, as a paced tick does. The cores' clocks are assumed
+/// to agree, as the engine's latency assumes too.
+///
+/// # Errors
+/// As [`core_to_core_latency`].
+///
+/// # Examples
+/// ```
+/// let r = lobflow_core::c2c::stamped_latency([0, 1], 1_000)?;
+/// assert!(r.one_way_ns_min <= r.one_way_ns_p50);
+/// # Ok::<(), lobflow_core::Error>(())
+/// ```
+pub fn stamped_latency(cores: [usize; 2], messages: usize) -> crate::Result<C2cReport> {
+    stamped(cores, messages, PROBE_BUDGET)
+}
+
+/// The pause before each stamped message.
+///
+/// Sent right after the previous answer, a message often overtakes the echo's next look at
+/// the line: the sender still owns it, and the message crosses in one transfer (a bimodal
+/// 45-160 ns here). A paced tick never does: its reader has been polling the line for
+/// microseconds, so the writer must first take the line back from it and the reader then
+/// fetch it again. The gap makes every message cross as a paced tick does.
+const GAP: Duration = Duration::from_micros(1);
+
+/// Messages a stamped probe keeps stamps for: more would not fit its budget anyway (a message
+/// takes ~1.3 µs with its gap) and a huge request must not allocate its size.
+const MAX_STAMPED: usize = 1 << 21;
+
+/// [`stamped_latency`] within `budget`.
+fn stamped(cores: [usize; 2], messages: usize, budget: Duration) -> crate::Result<C2cReport> {
+    let used = two_cores(cores, messages, "messages")?;
+    let ball = CachePadded::new(AtomicU64::new(0));
+    let clock = quanta::Clock::new();
+    let warmup = (messages / 10).clamp(100, 16_384);
+    let total = warmup.saturating_add(messages).min(MAX_STAMPED);
+    let (sent, arrived, warm) = std::thread::scope(|s| {
+        let echo = s.spawn(|| {
+            pin::pin_current(used[1]);
+            let mut arrived = Vec::with_capacity(total);
+            for i in 0..total as u64 {
+                loop {
+                    match ball.load(Ordering::Acquire) {
+                        v if v == 2 * i + 1 => break,
+                        STOP => return arrived,
+                        _ => std::hint::spin_loop(),
+                    }
+                }
+                arrived.push(crate::engine::stamp_after(&clock));
+                ball.store(2 * i + 2, Ordering::Release);
+            }
+            arrived
+        });
+        let ping = s.spawn(|| {
+            pin::pin_current(used[0]);
+            let started = Instant::now();
+            let mut sent = Vec::with_capacity(total);
+            let (mut warm, mut end) = (warmup, total);
+            let mut i = 0;
+            while i < end {
+                // Paced, as the engine's ticks are: the echo is back to polling the line
+                // before the next message is written (see `GAP`).
+                let due = Instant::now() + GAP;
+                while Instant::now() < due {
+                    std::hint::spin_loop();
+                }
+                sent.push(crate::engine::stamp_after(&clock));
+                ball.store(2 * i as u64 + 1, Ordering::Release);
+                while ball.load(Ordering::Acquire) != 2 * i as u64 + 2 {
+                    std::hint::spin_loop();
+                }
+                i += 1;
+                if end == total && i % TRIPS_PER_SAMPLE == 0 && started.elapsed() > budget {
+                    // Out of time: stop here, or after one timed message if none is yet.
+                    warm = warm.min(i);
+                    end = if i > warm { i } else { i + 1 };
+                }
+            }
+            ball.store(STOP, Ordering::Release);
+            (sent, warm)
+        });
+        let dead = |_| crate::Error::WorkerPanicked("c2c probe thread".into());
+        let (sent, warm) = ping.join().map_err(dead)?;
+        Ok::<_, crate::Error>((sent, echo.join().map_err(dead)?, warm))
+    })?;
+    // Every message sent was answered, so both sides hold a stamp for each.
+    let samples: Vec<f64> = sent
+        .iter()
+        .zip(&arrived)
+        .skip(warm)
+        .map(|(&t0, &t1)| clock.delta_as_nanos(t0, t1) as f64)
+        .collect();
+    let cut_short = samples.len() < messages;
+    Ok(report(used, samples, 1, cut_short))
+}
+
 /// [`core_to_core_latency_on`] within `budget` instead of [`PROBE_BUDGET`].
 fn probe(
     ball: &AtomicU64,
@@ -118,19 +226,7 @@ fn probe_lines(
     round_trips: usize,
     budget: Duration,
 ) -> crate::Result<C2cReport> {
-    if round_trips == 0 {
-        return Err(crate::Error::Config("round_trips must be ≥ 1".into()));
-    }
-    let plan = pin::plan(cores);
-    if plan.used[0] == plan.used[1] {
-        // Two spinning threads on one core answer each other once per scheduler switch: the
-        // probe would take minutes and measure the scheduler, not a crossing.
-        return Err(crate::Error::Config(format!(
-            "core-to-core latency needs two different cores; {cores:?} come down to core {} \
-             alone on this machine",
-            plan.used[0]
-        )));
-    }
+    let used = two_cores(cores, round_trips, "round_trips")?;
     ping_line.store(0, Ordering::Relaxed);
     echo_line.store(0, Ordering::Relaxed);
     // Saturating: a user's count may be anything, and the budget ends the probe anyway.
@@ -149,7 +245,7 @@ fn probe_lines(
     // whatever thread called us (in Python, the interpreter's main thread) for good.
     let cut_short = std::thread::scope(|s| {
         let echo = s.spawn(|| {
-            pin::pin_current(plan.used[1]);
+            pin::pin_current(used[1]);
             // Odd values are pings; answer each with the next even value.
             for i in 0..total {
                 loop {
@@ -163,7 +259,7 @@ fn probe_lines(
             }
         });
         let ping = s.spawn(|| {
-            pin::pin_current(plan.used[0]);
+            pin::pin_current(used[0]);
             let started = Instant::now();
             let mut t0 = started;
             let (mut warm_end, mut end) = (warmup as u64, total);
@@ -200,17 +296,46 @@ fn probe_lines(
         echo.join().map_err(dead)?;
         ping.join().map_err(dead)
     })?;
+    Ok(report(used, samples, TRIPS_PER_SAMPLE, cut_short))
+}
+
+/// The cores a probe of `count` round trips (or messages, as `what` says) runs on, after
+/// fallback.
+fn two_cores(cores: [usize; 2], count: usize, what: &str) -> crate::Result<[usize; 2]> {
+    if count == 0 {
+        return Err(crate::Error::Config(format!("{what} must be ≥ 1")));
+    }
+    let plan = pin::plan(cores);
+    if plan.used[0] == plan.used[1] {
+        // Two spinning threads on one core answer each other once per scheduler switch: the
+        // probe would take minutes and measure the scheduler, not a crossing.
+        return Err(crate::Error::Config(format!(
+            "core-to-core latency needs two different cores; {cores:?} come down to core {} \
+             alone on this machine",
+            plan.used[0]
+        )));
+    }
+    Ok(plan.used)
+}
+
+/// Percentiles of `samples` (at least one), each of which timed `trips_per_sample` round trips.
+fn report(
+    cores: [usize; 2],
+    mut samples: Vec<f64>,
+    trips_per_sample: usize,
+    cut_short: bool,
+) -> C2cReport {
     samples.sort_by(f64::total_cmp);
     let q = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
-    Ok(C2cReport {
-        cores: plan.used,
-        round_trips: samples.len() * TRIPS_PER_SAMPLE,
+    C2cReport {
+        cores,
+        round_trips: samples.len() * trips_per_sample,
         cut_short,
         one_way_ns_p50: q(0.5),
         one_way_ns_p90: q(0.9),
         one_way_ns_p99: q(0.99),
         one_way_ns_min: samples[0],
-    })
+    }
 }
 
 #[cfg(test)]
@@ -265,6 +390,29 @@ mod tests {
         assert!(r.one_way_ns_min <= r.one_way_ns_p50 && r.one_way_ns_p50 <= r.one_way_ns_p99);
         assert!(handoff_latency([0, 1], 0).is_err());
         let err = handoff_latency([1, 1], 64).unwrap_err();
+        assert!(err.to_string().contains("two different cores"), "{err}");
+    }
+
+    #[test]
+    fn a_stamped_probe_times_each_message_and_stops_on_its_budget() {
+        let r = stamped_latency([0, 1], 1_000).unwrap();
+        assert_eq!(
+            r.round_trips, 1_000,
+            "one sample a message, none rounded up"
+        );
+        assert!(!r.cut_short);
+        assert!(r.one_way_ns_min <= r.one_way_ns_p50 && r.one_way_ns_p50 <= r.one_way_ns_p99);
+        // No time at all: the warm-up is cut, and exactly one message is timed.
+        let r = stamped([0, 1], 1 << 20, Duration::ZERO).unwrap();
+        assert!(r.cut_short);
+        assert_eq!(r.round_trips, 1);
+        // Far more than the stamps kept: cut short, not a 2^40-element allocation.
+        let t0 = Instant::now();
+        let r = stamped([0, 1], 1 << 40, Duration::from_millis(30)).unwrap();
+        assert!(r.cut_short && r.round_trips >= 1 && r.round_trips < MAX_STAMPED);
+        assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
+        assert!(stamped_latency([0, 1], 0).is_err());
+        let err = stamped_latency([1, 1], 64).unwrap_err();
         assert!(err.to_string().contains("two different cores"), "{err}");
     }
 

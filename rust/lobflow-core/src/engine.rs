@@ -565,7 +565,7 @@ impl Engine {
 /// latency. `lfence` waits for every earlier instruction, loads included, to complete, and
 /// keeps later ones from starting, so each stamp falls where the code puts it.
 #[inline]
-fn stamp_after(clock: &quanta::Clock) -> u64 {
+pub(crate) fn stamp_after(clock: &quanta::Clock) -> u64 {
     // Off x86-64 quanta reads the OS's monotonic clock, through a call the CPU cannot run
     // ahead of much, and the fence keeps the compiler from hoisting the read at least.
     crate::ring::execution_fence();

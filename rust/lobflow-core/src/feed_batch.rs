@@ -48,7 +48,7 @@ impl Feed<'_> {
 
     /// Encodes rows `start..start + out.len()` into `out` when every one of them passes
     /// [`Feed::check_row`] (with `last_ts` the time of the previous valid row), and says
-    /// what it found ([`Encoded`]); `None` when some row does not pass (then `out` holds
+    /// what it found (`Encoded`); `None` when some row does not pass (then `out` holds
     /// nothing meaningful).
     ///
     /// # Panics

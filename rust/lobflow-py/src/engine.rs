@@ -253,6 +253,19 @@ fn handoff_latency(
     probe(py, lobflow_core::c2c::handoff_latency, cores, round_trips)
 }
 
+/// One-way latency of one message at a time between two (pinned) threads, each stamped with
+/// the engine's own clock reads (the floor of its tick latency as it measures it), ns
+/// percentiles.
+#[pyfunction]
+#[pyo3(signature = (cores = (0, 1), messages = 100_000))]
+fn stamped_latency(
+    py: Python<'_>,
+    cores: (usize, usize),
+    messages: usize,
+) -> PyResult<Bound<'_, PyDict>> {
+    probe(py, lobflow_core::c2c::stamped_latency, cores, messages)
+}
+
 /// Runs a latency probe with the GIL released and converts its report.
 fn probe(
     py: Python<'_>,
@@ -273,6 +286,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_feature_names, m)?)?;
     m.add_function(wrap_pyfunction!(core_to_core_latency, m)?)?;
     m.add_function(wrap_pyfunction!(handoff_latency, m)?)?;
+    m.add_function(wrap_pyfunction!(stamped_latency, m)?)?;
     m.add("TICK_SIZE", TICK_SIZE)?;
     m.add("MAX_SIZE", MAX_SIZE)?;
     m.add("TICK_FIELD_OFFSETS", TICK_FIELD_OFFSETS.to_vec())?;
