@@ -154,7 +154,11 @@ mod tests {
     }
 
     fn faults_writing_all(touch: bool) -> u64 {
-        let mut v = vec![0.0f64; 1 << 20]; // 8 MiB of fresh, untouched zero pages
+        // 64 MiB of fresh, untouched zero pages: above glibc's largest mmap threshold
+        // (32 MiB), so always a new mapping. A smaller block can come from the heap, already
+        // faulted in, once an earlier test in the process has freed a large one (glibc then
+        // raises its threshold): the c2c probe's stamps (2 x 16 MiB) made the control fail.
+        let mut v = vec![0.0f64; 1 << 23];
         if touch {
             touch_pages(&mut v);
         }
