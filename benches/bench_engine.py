@@ -134,6 +134,8 @@ def test_engine_paced_latency(benchmark: Any, big_feed: pl.DataFrame) -> None:
         # across one line, timed with the same clock reads as a tick (push stamp, emit stamp),
         # with no ring or arithmetic in between. It moves by the minute on these VMs
         # (130-260 ns within one minute here), so a ratio to it needs it from the same moment.
+        # The two probes (~20 ms each) fall inside the timed call, whose time is the pace's
+        # anyway (200 000 ticks at 20 us: 4 s).
         before = _core.stamped_latency(CORES, 16_384)["p50"]
         res = engine.run(feed, pace_ns=20_000)
         after = _core.stamped_latency(CORES, 16_384)["p50"]
