@@ -7,7 +7,7 @@ One scorer for research and production: when given weights, the signals come fro
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -40,7 +40,8 @@ class BacktestConfig:
     order_latency_ns: int = 10_000_000
     taker_fee_bps: float = 1.0
     maker_fee_bps: float = 0.0
-    cores: tuple[int, int] = (2, 4)
+    #: The engine's (producer, worker) cores when signals come from weights; None: automatic.
+    cores: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         # Here, naming the field: the binding's u64 conversion said only "can't convert
@@ -147,29 +148,41 @@ def run(
         signals, scores = res.signals, res.scores
         engine_info = {
             "ticks_per_s": res.ticks_per_s,
-            "latency_ns": res.latency_ns,
+            "latency": res.latency,
             "cores_used": res.cores_used,
         }
     if len(signals) != df.height:
         msg = f"{len(signals)} signals for {df.height} rows"
         raise BacktestError(msg)
-    conf = {k: v for k, v in asdict(cfg).items() if k != "cores"}
-    out = _core.backtest(cols.ts, cols.cols, signals, conf)
-    ts, equity, position = cols.ts, out["equity"], out["position"]
-    rows = out["fill_row"].astype(np.int64)
+    out = _core.backtest(
+        cols.ts,
+        cols.cols,
+        signals,
+        mode=cfg.mode,
+        order_size=cfg.order_size,
+        max_position=cfg.max_position,
+        on_zero=cfg.on_zero,
+        min_hold_ns=cfg.min_hold_ns,
+        md_latency_ns=cfg.md_latency_ns,
+        order_latency_ns=cfg.order_latency_ns,
+        taker_fee_bps=cfg.taker_fee_bps,
+        maker_fee_bps=cfg.maker_fee_bps,
+    )
+    ts, equity, position = cols.ts, out.equity, out.position
+    rows = out.fill_row
     fills = pl.DataFrame(
         {
             "row": rows,
             "ts": ts[rows],
-            "decision_row": out["fill_decision_row"].astype(np.int64),
-            "qty": out["fill_qty"],
-            "price": out["fill_price"],
-            "fee": out["fill_fee"],
-            "slippage": out["fill_slippage"],
+            "decision_row": out.fill_decision_row,
+            "qty": out.fill_qty,
+            "price": out.fill_price,
+            "fee": out.fill_fee,
+            "slippage": out.fill_slippage,
         }
     )
     # A fill that takes the position through zero is two trades (close, then open).
-    flips = np.sign(position[rows]) * np.sign(position[rows] - out["fill_qty"]) < 0
+    flips = np.sign(position[rows]) * np.sign(position[rows] - out.fill_qty) < 0
     hit, hold = _round_trips(ts, fills, equity)
     peak = np.maximum.accumulate(equity) if len(equity) else equity
     filled = float(np.abs(fills["qty"].to_numpy()).sum())
@@ -182,8 +195,8 @@ def run(
     )
     metrics = {
         "pnl": float(equity[-1]) if len(equity) else 0.0,
-        "fees": float(out["fees"][-1]) if len(equity) else 0.0,
-        "gross_pnl": float(equity[-1] + out["fees"][-1]) if len(equity) else 0.0,
+        "fees": float(out.fees[-1]) if len(equity) else 0.0,
+        "gross_pnl": float(equity[-1] + out.fees[-1]) if len(equity) else 0.0,
         "slippage": float(fills["slippage"].sum()),
         "sharpe": _sharpe(ts, equity),
         "max_drawdown": float((peak - equity).max()) if len(equity) else 0.0,
@@ -191,8 +204,8 @@ def run(
         "turnover": float((fills["qty"].abs() * fills["price"]).sum()),
         "hit_rate": hit,
         "avg_holding_s": hold / 1e9,
-        "fill_ratio": filled / out["requested_qty"] if out["requested_qty"] > 0 else float("nan"),
-        "unfilled_qty": float(out["unfilled_qty"]),
+        "fill_ratio": filled / out.requested_qty if out.requested_qty > 0 else float("nan"),
+        "unfilled_qty": out.unfilled_qty,
         "elapsed_s": float((ts[-1] - ts[0]) / 1e9) if len(ts) else 0.0,
         "snapshots": len(ts),
     }
@@ -200,7 +213,7 @@ def run(
         ts,
         position,
         equity,
-        out["fees"],
+        out.fees,
         signals,
         scores,
         fills,

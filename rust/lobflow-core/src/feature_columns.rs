@@ -30,7 +30,7 @@ pub use table::{Chunked, Table};
 
 use crate::error::{Error, Result};
 use crate::feed::{Bad, Feed};
-use crate::scorer::N_FEATURES;
+use crate::weights::N_FEATURES;
 use crate::windows::windows_are_valid;
 use kernel::compute_run;
 use scatter::Scatter;

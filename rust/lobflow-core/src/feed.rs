@@ -17,9 +17,10 @@ pub(crate) const ASK_PX: usize = 10;
 pub(crate) const ASK_SZ: usize = 15;
 
 /// What to do with a row that breaks the contract.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnBad {
     /// Stop with [`Error::Feed`] naming the column and the first bad row.
+    #[default]
     Raise,
     /// Skip the row (score NaN, signal 0; it enters neither OFI nor the windows) and count it.
     Skip,
@@ -263,10 +264,17 @@ impl<'a> Feed<'a> {
             });
         }
         for c in [BID_PX, ASK_PX] {
-            if !self.cols[c][i].is_finite() {
+            let p = self.cols[c][i];
+            if !p.is_finite() {
                 return Some(Bad {
                     column: Some(c),
                     why: "price is NaN or infinite",
+                });
+            }
+            if p <= 0.0 {
+                return Some(Bad {
+                    column: Some(c),
+                    why: "price is zero or negative",
                 });
             }
         }

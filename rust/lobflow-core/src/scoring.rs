@@ -17,7 +17,7 @@
 //! within the rounding the prefix sums' rebase bounds (a unit test holds them to it).
 
 use crate::features::{rolling, windowed, FeedState, N_POINT};
-use crate::scorer::{add_products3, Weights};
+use crate::weights::{add_products3, Weights};
 
 /// Incremental score state of one feed under one model.
 #[derive(Clone, Debug)]
@@ -54,7 +54,7 @@ impl ScoreState {
     ///
     /// # Examples
     /// ```
-    /// use lobflow_core::scorer::Weights;
+    /// use lobflow_core::weights::Weights;
     /// use lobflow_core::scoring::ScoreState;
     /// let mut coef = [0.0; 18];
     /// coef[1] = 2.0; // spread
@@ -92,7 +92,7 @@ impl ScoreState {
 mod tests {
     use super::*;
     use crate::features::FeatureState;
-    use crate::scorer::N_FEATURES;
+    use crate::weights::N_FEATURES;
     use crate::windows::REBASE_EVERY;
 
     fn model(seed: u64) -> Weights {

@@ -3,9 +3,11 @@
 #![deny(unsafe_code)]
 
 mod backtest;
+mod diagnostics;
 mod engine;
 mod errors;
 mod features;
+mod outputs;
 
 use pyo3::prelude::*;
 
@@ -15,6 +17,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     engine::register(m)?;
+    outputs::register(m)?;
+    diagnostics::register(m)?;
     backtest::register(m)?;
     Ok(())
 }
