@@ -1,4 +1,4 @@
-"""`Weights`: a baked linear model in the WEIGHTS_FORMAT.md file format, parsed by the engine."""
+"""`Weights`: a baked linear model in the weights file format (docs/weights-format.md)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 The book of each symbol evolves in wall-clock time with the model of
 `lobflow.collect.simbook` (a step every 100 ms: AR(1) queues, one-tick moves that lean with
 the imbalance, 1-3 tick spreads, occasional empty levels), seeded per symbol. Bodies copy the
-shapes of the real responses in ../shared/exchange-payloads, prices and sizes as strings.
+shapes of the venues' real responses (tests/collect/payloads), prices and sizes as strings.
 
 Run it with ``lobflow sim-exchange --port 8001`` or in-process::
 

@@ -1,8 +1,8 @@
 """The four venues' public REST order books: symbols, URLs, budgets, parsing, error shapes.
 
 Every response is classified into exactly one `Outcome`, so the poller has one policy table
-instead of per-venue special cases. Facts (endpoints, limits, error bodies) follow
-../shared/reference/exchange-apis.md.
+instead of per-venue special cases. Facts (endpoints, limits, error bodies) follow the
+venues' public API documentation (links in docs/collector.md).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 //! The engine updates its features one tick at a time from the history it has kept; a table
 //! has every row at hand, so here a feature is a loop over a run of rows that the compiler
 //! vectorises, and runs are computed in parallel on rayon's pool. It is a second
-//! implementation of `FEATURE_CONTRACT.md`, written apart from the engine's: the tests hold
+//! implementation of `docs/feature-contract.md`, written apart from the engine's: the tests hold
 //! both, and an oracle in `NumPy`, to the same numbers.
 //!
 //! Each run copies its rows (and the rows before them that its windows reach: its warm-up)
