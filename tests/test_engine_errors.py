@@ -88,7 +88,7 @@ def test_first_bad_row_is_named_whether_null_or_nan() -> None:
     null_ts_first = with_value(null_first, "ts", 20, None)
     with pytest.raises(ValueError, match=r"row 20, column `ts`: null timestamp$"):
         engine().run(null_ts_first)
-    # The features stage names the same rows (it used to name the first null, wherever it was).
+    # The features stage names the same rows: the first bad row, null or not.
     with pytest.raises(ValueError, match=r"row 50, column `bid_px_0`: price is NaN or infinite"):
         features.compute(nan_first)
     with pytest.raises(ValueError, match=r"row 100, column `ask_sz_0`: null$"):

@@ -251,8 +251,7 @@ def engine_columns(feed: FeedLike, *, null_ts_is_bad: bool = False) -> EngineCol
     """
     df = to_frame(feed)
     # Names, dtypes and Series each in one call: `df.schema` and a `get_column` per name
-    # cost 3-10x more, and were most of the 80 us this took on every `run()` (a 10-row
-    # run's fixed cost was ~200 us).
+    # cost several times more, on every `run()`, which matters for short feeds.
     schema = dict(zip(df.columns, df.dtypes, strict=True))
     missing = [c for c in CONTRACT_COLUMNS if c not in schema]
     if missing:

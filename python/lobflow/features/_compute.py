@@ -3,9 +3,9 @@
 polars hands the columns of each feed to `lobflow._core` without a copy, which computes all
 18 features in one fused pass (validation included, in parallel runs of rows: see
 `rust/lobflow-core/src/feature_columns.rs`) and hands them back as a struct column that is
-unnested without a copy. Column-at-a-time polars expressions needed ~40 passes over memory
-per row and ran at 2.5-5 M rows/s; the plugin is bound by the kernel faulting in the output's
-fresh pages (docs/features.md).
+unnested without a copy. Column-at-a-time polars expressions need ~40 passes over memory
+per row; the plugin reads each input column once and is bound by the kernel faulting in the
+output's fresh pages (docs/features.md).
 
 Causal windows without look-ahead: the window of row n holds the rows m <= n of its feed with
 ``ts_m > ts_n - W`` — a row index ends it, so a later row with an equal timestamp never counts.
@@ -100,8 +100,8 @@ def _feature_struct(
 ) -> pl.Expr:
     """All 18 features as a struct column (the plugin call), per feed of the `split` keys.
 
-    The plugin groups the rows into feeds itself: polars' `over` around it took 2-7 s for
-    10^7 rows of 4 feeds, gathering and scattering every column per feed.
+    The plugin groups the rows into feeds itself: polars' `over` around it gathers and
+    scatters every column per feed, which costs more than the features.
     """
     args = [ts, *(_f64(c) for c in BOOK_COLUMNS)]
     if row is not None:
