@@ -414,8 +414,8 @@ async def acollect(
         timeout=aiohttp.ClientTimeout(total=timeout_s),
     ) as session:
         # With `spread_feeds`, feeds are phased evenly over a poll period instead of firing
-        # together: jitter p99 drops ~10x (no burst to wait behind) but the loop wakes once per
-        # poll instead of once per burst, which costs CPU (both measured in docs/collector.md).
+        # together: the jitter drops (no burst to wait behind) but the loop wakes once per
+        # poll instead of once per burst, which costs CPU (docs/collector.md, "Timing").
         feeds = [(e, s) for e in exchanges for s in symbols]
         phase = 1.0 / len(feeds) if spread_feeds else 0.0
         tasks = [
