@@ -134,6 +134,7 @@ def _skip_bad(lf: pl.LazyFrame, split: list[str]) -> pl.LazyFrame:
         (pl.col("ts") >= 0)
         & bid.is_finite()
         & ask.is_finite()
+        & (bid > 0)  # and so the ask, above it
         & (bid < ask)
         & pl.all_horizontal([_size_carried(_f64(c)) for c in sizes])
     ).fill_null(False)
