@@ -10,18 +10,19 @@ that tail, whatever the input.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import polars as pl
 import pyarrow.parquet as pq
 
+from lobflow._feed import named_read_errors
 from lobflow._files import atomic_write
+from lobflow._paths import check_output
 from lobflow._schema import CONTRACT_COLUMNS, DEFAULT_WINDOWS_MS, check_windows
+from lobflow._skipped import SKIP_HINT, warn_if_too_many
 from lobflow.features._compute import Books, _features, _open, _several_feeds, collect
-
-if TYPE_CHECKING:
-    import os
 
 _SINK_ROW = "_sink_row"  # input row number, carried through the slices
 
@@ -63,6 +64,23 @@ def sink(
     if slice_rows < 1:
         msg = f"slice_rows must be at least 1, got {slice_rows}"
         raise ValueError(msg)
+    if isinstance(books, str | os.PathLike):
+        check_output(out, {"the books": books}, option="out")
+    with named_read_errors(books):
+        written, total = _sink(books, Path(out), w, on_bad, slice_rows)
+    if on_bad == "skip":
+        warn_if_too_many("features.sink", total - written, total, SKIP_HINT, stacklevel=2)
+    return written
+
+
+def _sink(
+    books: Books,
+    out: Path,
+    w: tuple[int, int, int],
+    on_bad: Literal["raise", "skip"],
+    slice_rows: int,
+) -> tuple[int, int]:
+    """`sink`'s work: the rows written and the input's rows."""
     lf, keys = _open(books, on_bad)
     reach = max(w) * 1_000_000
     # The row index first: after a `select`, polars no longer pushes a slice down to the scan
@@ -79,10 +97,10 @@ def sink(
         )
         return collect(plan, "in-memory")
 
-    written = 0
+    written = total = 0
 
     def write_slices(path: Path) -> None:
-        nonlocal written
+        nonlocal written, total
         tail: pl.DataFrame | None = None
         with _ParquetAppender(path, dictionary=keys) as sink_file:
             # Pulled slice by slice: `collect_batches` runs ahead of a slow consumer and held
@@ -99,14 +117,14 @@ def sink(
                 written += new.height
                 kept = frame
                 if feats.height < frame.height:  # rows skipped: they stay out of the tail
-                    kept = frame.filter(pl.col(_SINK_ROW).is_in(feats[_SINK_ROW]))
+                    kept = frame.filter(pl.col(_SINK_ROW).is_in(feats[_SINK_ROW].implode()))
                 tail = kept.filter(_tail(split, reach))
             if written == 0:  # still a readable file, with the schema
                 empty = _features(src.head(0), w, keys, [], on_bad=on_bad)
                 sink_file.write(collect(empty, "in-memory"))
 
-    atomic_write(Path(out), write_slices)
-    return written
+    atomic_write(out, write_slices)
+    return written, total
 
 
 def _tail(keys: list[str], reach: int) -> pl.Expr:
