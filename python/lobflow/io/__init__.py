@@ -11,6 +11,7 @@ from __future__ import annotations
 from lobflow.io._errors import SourceError
 from lobflow.io._events import EVENT_DTYPE
 from lobflow.io._formats import FORMATS
+from lobflow.io._hbt_out import ExportReport, export_hftbacktest, to_hftbacktest
 from lobflow.io._import import (
     ImportReport,
     import_books,
@@ -24,10 +25,13 @@ __all__ = [
     "EVENT_DTYPE",
     "FORMATS",
     "Counts",
+    "ExportReport",
     "ImportReport",
     "SourceError",
+    "export_hftbacktest",
     "import_books",
     "read_hftbacktest",
     "read_lobster",
     "read_tardis",
+    "to_hftbacktest",
 ]

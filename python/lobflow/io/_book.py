@@ -1,14 +1,16 @@
 """An L2 book rebuilt from updates, keyed by exact prices, read out as a contract row.
 
-Price levels are keyed by `decimal.Decimal` (the exact value of the price as written, or of
-the stored double), never by a float parsed from text: two spellings of one price ("101.5",
-"101.50") are one level, and no rounding can split a level in two or merge two. Each side is a
+Price levels are keyed exactly, never by a float parsed from text: a `decimal.Decimal` of the
+price as written (two spellings of one price, "101.5" and "101.50", are one level) or, for a
+price stored as a double, an integer in the double's order (`_hbt_in.ordered_bits`). No
+rounding can split a level in two or merge two. Each side is a
 `sortedcontainers.SortedDict` (a well-kept sorted map, O(log n) updates), so a deep book costs
 no more per update than a shallow one.
 """
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedDict
@@ -17,6 +19,11 @@ from lobflow._schema import LEVELS
 
 if TYPE_CHECKING:
     from decimal import Decimal
+
+    #: An exact, totally ordered price key.
+    Key = Decimal | int
+
+_get = dict.__getitem__  # SortedDict is a dict: a plain lookup
 
 #: One contract row's 20 book values: bid prices, bid sizes, ask prices, ask sizes.
 Top = tuple[float, ...]
@@ -40,7 +47,7 @@ class Book:
         self.bids.clear()
         self.asks.clear()
 
-    def set(self, bid: bool, key: Decimal, price: float, size: float) -> None:
+    def set(self, bid: bool, key: Key, price: float, size: float) -> None:
         """Set one level's size; size 0 removes the level (absent levels may be removed)."""
         side = self.bids if bid else self.asks
         if size == 0.0:
@@ -48,7 +55,7 @@ class Book:
         else:
             side[key] = (price, size)
 
-    def clear_side(self, bid: bool, upto: Decimal | None) -> None:
+    def clear_side(self, bid: bool, upto: Key | None) -> None:
         """Remove one side's levels from its best price to `upto` inclusive (None: all)."""
         side = self.bids if bid else self.asks
         if upto is None:
@@ -65,15 +72,16 @@ class Book:
         (`lobflow.collect.venues.validate`): the last real level's price with size 0.
         """
         bids, asks = self.bids, self.asks
-        nb, na = len(bids), len(asks)
-        if nb == 0 or na == 0:
+        if not bids or not asks:
             return EMPTY
-        if bids.peekitem(-1)[0] >= asks.peekitem(0)[0]:
+        # Plain iteration of the sorted keys and dict lookups: sortedcontainers' positional
+        # views cost a bisection each.
+        bk = list(islice(reversed(bids), LEVELS))
+        ak = list(islice(asks, LEVELS))
+        if bk[0] >= ak[0]:
             return CROSSED
-        bv = bids.values()
-        av = asks.values()
-        b = [bv[-1 - i] for i in range(min(LEVELS, nb))]
-        a = [av[i] for i in range(min(LEVELS, na))]
+        b = [_get(bids, k) for k in bk]
+        a = [_get(asks, k) for k in ak]
         b.extend([(b[-1][0], 0.0)] * (LEVELS - len(b)))
         a.extend([(a[-1][0], 0.0)] * (LEVELS - len(a)))
         return (

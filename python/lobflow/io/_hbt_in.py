@@ -12,7 +12,9 @@ local-only copy, which is skipped) are replayed in order:
 
 Events sharing `exch_ts` and `local_ts` are one update: the book after the last of them is one
 row (`ts` = `exch_ts`, `ts_local` = `local_ts`, `seq` = the index of that event), kept when its
-top five changed. Levels are keyed by the exact value of the stored double (`Decimal`).
+top five changed. Levels are keyed by the stored double itself, as an order-preserving
+integer (`ordered_bits`): exact, and several times cheaper than a `Decimal` of its binary
+expansion.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import math
 import zipfile
 import zlib
-from decimal import Decimal
 from typing import IO, TYPE_CHECKING
 
 import numpy as np
@@ -48,6 +49,18 @@ if TYPE_CHECKING:
 
     import polars as pl
     from numpy.typing import NDArray
+
+
+def ordered_bits(px: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Each double as an integer in the same order: its exact identity, and a fast book key.
+
+    Non-negative doubles order as their bit patterns; negative ones in reverse, so their
+    magnitude bits are negated. -0.0 and 0.0 both become 0. No rounding: two keys are equal
+    exactly when the doubles are.
+    """
+    bits = np.ascontiguousarray(px, dtype=np.float64).view(np.int64)
+    return np.where(bits >= 0, bits, -(bits & np.int64(0x7FFF_FFFF_FFFF_FFFF)))
+
 
 #: Events per chunk read (16 MB).
 CHUNK = 1 << 18
@@ -211,6 +224,7 @@ def books(
     pending = False
     key = (-(2**63), -(2**63))
     last = -1
+    last_exch = -(2**63)
     for start, events in chunks(path, progress):
         counts.records += len(events)
         ev_all = events["ev"]
@@ -221,21 +235,25 @@ def books(
         at = start + idx
         _check(path, at, ev, sub)
         ets = sub["exch_ts"]
-        back = np.flatnonzero(np.diff(np.concatenate(([key[0]], ets))) < 0)
+        before = np.concatenate(([last_exch], ets[:-1]))
+        back = np.flatnonzero(ets < before)
         if back.size:
             i = int(back[0])
             raise SourceError(
                 path,
-                f"exch_ts goes back in time ({int(ets[i])} after "
-                f"{int(ets[i - 1]) if i else key[0]}): exchange events must be in time order",
+                f"exch_ts goes back in time ({int(ets[i])} after {int(before[i])}): "
+                "exchange events must be in time order",
                 line=int(at[i]),
                 field="exch_ts",
                 unit="event",
             )
+        if len(ets):
+            last_exch = int(ets[-1])
         kinds = (ev & KIND_MASK).tolist()
         bids = ((ev & BUY_EVENT) != 0).tolist()
         asks = ((ev & SELL_EVENT) != 0).tolist()
         pxs = sub["px"].tolist()
+        keys = ordered_bits(sub["px"]).tolist()
         qtys = sub["qty"].tolist()
         lts = sub["local_ts"].tolist()
         for j, t in enumerate(ets.tolist()):
@@ -249,13 +267,13 @@ def books(
                     yield rows.take()
             px = pxs[j]
             if k == DEPTH_CLEAR_EVENT:
-                upto = Decimal(px) if math.isfinite(px) else None
+                upto = keys[j] if math.isfinite(px) else None
                 if bids[j] == asks[j]:
                     book.clear()
                 else:
                     book.clear_side(bids[j], upto)
             else:
-                book.set(bids[j], Decimal(px), px, qtys[j])
+                book.set(bids[j], keys[j], px, qtys[j])
             key = (t, lts[j])
             last = int(at[j])
             pending = True

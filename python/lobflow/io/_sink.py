@@ -1,7 +1,8 @@
 """Imported rows written as the collector's processed layout, all or nothing.
 
 ``<out>/exchange=…/symbol=…/date=…/part-<source>.parquet``, with the collector's processed
-part-file schema (`lobflow.collect.writer.SCHEMAS`), `date` the UTC day of `ts`. Rows stream
+part-file schema (`PROCESSED`, the same as `lobflow.collect.writer.SCHEMAS["processed"]`,
+which a test checks), `date` the UTC day of `ts`. Rows stream
 into one Parquet writer per partition inside a hidden staging folder (``.lobflow-import-*``,
 file names ending ``.tmp``, so no ``*.parquet`` glob ever sees them). Only when the whole
 source has been read are the files synced and moved into place (`os.replace`, atomic per
@@ -19,14 +20,20 @@ import uuid
 from typing import TYPE_CHECKING
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lobflow.collect.writer import SCHEMAS
+from lobflow._schema import BOOK_COLUMNS
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    import pyarrow as pa
+#: The collector's processed part-file columns (the partition values live in the path).
+PROCESSED = pa.schema(
+    [("ts", pa.int64())]
+    + [(c, pa.float64()) for c in BOOK_COLUMNS]
+    + [("ts_local", pa.int64()), ("seq", pa.int64())]
+)
 
 #: Rows gathered per partition before they become a Parquet row group.
 GROUP_ROWS = 1 << 17
@@ -57,7 +64,7 @@ class HiveSink:
         out.mkdir(parents=True, exist_ok=True)
         self.stage = out / f".lobflow-import-{uuid.uuid4().hex[:12]}"
         self.stage.mkdir()
-        self.schema: pa.Schema = SCHEMAS["processed"]
+        self.schema = PROCESSED
         self._writers: dict[tuple[str, str, str], pq.ParquetWriter] = {}
         self._buffered: dict[tuple[str, str, str], list[pl.DataFrame]] = {}
         self._sizes: dict[tuple[str, str, str], int] = {}
