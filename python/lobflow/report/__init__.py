@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lobflow.report._build import build_report
+from lobflow.report._explain import explain
 from lobflow.report._html import ic_by_horizon, summary_table, write_report
 
-__all__ = ["ic_by_horizon", "summary_table", "write_report"]
+__all__ = ["build_report", "explain", "ic_by_horizon", "summary_table", "write_report"]
