@@ -24,11 +24,16 @@ def features(
     from rich.console import Console
 
     from lobflow import features as feats
+    from lobflow._progress import progress_bar
 
-    console = Console(stderr=True)
-    with console.status(f"features of {books} → {out}"):
-        rows = feats.sink(books, out, windows_ms, on_bad=on_bad.literal)
-    console.print(f"wrote {rows:,} rows of the 18 features to {out}")
+    with progress_bar() as bar:
+        task = bar.add_task(f"features of {books}", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        rows = feats.sink(books, out, windows_ms, on_bad=on_bad.literal, progress=advance)
+    Console(stderr=True).print(f"wrote {rows:,} rows of the 18 features to {out}")
 
 
 def register(app: typer.Typer) -> None:

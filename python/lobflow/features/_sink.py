@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -24,6 +24,9 @@ from lobflow._schema import CONTRACT_COLUMNS, DEFAULT_WINDOWS_MS, check_windows
 from lobflow._skipped import SKIP_HINT, warn_if_too_many
 from lobflow.features._compute import Books, _features, _open, _several_feeds, collect
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 _SINK_ROW = "_sink_row"  # input row number, carried through the slices
 
 
@@ -34,6 +37,7 @@ def sink(
     *,
     on_bad: Literal["raise", "skip"] = "raise",
     slice_rows: int = 1_000_000,
+    progress: Callable[[int, int], object] | None = None,
 ) -> int:
     """Write the features of `books` to the Parquet file `out` with bounded memory.
 
@@ -42,7 +46,8 @@ def sink(
     in memory: one slice of `slice_rows` input rows is held at a time, plus the rows of each
     feed inside the longest window before it. The file appears under its name only when
     complete (written to a hidden temp file beside it, synced, then renamed); on an error
-    nothing is left behind.
+    nothing is left behind. `progress`, if given, is called with (input rows done, input
+    rows in all) after each slice: a progress bar's update.
 
     Returns the number of rows written.
 
@@ -67,7 +72,7 @@ def sink(
     if isinstance(books, str | os.PathLike):
         check_output(out, {"the books": books}, option="out")
     with named_read_errors(books):
-        written, total = _sink(books, Path(out), w, on_bad, slice_rows)
+        written, total = _sink(books, Path(out), w, on_bad, slice_rows, progress)
     if on_bad == "skip":
         warn_if_too_many("features.sink", total - written, total, SKIP_HINT, stacklevel=2)
     return written
@@ -79,6 +84,7 @@ def _sink(
     w: tuple[int, int, int],
     on_bad: Literal["raise", "skip"],
     slice_rows: int,
+    progress: Callable[[int, int], object] | None = None,
 ) -> tuple[int, int]:
     """`sink`'s work: the rows written and the input's rows."""
     lf, keys = _open(books, on_bad)
@@ -119,6 +125,8 @@ def _sink(
                 if feats.height < frame.height:  # rows skipped: they stay out of the tail
                     kept = frame.filter(pl.col(_SINK_ROW).is_in(feats[_SINK_ROW].implode()))
                 tail = kept.filter(_tail(split, reach))
+                if progress is not None:
+                    progress(min(offset + slice_rows, total), total)
             if written == 0:  # still a readable file, with the schema
                 empty = _features(src.head(0), w, keys, [], on_bad=on_bad)
                 sink_file.write(collect(empty, "in-memory"))
