@@ -83,7 +83,10 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Client]:
         n_workers=n,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        # Its HTTP server (health, and the dashboard where bokeh is installed) on a free
+        # loopback port: the default 8787 may be another cluster's, and ":0" listens on all
+        # interfaces.
+        dashboard_address="127.0.0.1:0",
         silence_logs=logging.ERROR,
         env=WORKER_ENV,
     )

@@ -102,6 +102,7 @@ def run(
         )
         raise SweepError(msg)
     todo = [s for s in specs if not (resume and store.finished(s.id))]
+    store.forget_failures(specs)
     _write_json(
         out_dir / "sweep.json", {"config": asdict(cfg), "data": str(root), "tasks": len(specs)}
     )

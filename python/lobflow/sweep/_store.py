@@ -81,6 +81,17 @@ class Store:
         """Whether the task finished in an earlier run (a failed one is run again)."""
         return (self.tasks / f"{task_id}.parquet").is_file()
 
+    def forget_failures(self, specs: list[TaskSpec]) -> None:
+        """Remove the failed-task files of tasks not in `specs`.
+
+        Their days or config changed (a mended file makes another task), and only a finished
+        task is ever reused.
+        """
+        keep = {f"{s.id}.failed.parquet" for s in specs}
+        for path in self.tasks.glob("*.failed.parquet"):
+            if path.name not in keep:
+                path.unlink()
+
     def write(self, spec: TaskSpec, frame: pl.DataFrame, *, failed: bool) -> None:
         """Write one task's rows atomically; a success replaces an earlier failure."""
         name = f"{spec.id}.failed.parquet" if failed else f"{spec.id}.parquet"
