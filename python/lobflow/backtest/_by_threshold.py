@@ -64,8 +64,8 @@ def candidate_thresholds(scores: np.ndarray, n: int = 40) -> tuple[float, ...]:
     finite = np.abs(scores[np.isfinite(scores)])
     if finite.size == 0:
         return (0.0,)
-    levels = 1.0 - np.geomspace(1.0, 1e-3, n + 1)
-    return tuple(float(t) for t in np.unique(np.quantile(finite, levels)))
+    levels = 1.0 - np.geomspace(1.0, 1e-3, n)
+    return tuple(float(t) for t in np.unique(np.append(0.0, np.quantile(finite, levels))))
 
 
 def pnl_by_threshold(

@@ -27,6 +27,7 @@ def breakdown_figure(m: BacktestMetrics) -> Figure:
     ax.set_ylabel("quote currency")
     for i, v in enumerate(values):
         ax.annotate(f"{v:,.4g}", (i, v), ha="center", va="bottom" if v >= 0 else "top")
+    ax.margins(y=0.2)
     return fig
 
 
@@ -60,6 +61,19 @@ def threshold_figure(
             label=f"validation, fee {fee_bps:g} bps (chose the threshold)",
         )
     top.axhline(0, color="grey", lw=0.5)
+    # Low thresholds trade on every wobble and lose far more than the best ones make: scaled
+    # to them, the part of the curve a threshold is chosen from would be a flat line.
+    best = max(float(np.max(curve.pnl_bps, initial=0.0)), 1.0)
+    worst = float(np.min(curve.pnl_bps, initial=0.0))
+    if worst < -3 * best:
+        top.set_ylim(-3 * best, 1.3 * best)
+        top.annotate(
+            f"lower thresholds: down to {worst:+,.0f} bps (off the scale)",
+            (0.01, 0.97),
+            xycoords="axes fraction",
+            va="top",
+            fontsize=8,
+        )
     if threshold is not None and math.isfinite(threshold) and threshold <= x.max(initial=0) * 10:
         for ax in (top, bottom):
             ax.axvline(threshold, color="black", ls=":", lw=1.0)
