@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -21,7 +21,7 @@ BOOKS = simulate_books(4_000, seed=9, price=100.0, tick=0.01, imbalance_edge=0.4
 QI0 = lobflow.Weights((1000, 2000, 5000), 0.3, 0.0, (0.0,) * 4 + (1.0,) + (0.0,) * 13)
 
 
-def cfg(**kw: object) -> backtest.BacktestConfig:
+def cfg(**kw: Any) -> backtest.BacktestConfig:
     return replace(backtest.BacktestConfig(cores=CORES), **kw)
 
 
