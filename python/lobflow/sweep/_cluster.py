@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -96,14 +97,17 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Client]:
 
 def run_tasks(
     client: Client, specs: list[TaskSpec], retries: int, done: Callable[[Outcome], None]
-) -> None:
+) -> float:
     """Submit every task and call `done` with each outcome as it arrives (on this thread).
+
+    Returns the wall time from the first submission to the last outcome handled, seconds.
 
     Task keys carry a fresh token: a scheduler shared with an earlier, interrupted sweep of
     the same tasks must not hand back that sweep's forgotten failures.
     """
     from distributed import as_completed
 
+    start = time.perf_counter()
     token = uuid.uuid4().hex[:8]
     specs_by_key = {f"lobflow-sweep-{spec.id}-{token}": spec for spec in specs}
     futures = [
@@ -119,3 +123,4 @@ def run_tasks(
             outcome = Outcome(spec, None, f"{type(exc).__name__}: {exc}")
         fut.release()
         done(outcome)
+    return time.perf_counter() - start

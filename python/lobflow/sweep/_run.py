@@ -41,7 +41,10 @@ class SweepResult:
     failed: int
     results_path: Path
     summary_path: Path
+    #: Wall time of the whole call, and of its task phase (first task submitted to last
+    #: task written; 0 when every task was resumed).
     elapsed_s: float
+    tasks_s: float
 
 
 def run(
@@ -120,9 +123,10 @@ def run(
         if on_task is not None:
             on_task(finished, len(todo), outcome)
 
+    tasks_s = 0.0
     if todo:
         with connect(scheduler, workers or cfg.run.workers) as client:
-            run_tasks(client, todo, cfg.run.retries, done)
+            tasks_s = run_tasks(client, todo, cfg.run.retries, done)
     tasks = store.read(specs)
     table = results_table(tasks)
     results_path = write_results(out_dir, table)
@@ -152,6 +156,7 @@ def run(
         results_path,
         summary,
         time.perf_counter() - start,
+        tasks_s,
     )
 
 

@@ -122,8 +122,8 @@ def run_task(spec: TaskSpec) -> TaskResult:
     for horizon in spec.grid.horizon:
         h_ns = parse_duration(horizon)
         train = pl.concat([_labels(f, h_ns) for f in train_feats]).drop_nulls("fwd_ret_bps")
-        x = train.select(names).to_numpy().astype(np.float64)
-        y = train["fwd_ret_bps"].to_numpy().astype(np.float64)
+        x = np.ascontiguousarray(train.select(names).to_numpy(), dtype=np.float64)
+        y = np.ascontiguousarray(train["fwd_ret_bps"].to_numpy(), dtype=np.float64)
         future = {d.day: _forward_returns(days[d.day], h_ns) for d in spec.test}
         for model in spec.grid.model:
             for alpha in spec.grid.alpha:
@@ -140,6 +140,9 @@ def run_task(spec: TaskSpec) -> TaskResult:
                         )
                     except ValueError as e:
                         fitted = f"fit: {e}"
+                # The engine's scores depend on the fit alone (not on the threshold, latency
+                # or fee): their IC and hit rate are computed once per test day.
+                scored: dict[date, tuple[float | None, float | None]] = {}
                 for p in group:
                     for d in spec.test:
                         rows.append(
@@ -150,6 +153,7 @@ def run_task(spec: TaskSpec) -> TaskResult:
                                 days[d.day],
                                 d,
                                 future[d.day],
+                                scored,
                                 shared + fit_warnings,
                             )
                         )
@@ -171,6 +175,7 @@ def _point(
     books: pl.DataFrame,
     day: Day,
     future: NDArray[np.float64],
+    scored: dict[date, tuple[float | None, float | None]],
     shared: list[str],
 ) -> PointResult:
     """One grid point on one test day."""
@@ -203,14 +208,17 @@ def _point(
             error=error,
             warnings=_join(shared + caught),
         )
-    scores = res.scores if res.scores is not None else np.full(books.height, np.nan)
+    if day.day not in scored:
+        scores = res.scores if res.scores is not None else np.full(books.height, np.nan)
+        scored[day.day] = (_ic(scores, future), _hit_rate(scores, future))
+    ic, hit_rate = scored[day.day]
     m = res.metrics
     ts, equity = _thin(res.ts, res.equity)
     return PointResult(
         p.index,
         day.day,
-        ic=_ic(scores, future),
-        hit_rate=_hit_rate(scores, future),
+        ic=ic,
+        hit_rate=hit_rate,
         pnl=_metric(m, "pnl"),
         trades=int(_metric(m, "trades") or 0),
         sharpe=_metric(m, "sharpe"),
