@@ -1,4 +1,4 @@
-"""An independent float64 oracle of FEATURE_CONTRACT.md in plain NumPy (no lobflow code).
+"""An independent float64 oracle of docs/feature-contract.md in plain NumPy (no lobflow code).
 
 Deliberately simple rather than fast: windows are found with `searchsorted` on the timestamps
 and means are taken over explicit row ranges ending at the row itself, which is causality by

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
-CORES = (0, 1)  # these machines have two cores; the default (2, 4) falls back with a warning
+CORES = (0, 1)  # named, so that runs are pinned alike on every machine
 
 
 def model(windows: tuple[int, int, int], scale: float, threshold: float = 0.0) -> lobflow.Weights:
@@ -85,9 +85,9 @@ def test_exact_spread(bid: float, ask: float, spread: float) -> None:
 
 @pytest.mark.parametrize(("decimals", "queue"), [(4, 0.12), (5, 0.12), (8, 0.12), (8, 3.0)])
 def test_ofi_of_queues_that_barely_move(decimals: int, queue: float) -> None:
-    """OFI is a difference of sizes, far smaller than they may be: raw f32 sizes (24 bits, as
-    the engine held them until 2026-12-01) put it 10^-5 to 7x its scale off here, lots in f64
-    rounding. Seen live: a short collector feed whose queues near 1.5 moved by hundredths.
+    """OFI is a difference of sizes, far smaller than they may be: raw f32 sizes (24 bits)
+    would put it 10^-5 to 7x its scale off here, lots in f64 rounding. Seen live: a short
+    collector feed whose queues near 1.5 moved by hundredths.
     The 3-BTC queue on an 8-decimal venue is 3·10^8 lots: more whole lots than an f32's value
     holds (2^24), which the tagged lots do (2^31)."""
     rng = np.random.default_rng(decimals)

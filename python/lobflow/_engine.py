@@ -13,6 +13,7 @@ from lobflow import _core
 from lobflow._core import Latency, Pinning
 from lobflow._feed import FeedLike, engine_columns
 from lobflow._schema import as_int, int_within
+from lobflow._skipped import SKIP_HINT, warn_if_too_many
 from lobflow.errors import LobflowWarning
 from lobflow.weights import Weights
 
@@ -213,15 +214,8 @@ class Engine:
         )
         if result.pinning.note:
             warnings.warn(result.pinning.note, LobflowWarning, stacklevel=3)
-        if result.skipped * 10 > result.n:
-            # Skipping is for the odd bad row; most of a feed skipped is most often one
-            # timestamp far ahead, which every later row then goes back from.
-            msg = (
-                f"the run skipped {result.skipped:,} of its {result.n:,} rows "
-                f"({result.skipped / result.n:.0%}); on_bad='raise' names the first and why "
-                "(a timestamp far ahead of the rest makes every row after it go back)"
-            )
-            warnings.warn(msg, LobflowWarning, stacklevel=3)
+        # The one rule every stage that skips rows follows (`lobflow._skipped`).
+        warn_if_too_many("the run", result.skipped, result.n, SKIP_HINT, stacklevel=3)
         if result.sizes_inexact:
             valid = 2 * (result.n - result.skipped)
             msg = (

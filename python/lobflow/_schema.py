@@ -1,4 +1,4 @@
-"""Column and feature names of FEATURE_CONTRACT.md, shared by every stage."""
+"""Column and feature names of the feature contract (docs/feature-contract.md), for every stage."""
 
 from __future__ import annotations
 

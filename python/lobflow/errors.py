@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from lobflow._core import EngineError, LobflowError, WeightsFormatError
 
 if TYPE_CHECKING:
-    from lobflow.collect.poller import CollectStats
+    from lobflow.collect.stats import CollectStats
 
 
 class LobflowWarning(UserWarning):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from lobflow.collect.poller import CollectStats, VenueStats, acollect, collect
+from lobflow.collect.poller import acollect, collect
 from lobflow.collect.sim import SimExchange
 from lobflow.collect.simbook import simulate_books
+from lobflow.collect.stats import CollectStats, VenueStats
 from lobflow.collect.venues import VENUES
 
 __all__ = [

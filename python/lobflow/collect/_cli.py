@@ -35,6 +35,7 @@ def collect(
 
     from lobflow._units import parse_duration
     from lobflow.collect import collect as run
+    from lobflow.collect._status import table
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     urls: dict[str, str] = {}
@@ -54,7 +55,7 @@ def collect(
         live=live,
         spread_feeds=spread,
     )
-    Console(stderr=True).print(stats.table())
+    Console(stderr=True).print(table(stats))
 
 
 def sim_exchange(

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from lobflow._choices import ModelKind
 from lobflow.train._fit import TrainResult, fit, load_model, save_model
+from lobflow.train._metrics import Fit, Rows, Trading, TrainMetrics
 
-__all__ = ["TrainResult", "fit", "load_model", "save_model"]
+__all__ = [
+    "Fit",
+    "ModelKind",
+    "Rows",
+    "Trading",
+    "TrainMetrics",
+    "TrainResult",
+    "fit",
+    "load_model",
+    "save_model",
+]

@@ -10,9 +10,9 @@ use crate::tick::MAX_SIZE;
 /// Independent accumulators per pass, which the compiler keeps in vector registers.
 pub(crate) const LANES: usize = 8;
 
-/// Rows from which a pass over two columns is split between two threads: the fit of a
-/// 10^7-row feed's codec read 160 MB in 15–19 ms on one core, 5 % of the run it precedes,
-/// while the two cores the run will use stood idle.
+/// Rows from which a pass over two columns is split between two threads: the codec fit of a
+/// long feed reads both level-0 price columns before the run starts, while the two cores the
+/// run will use stand idle.
 const IN_HALVES_FROM: usize = 1 << 20;
 
 /// `pass` over the rows of `a` and `b`, the halves on two of rayon's threads when there are

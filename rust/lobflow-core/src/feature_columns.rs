@@ -4,7 +4,7 @@
 //! The engine updates its features one tick at a time from the history it has kept; a table
 //! has every row at hand, so here a feature is a loop over a run of rows that the compiler
 //! vectorises, and runs are computed in parallel on rayon's pool. It is a second
-//! implementation of `FEATURE_CONTRACT.md`, written apart from the engine's: the tests hold
+//! implementation of `docs/feature-contract.md`, written apart from the engine's: the tests hold
 //! both, and an oracle in `NumPy`, to the same numbers.
 //!
 //! Each run copies its rows (and the rows before them that its windows reach: its warm-up)
@@ -87,9 +87,9 @@ pub fn compute_table(
     windows_ms: [u64; 3],
 ) -> Result<[Vec<f64>; N_FEATURES]> {
     // Zeroed allocations come from fresh pages of the kernel: no pass of our own to clear them.
-    // (Faulting those pages in is most of the time at 10^7 rows; huge pages made repeated
-    // calls twice as fast but a process's first call three times slower on our VMs, whose
-    // balloon hands freed huge pages back to the host: docs/features.md.)
+    // (Faulting those pages in is most of the time on long tables. Huge pages are not asked
+    // for: they made a process's first call slower on VMs whose balloon hands freed huge
+    // pages back to the host; docs/experiments.md.)
     let mut cols: [Vec<f64>; N_FEATURES] = std::array::from_fn(|_| vec![0.0; table.len()]);
     compute_table_into(
         table,

@@ -18,8 +18,8 @@
 //!   which says why).
 //! - Slots are stored in cache-line-aligned blocks of eight, so that a batch of a multiple of
 //!   eight slots never shares a cache line with the next batch, which the other core may be
-//!   using (a plain boxed slice is aligned only to its item, 8 bytes for a tick). On this VM
-//!   no throughput change could be told from its run-to-run spread; the property is cheap.
+//!   using (a plain boxed slice is aligned only to its item, 8 bytes for a tick). The
+//!   property costs nothing.
 
 use crate::sync::{Arc, AtomicUsize, Ordering, UnsafeCell};
 use crossbeam_utils::CachePadded;
@@ -107,12 +107,12 @@ impl<T> RingBuffer<T> {
         }
         // Zeroed rather than left uninitialised, so that every page of the slots is touched
         // here: an untouched 11.5 MB ring page-faults once every 46 ticks of its first lap,
-        // inside the pushes of a run, so ~2 % of a paced run's first-lap ticks took a fault.
+        // inside the pushes of a run, where a paced run's ticks are timed.
         // Asked for fallibly first: an infallible allocation that fails aborts the process,
         // and a capacity is a user's number (2^40 slots asked for 97 TB). The slots are then
-        // built by `collect`, as before: built by `extend` into the reserved vector instead,
-        // the engine ran 14 % slower flat out (33.0 against 28.3 M ticks/s, 36 / 38 runs),
-        // presumably from where the slots then landed relative to the other buffers.
+        // built by `collect`: built by `extend` into the reserved vector, the engine ran
+        // measurably slower flat out, presumably from where the slots then landed relative to
+        // the other buffers.
         let n_blocks = capacity.div_ceil(BLOCK);
         let bytes = n_blocks.saturating_mul(std::mem::size_of::<Block<T>>());
         // The allocator may grant what the machine cannot hold (overcommit): then zeroing the
@@ -343,8 +343,8 @@ impl<T> Producer<T> {
     {
         let n = self.free_for(items.len());
         // One copy per run, not a slot at a time: the slot loop's index arithmetic kept it from
-        // becoming a memcpy, and the engine's flat-out rate went up ~8 % (docs/ring.md). A
-        // single item (a paced run's every push) stays an inline copy, not a call to memcpy.
+        // becoming a memcpy. A single item (a paced run's every push) stays an inline copy,
+        // not a call to memcpy.
         #[cfg(not(loom))]
         if RingBuffer::<T>::SLOTS_CONTIGUOUS && n > 1 {
             for (slots, at, len) in self.ring.runs(self.tail, n) {
@@ -499,8 +499,7 @@ impl<T> Consumer<T> {
     /// wait, it keeps asking for the slot's lines, so the request that follows the
     /// producer's write brings them over alongside the new `tail`, instead of the pop
     /// fetching them only after it has seen `tail`: one cross-core transfer instead of two
-    /// in a row. On this VM it took the paced p50 from 419 to 305 ns when the cores were
-    /// ~190 ns apart. A hint only: no memory is read into the program, so it cannot observe
+    /// in a row. A hint only: no memory is read into the program, so it cannot observe
     /// a half-written slot; the pop still reads the slot only after its Acquire of `tail`.
     /// Not for a consumer that keeps up with a fast producer: it would pull lines the
     /// producer is still writing.

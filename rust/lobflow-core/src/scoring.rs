@@ -7,10 +7,8 @@
 //! `sum(d_i) / count_i`. The ring is the same as the features' (`windows.rs`). Per window,
 //! two of the three subtractions and multiplications go, and the select of a window that holds
 //! only this snapshot, and with them the 18 stores and reloads of a feature array; making `d`
-//! costs about as many instructions as that saves. On one thread of the Zen 4 VM it ran ~1.2×
-//! as fast as `update` + `score` (the median of 24 pairs of runs; criterion 36.0 against
-//! 28.3 M snapshots/s) with the same instructions to within 1 %: the gain is in the stores and
-//! the dependencies.
+//! costs about as many instructions as that saves: the gain is in the stores and the
+//! dependencies (`benches/features.rs` times it against `update` + `score`).
 //!
 //! The value is the same linear function of the same features as [`Weights::score`], summed in
 //! another order (as valid as that one: scikit-learn's differs from both); the two agree to

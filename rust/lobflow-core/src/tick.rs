@@ -66,10 +66,10 @@ const MAX_QUANTA: f64 = 8_388_608.0;
 /// offset a tick holds exactly: an f32 holds integers only to 2^24, and a level-0 price that
 /// far out fails [`PriceCodec::carries`]) the result is within two ulps of `x`, which its f32
 /// cannot tell from `x`'s own but at an f32 tie; ±inf and NaN pass through. No branch for
-/// that range: the encoder runs this on all ten prices of every row, and the test and select
-/// were 11 % of its instructions (callgrind).
-/// `f64::round` compiles to a call on the baseline x86-64 target (no SSE4.1) and was 10 % of
-/// the engine's time.
+/// that range: the encoder runs this on all ten prices of every row, where a test and select
+/// would be a large share of its instructions.
+/// `f64::round` compiles to a call on the baseline x86-64 target (no SSE4.1), on every price
+/// of every row.
 #[inline]
 fn round_nearest(x: f64) -> f64 {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52

@@ -1,4 +1,4 @@
-//! The threaded engine against a direct float64 recomputation of docs/feature-contract.md.
+//! The threaded engine against a direct float64 recomputation of `docs/feature-contract.md`.
 #![allow(clippy::many_single_char_names)] // b, a, qb, qa: the contract's own notation
 
 use lobflow_core::engine::{Engine, EngineConfig, RunOptions};
@@ -60,7 +60,7 @@ fn books(n: usize, base: f64, tick: f64, seed: u64) -> (Vec<i64>, Vec<Vec<f64>>)
     (ts, cols)
 }
 
-/// docs/feature-contract.md, written out plainly: O(n · window) and no shared state with the engine.
+/// `docs/feature-contract.md`, written out plainly: O(n · window) and no shared state with the engine.
 fn reference(ts: &[i64], c: &[Vec<f64>], windows_ms: [u64; 3]) -> Vec<[f64; N_FEATURES]> {
     let n = ts.len();
     let mut out = vec![[0.0; N_FEATURES]; n];

@@ -5,7 +5,7 @@ use super::{out_below, window_start, SERIES};
 use crate::feed::{Bad, Feed, ASK_PX, ASK_SZ, BID_PX, BID_SZ};
 use crate::weights::N_FEATURES;
 
-/// Order-flow imbalance of a snapshot against the one before it (`FEATURE_CONTRACT.md`).
+/// Order-flow imbalance of a snapshot against the one before it (`docs/feature-contract.md`).
 #[inline]
 #[allow(clippy::too_many_arguments)] // the eight level-0 fields, by name
 fn ofi(b: f64, a: f64, qb: f64, qa: f64, pb: f64, pa: f64, pqb: f64, pqa: f64) -> f64 {
