@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lobflow._core import __version__
+from lobflow._core import Latency, Pinning, __version__
 from lobflow._engine import Engine, RunResult
 from lobflow._schema import CONTRACT_COLUMNS, FEATURE_NAMES, feature_names
 from lobflow._tick import TICK_DTYPE
@@ -15,8 +15,10 @@ __all__ = [
     "TICK_DTYPE",
     "Engine",
     "EngineError",
+    "Latency",
     "LobflowError",
     "LobflowWarning",
+    "Pinning",
     "RunResult",
     "Weights",
     "WeightsFormatError",

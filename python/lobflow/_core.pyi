@@ -21,6 +21,7 @@ __all__ = [
     "RunOutput",
     "WeightsFormatError",
     "__version__",
+    "_run_panicking_at",
     "auto_cores",
     "backtest",
     "core_to_core_latency",
@@ -201,9 +202,7 @@ class BacktestOutput:
     @property
     def unfilled_qty(self) -> float: ...
 
-def parse_weights(
-    text: str, source: str
-) -> tuple[tuple[int, int, int], float, float, list[float]]:
+def parse_weights(text: str, source: str) -> tuple[tuple[int, int, int], float, float, list[float]]:
     """Parses weights-file text with the engine's own parser."""
 
 def weights_text(data: bytes, source: str) -> str:

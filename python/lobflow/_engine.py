@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Literal, SupportsIndex
 import polars as pl
 
 from lobflow import _core
-from lobflow._core import Latency, Pinning
 from lobflow._feed import FeedLike, engine_columns
 from lobflow._schema import as_int, int_within
 from lobflow._skipped import SKIP_HINT, warn_if_too_many
@@ -22,6 +21,8 @@ if TYPE_CHECKING:
 
     import numpy as np
     from numpy.typing import NDArray
+
+    from lobflow._core import Latency, Pinning
 
 
 @dataclass(frozen=True)
