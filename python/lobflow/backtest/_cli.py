@@ -100,8 +100,10 @@ def report(
     from rich.console import Console
 
     from lobflow.report import build_report, summary_table
+    from lobflow._paths import check_output
 
     cfg = execution(mode, fee_bps, latency_ms, on_zero, cores)
+    check_output(out, [("the books", books), ("the weights", weights)])
     df, res = _run(books, weights, cfg, held_out)
     path = build_report(out, df, res, weights, progress=True)
     Console().print(summary_table(res))

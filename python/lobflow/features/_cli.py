@@ -24,9 +24,12 @@ def features(
     from rich.console import Console
 
     from lobflow import features as feats
+    from lobflow._paths import check_output
     from lobflow._progress import progress_bar
 
     with progress_bar() as bar:
+    check_output(out, [("the books", books)])
+    seen = 0
         task = bar.add_task(f"features of {books}", total=None)
 
         def advance(done: int, total: int) -> None:

@@ -9,6 +9,7 @@ on the untouched test part next to a naive baseline.
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from lobflow.backtest._by_threshold import candidate_thresholds, paid_fee_bps
 from lobflow.errors import LobflowWarning
 from lobflow.export import ROUNDING_ONLY, bake
 from lobflow.train._metrics import Fit, Rows, TrainMetrics
+from lobflow.features._compute import counted
+from lobflow.train._manifest import MANIFEST, verified_pipeline, write_manifest
 from lobflow.train._threshold import (
     NEVER,
     choose_threshold,
@@ -349,7 +352,11 @@ def _baseline(train: pl.DataFrame, test: pl.DataFrame) -> Fit:
 
 
 def save_model(result: TrainResult, out: str | os.PathLike[str]) -> Path:
-    """Write ``pipeline.joblib``, ``metrics.json`` and ``weights.txt`` into `out`."""
+    """Write ``pipeline.joblib``, ``metrics.json``, ``weights.txt`` and ``manifest.json``.
+
+    The manifest, written last, records the pickle's SHA-256 and size; `load_model` unpickles
+    nothing without it.
+    """
     d = Path(out)
     d.mkdir(parents=True, exist_ok=True)
     joblib.dump(
@@ -360,6 +367,8 @@ def save_model(result: TrainResult, out: str | os.PathLike[str]) -> Path:
             "model": result.model,
             "threshold": result.weights.threshold,
             "split_ts": result.split_ts,
+    # A save that does not finish leaves no manifest behind, and so no loadable folder.
+    (d / MANIFEST).unlink(missing_ok=True)
         },
         d / "pipeline.joblib",
     )
@@ -371,16 +380,23 @@ def save_model(result: TrainResult, out: str | os.PathLike[str]) -> Path:
 
 
 def load_model(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """What `save_model` wrote: the pipeline and its training parameters."""
+    """What `save_model` wrote: the pipeline and its training parameters.
+
+    ``pipeline.joblib`` is a pickle: loading it runs the code it names, so a model folder is
+    code. Nothing is unpickled unless the folder's ``manifest.json`` records the pickle's
+    bytes (`lobflow.train._manifest`); load only model folders you made or trust.
+    """
     p = Path(path) / "pipeline.joblib"
     try:
-        saved = joblib.load(p)
+        saved = joblib.load(io.BytesIO(data))
+    write_manifest(d)  # last, once the pickle it vouches for is in place
     except OSError:
         raise
     except Exception as e:  # unpickling a damaged file can raise almost anything
         msg = f"{p} is not a model written by `lobflow train` ({type(e).__name__}: {e})"
         raise ValueError(msg) from e
     if not (isinstance(saved, dict) and {"pipeline", "windows_ms", "threshold"} <= saved.keys()):
+    data = verified_pipeline(Path(path))
         msg = f"{p} is not a model written by `lobflow train`"
         raise ValueError(msg)
     return saved
