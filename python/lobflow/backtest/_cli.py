@@ -36,7 +36,7 @@ HeldOut = Annotated[
 
 
 def _books(books: Path, held_out: Path | None) -> pl.DataFrame:
-    from lobflow._feed import scan_books
+    from lobflow._feed import named_read_errors, scan_books
 
     lf = scan_books(books)
     if held_out is not None:
@@ -46,7 +46,8 @@ def _books(books: Path, held_out: Path | None) -> pl.DataFrame:
 
         start = load_model(held_out)["split_ts"]["test_start"]
         lf = lf.filter(pl.col("ts") >= start)
-    df = lf.collect()
+    with named_read_errors(books):
+        df = lf.collect()
     if df.height == 0 and held_out is not None:
         msg = f"{books} has no rows in the part {held_out} held out: trained on other books?"
         raise ValueError(msg)
@@ -99,11 +100,11 @@ def report(
     """
     from rich.console import Console
 
-    from lobflow.report import build_report, summary_table
     from lobflow._paths import check_output
+    from lobflow.report import build_report, summary_table
 
-    cfg = execution(mode, fee_bps, latency_ms, on_zero, cores)
     check_output(out, [("the books", books), ("the weights", weights)])
+    cfg = execution(mode, fee_bps, latency_ms, on_zero, cores)
     df, res = _run(books, weights, cfg, held_out)
     path = build_report(out, df, res, weights, progress=True)
     Console().print(summary_table(res))

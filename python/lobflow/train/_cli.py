@@ -75,7 +75,9 @@ def train(
         )
     else:
         console.print("no threshold made money on validation after these costs: no trades")
-    console.print(f"wrote {out}/pipeline.joblib, metrics.json, weights.txt")
+    if m.rows.skipped:
+        console.print(f"training {skipped_text(m.rows.skipped, m.rows.input)} as invalid")
+    console.print(f"wrote {out}/pipeline.joblib, metrics.json, weights.txt, manifest.json")
 
 
 def _table(m: TrainMetrics) -> Table:

@@ -30,13 +30,14 @@ from lobflow._choices import ModelKind, ModelLike, choice
 from lobflow._feed import scan_books
 from lobflow._progress import progress_bar
 from lobflow._schema import FEED_KEYS, check_windows, feature_names
+from lobflow._skipped import SKIP_HINT, warn_if_too_many
 from lobflow.backtest import BacktestConfig
 from lobflow.backtest._by_threshold import candidate_thresholds, paid_fee_bps
 from lobflow.errors import LobflowWarning
 from lobflow.export import ROUNDING_ONLY, bake
-from lobflow.train._metrics import Fit, Rows, TrainMetrics
 from lobflow.features._compute import counted
 from lobflow.train._manifest import MANIFEST, verified_pipeline, write_manifest
+from lobflow.train._metrics import Fit, Rows, TrainMetrics
 from lobflow.train._threshold import (
     NEVER,
     choose_threshold,
@@ -167,7 +168,8 @@ def fit(
     names = list(feature_names(windows))
     with progress_bar(progress) as bar:
         task = bar.add_task("features and labels", total=None)
-        frame = feats.compute(books, windows, on_bad="skip")
+        frame, total = counted(books, windows, "skip")
+        warn_if_too_many("training", total - frame.height, total, SKIP_HINT, stacklevel=2)
         keys = [k for k in FEED_KEYS if k in frame.columns]
         labelled = feats.labels(frame, horizon_ns)
         assert isinstance(labelled, pl.DataFrame)
@@ -250,7 +252,13 @@ def fit(
             regularization=float(next(iter(search.best_params_.values()))),
             horizon_ns=horizon_ns,
             windows_ms=windows,
-            rows=Rows(train=train.height, val=val.height, test=test.height),
+            rows=Rows(
+                train=train.height,
+                val=val.height,
+                test=test.height,
+                input=total,
+                skipped=total - frame.height,
+            ),
             val_start_ns=int(t0),
             test_start_ns=int(t1),
             median_spacing_ms=median_dt / 1e6,
@@ -359,6 +367,8 @@ def save_model(result: TrainResult, out: str | os.PathLike[str]) -> Path:
     """
     d = Path(out)
     d.mkdir(parents=True, exist_ok=True)
+    # A save that does not finish leaves no manifest behind, and so no loadable folder.
+    (d / MANIFEST).unlink(missing_ok=True)
     joblib.dump(
         {
             "pipeline": result.pipeline,
@@ -367,8 +377,6 @@ def save_model(result: TrainResult, out: str | os.PathLike[str]) -> Path:
             "model": result.model,
             "threshold": result.weights.threshold,
             "split_ts": result.split_ts,
-    # A save that does not finish leaves no manifest behind, and so no loadable folder.
-    (d / MANIFEST).unlink(missing_ok=True)
         },
         d / "pipeline.joblib",
     )
@@ -376,6 +384,7 @@ def save_model(result: TrainResult, out: str | os.PathLike[str]) -> Path:
     metrics = json.dumps(result.metrics.as_dict(), indent=2, allow_nan=False)
     (d / "metrics.json").write_text(metrics + "\n")
     result.weights.save(d / "weights.txt")
+    write_manifest(d)  # last, once the pickle it vouches for is in place
     return d
 
 
@@ -387,16 +396,15 @@ def load_model(path: str | os.PathLike[str]) -> dict[str, Any]:
     bytes (`lobflow.train._manifest`); load only model folders you made or trust.
     """
     p = Path(path) / "pipeline.joblib"
+    data = verified_pipeline(Path(path))
     try:
         saved = joblib.load(io.BytesIO(data))
-    write_manifest(d)  # last, once the pickle it vouches for is in place
     except OSError:
         raise
     except Exception as e:  # unpickling a damaged file can raise almost anything
         msg = f"{p} is not a model written by `lobflow train` ({type(e).__name__}: {e})"
         raise ValueError(msg) from e
     if not (isinstance(saved, dict) and {"pipeline", "windows_ms", "threshold"} <= saved.keys()):
-    data = verified_pipeline(Path(path))
         msg = f"{p} is not a model written by `lobflow train`"
         raise ValueError(msg)
     return saved
