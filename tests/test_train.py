@@ -76,7 +76,8 @@ def test_save_and_export_round_trip(tmp_path: Path) -> None:
     assert json.loads((d / "metrics.json").read_text())["model"] == "ridge"
     assert lobflow.Weights.load(d / "weights.txt") == r.weights
     saved = load_model(d)
-    assert bake(saved["pipeline"], saved["windows_ms"], saved["threshold"]) == r.weights
+    assert bake(saved.pipeline, saved.windows_ms, saved.threshold) == r.weights
+    assert (saved.model, saved.horizon_ns, saved.split_ts) == ("ridge", r.horizon_ns, r.split_ts)
 
 
 def test_bake_any_users_pipeline() -> None:

@@ -44,7 +44,7 @@ def _books(books: Path, held_out: Path | None) -> pl.DataFrame:
 
         from lobflow.train import load_model
 
-        start = load_model(held_out)["split_ts"]["test_start"]
+        start = load_model(held_out).split_ts["test_start"]
         lf = lf.filter(pl.col("ts") >= start)
     with named_read_errors(books):
         df = lf.collect()

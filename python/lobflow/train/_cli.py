@@ -120,9 +120,9 @@ def export(
     )
     saved = load_model(model_dir)
     w = bake(
-        saved["pipeline"],
-        saved["windows_ms"],
-        saved["threshold"] if threshold is None else threshold,
+        saved.pipeline,
+        saved.windows_ms,
+        saved.threshold if threshold is None else threshold,
         comments=(f"exported from {model_dir}",),
     )
     w.save(out)

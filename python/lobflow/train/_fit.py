@@ -14,7 +14,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import joblib
 import numpy as np
@@ -388,7 +388,21 @@ def save_model(result: TrainResult, out: str | os.PathLike[str]) -> Path:
     return d
 
 
-def load_model(path: str | os.PathLike[str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SavedModel:
+    """What `save_model` wrote and `load_model` read back: the pipeline and how it was trained."""
+
+    pipeline: Pipeline
+    windows_ms: tuple[int, int, int]
+    horizon_ns: int
+    model: ModelKind
+    #: The threshold training chose (`TrainMetrics.threshold`).
+    threshold: float
+    #: Where validation and test start (``val_start``, ``test_start``), ns.
+    split_ts: dict[str, int]
+
+
+def load_model(path: str | os.PathLike[str]) -> SavedModel:
     """What `save_model` wrote: the pipeline and its training parameters.
 
     ``pipeline.joblib`` is a pickle: loading it runs the code it names, so a model folder is
@@ -404,10 +418,18 @@ def load_model(path: str | os.PathLike[str]) -> dict[str, Any]:
     except Exception as e:  # unpickling a damaged file can raise almost anything
         msg = f"{p} is not a model written by `lobflow train` ({type(e).__name__}: {e})"
         raise ValueError(msg) from e
-    if not (isinstance(saved, dict) and {"pipeline", "windows_ms", "threshold"} <= saved.keys()):
+    keys = {"pipeline", "windows_ms", "horizon_ns", "model", "threshold", "split_ts"}
+    if not (isinstance(saved, dict) and keys <= saved.keys()):
         msg = f"{p} is not a model written by `lobflow train`"
         raise ValueError(msg)
-    return saved
+    return SavedModel(
+        pipeline=saved["pipeline"],
+        windows_ms=check_windows(saved["windows_ms"]),
+        horizon_ns=int(saved["horizon_ns"]),
+        model=choice(ModelKind, saved["model"], "model"),
+        threshold=float(saved["threshold"]),
+        split_ts={k: int(v) for k, v in saved["split_ts"].items()},
+    )
 
 
-__all__ = ["TrainResult", "fit", "load_model", "save_model"]
+__all__ = ["SavedModel", "TrainResult", "fit", "load_model", "save_model"]
