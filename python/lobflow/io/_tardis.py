@@ -8,10 +8,11 @@ Both carry `exchange`, `symbol`, `timestamp` (the exchange's time) and `local_ti
   row per snapshot whose top five levels changed; of 25 levels the first five are kept. An
   empty field is an absent level. Converted a block at a time, without a Python loop.
 - ``incremental_book_L2`` (`is_snapshot`, `side`, `price`, `amount`): the book rebuilt level
-  by level. A run of `is_snapshot` rows after other rows starts a new book (the old one is
-  cleared). Rows sharing `timestamp` and `local_timestamp` are one update (one exchange
-  message): the book after all of them is one row, and so is a whole snapshot run. Amount 0
-  removes a level. Prices key the book exactly (`decimal.Decimal` of the text).
+  by level. Rows sharing `timestamp` and `local_timestamp` are one update (one exchange
+  message): the book after all of them is one row. An `is_snapshot` row that starts an
+  update, or follows rows that were not snapshot rows, starts a new book (the old one is
+  cleared): a snapshot is one update. Amount 0 removes a level. Prices key the book exactly
+  (`decimal.Decimal` of the text).
 """
 
 from __future__ import annotations
@@ -206,11 +207,12 @@ def incremental(
                     line=line + i,
                     field="timestamp",
                 )
-            if f.pending and (t != f.ts or lt != f.lts) and not (f.in_snapshot and s):
+            new = t != f.ts or lt != f.lts
+            if f.pending and new:
                 f.emit()
                 if len(f.rows) >= BATCH_ROWS:
                     yield f.rows.take()
-            if s and not f.in_snapshot:
+            if s and (new or not f.in_snapshot):
                 f.book.clear()
             f.in_snapshot = s
             f.book.set(bid[i], Decimal(px_text[i]), px[i], sizes[i])
