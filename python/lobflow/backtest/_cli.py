@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from lobflow.backtest import BacktestConfig, BacktestResult
+    from lobflow.backtest._by_threshold import PnlByThreshold
 
 # The options both commands share, declared once.
 Books = Annotated[Path, typer.Argument(help="one feed of processed books (Parquet file or folder)")]
@@ -63,6 +64,54 @@ def _run(
     return df, run(df, weights, cfg, progress=True)
 
 
+def _trained(model_dir: Path | None) -> tuple[BacktestConfig | None, PnlByThreshold | None]:
+    """The costs a model's threshold was chosen for and its validation curve (metrics.json).
+
+    Only for what is shown beside the backtest (a note, a curve): a metrics.json that is
+    missing or does not read as `lobflow train` writes it gives None.
+    """
+    import json
+
+    import numpy as np
+
+    from lobflow.backtest import BacktestConfig
+    from lobflow.backtest._by_threshold import PnlByThreshold
+
+    if model_dir is None:
+        return None, None
+    try:
+        doc = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+        cfg = BacktestConfig(**{**doc["execution"], "cores": tuple(doc["execution"]["cores"])})
+        c = doc["validation_curve"]
+        curve = PnlByThreshold(
+            tuple(map(float, c["thresholds"])),
+            tuple(map(float, c["fees_bps"])),
+            np.asarray(c["pnl_bps"], dtype=np.float64),
+            np.asarray(c["trades"], dtype=np.int64),
+        )
+    except (OSError, ValueError, TypeError, KeyError):
+        return None, None
+    return cfg, curve
+
+
+def _explained(res: BacktestResult, trained: BacktestConfig | None, model_dir: Path | None) -> None:
+    """What the numbers mean, and whether they are for the costs the threshold was chosen for."""
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from lobflow.report import describe_costs, explain
+
+    console = Console()
+    for line in explain(res.metrics, res.config):
+        console.print(line)
+    if trained is not None and replace(trained, cores=res.config.cores) != res.config:
+        console.print(
+            f"[yellow]note:[/] the threshold in {model_dir} was chosen for "
+            f"{describe_costs(trained)}; this backtest assumes {describe_costs(res.config)}"
+        )
+
+
 def backtest(
     books: Books,
     weights: WeightsFile = Path("weights.txt"),
@@ -81,6 +130,7 @@ def backtest(
     cfg = execution(mode, fee_bps, latency_ms, on_zero, cores)
     _, res = _run(books, weights, cfg, held_out)
     Console().print(summary_table(res))
+    _explained(res, _trained(held_out)[0], held_out)
 
 
 def report(
@@ -106,8 +156,10 @@ def report(
     check_output(out, [("the books", books), ("the weights", weights)])
     cfg = execution(mode, fee_bps, latency_ms, on_zero, cores)
     df, res = _run(books, weights, cfg, held_out)
-    path = build_report(out, df, res, weights, progress=True)
+    trained, curve = _trained(held_out)
+    path = build_report(out, df, res, weights, validation=curve, progress=True)
     Console().print(summary_table(res))
+    _explained(res, trained, held_out)
     Console().print(f"report: {path}")
 
 
