@@ -38,10 +38,8 @@ def sweep(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from lobflow._paths import check_output
     from lobflow.sweep import run
 
-    check_output(out, [("the books", data), ("the config", config)])
     console = Console(stderr=True)
     with Progress(
         TextColumn("tasks"),
