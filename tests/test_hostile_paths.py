@@ -123,7 +123,7 @@ def test_report_out_inside_the_books_or_on_the_weights_is_refused(
     assert f"would overwrite the weights {weights}" in line
 
 
-def test_import_export_and_sweep_refuse_their_inputs(books: Path, hive: Path) -> None:
+def test_import_and_export_refuse_their_inputs(books: Path, hive: Path) -> None:
     line = _one_error_line(["export-hftbacktest", str(hive), "--out", str(hive / "b.npz")])
     assert f"is inside the books {hive}" in line
     assert not (hive / "b.npz").exists()
@@ -131,10 +131,3 @@ def test_import_export_and_sweep_refuse_their_inputs(books: Path, hive: Path) ->
     line = _one_error_line(["import", "tardis", str(books), "--out", str(books)])
     assert f"--out {books} would overwrite the source {books}" in line
     assert books.read_bytes() == before
-    config = hive.parent / "sweep.toml"
-    config.write_text("")
-    line = _one_error_line(
-        ["sweep", str(config), "--data", str(hive), "--out", str(hive / "sweep")]
-    )
-    assert f"is inside the books {hive}" in line
-    assert not (hive / "sweep").exists()
