@@ -68,7 +68,7 @@ class PointResult:
     test_rows: int | None = None
     error: str | None = None
     warnings: str | None = None
-    #: The baked weights file text (the last test day's row of a fold carries it too).
+    #: The baked weights' file text (docs/weights-format.md).
     weights: str | None = None
     equity_ts: list[int] = field(default_factory=list)
     equity: list[float] = field(default_factory=list)
