@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -81,7 +81,11 @@ def _trained(model_dir: Path | None) -> tuple[BacktestConfig | None, PnlByThresh
         return None, None
     try:
         doc = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
-        cfg = BacktestConfig(**{**doc["execution"], "cores": tuple(doc["execution"]["cores"])})
+        fields: dict[str, Any] = dict(doc["execution"])
+        cores = fields.pop("cores", None)  # JSON has lists; None: chosen for the machine
+        if cores is not None:
+            fields["cores"] = tuple(cores)
+        cfg = BacktestConfig(**fields)
         c = doc["validation_curve"]
         curve = PnlByThreshold(
             tuple(map(float, c["thresholds"])),
