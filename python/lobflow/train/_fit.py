@@ -228,7 +228,8 @@ def fit(
         source = books.lazy() if isinstance(books, pl.DataFrame) else scan_books(books)
         val_parts = score_feeds(unscored, cfg, part_feeds(source, t0, t1))
         test_parts = score_feeds(unscored, cfg, part_feeds(source, t1, None))
-        n_candidates = len(candidate_thresholds(np.concatenate([s for _, s in val_parts])))
+        val_scores = [s for _, s in val_parts]
+        n_candidates = len(candidate_thresholds(np.concatenate(val_scores))) if val_scores else 0
         runs = n_candidates * len(curve_fees(cfg)) * len(val_parts)
         task = bar.add_task("threshold: backtests of the validation part", total=runs)
         threshold, on_val, curve = choose_threshold(val_parts, cfg, lambda: bar.advance(task))
