@@ -7,10 +7,10 @@ interrupted sweep resumed without recomputing what it had finished; the command 
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import signal
+import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +20,12 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from lobflow.sweep import SweepError, SweepResult, parse_config, run
-from lobflow.sweep._cluster import WORKER_ENV
+from lobflow.sweep._cluster import local_cluster
 from lobflow.sweep._plan import plan, resolve_root
 from tests.test_sweep_hive import day_folder, write_hive
 
 pytest.importorskip("distributed", reason="the `cluster` extra is not installed")
-from distributed import Client, LocalCluster, WorkerPlugin
+from distributed import Client, WorkerPlugin
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -67,17 +67,6 @@ FEEDS, TEST_DAYS, POINTS, TASKS = 2, 2, 8, 8
 @pytest.fixture(scope="module")
 def hive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_hive(tmp_path_factory.mktemp("hive"), days=4, rows=3000)
-
-
-def local_cluster(workers: int) -> LocalCluster:
-    return LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address="127.0.0.1:0",
-        silence_logs=logging.ERROR,
-        env=WORKER_ENV,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -308,3 +297,34 @@ def test_the_command_line_runs_resumes_and_reports_bad_input(
     typo = runner.invoke(app, [*args, "--resume"])
     assert typo.exit_code == 1
     assert f"error: {config}: unknown key `alhpa` in [grid]" in said(typo)
+
+
+WORKER_THREADS = """
+import lobflow  # as the `lobflow` command's main module does, before any worker starts
+from distributed import Client
+from lobflow.sweep._cluster import local_cluster
+
+
+def pool_size() -> int:
+    import polars
+
+    return polars.thread_pool_size()
+
+
+if __name__ == "__main__":
+    with local_cluster(2) as cluster, Client(cluster) as client:
+        print(sorted(client.run(pool_size).values()))
+"""
+
+
+def test_local_workers_get_one_polars_thread_even_under_a_main_that_imports_lobflow(
+    tmp_path: Path,
+) -> None:
+    # Worker processes import the main module before the nanny's `env=` reaches them: the
+    # variables must be set before the spawn.
+    script = tmp_path / "threads.py"
+    script.write_text(WORKER_THREADS)
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[1, 1]"
