@@ -92,7 +92,11 @@ def test_a_feed_without_any_result_has_no_choice_and_the_page_says_so(tmp_path: 
     tasks = pl.concat([failed_frame(s, "KilledWorker: gone") for s in specs])
     (choice,) = choose(tasks, "pnl", len(cfg.grid.points()))
     assert (choice.point, choice.score, choice.days) == (None, None, 0)
+    stale = tmp_path / "out" / "weights" / "sim" / "A.txt"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("from an earlier run")
     assert write_weights(tmp_path / "out", tasks, choice).weights is None
+    assert not stale.exists()
     page = write_summary(tmp_path / "out", tasks, [choice], cfg, {}).read_text()
     assert "no result" in page
     assert "data:image/png" not in page  # one grid point: no heat map, and nothing to plot
