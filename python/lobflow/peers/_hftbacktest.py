@@ -135,6 +135,37 @@ def _compiled() -> Callable[..., int]:
     from numba import njit
 
     @njit
+    def collect(
+        hbt: Any,  # noqa: ANN401 - hftbacktest's numba class has no Python type
+        open_id: NDArray[np.int64],
+        open_qty: NDArray[np.float64],
+        n_open: int,
+        fill_ids: NDArray[np.int64],
+        fills: NDArray[np.float64],
+        n_fill: int,
+    ) -> tuple[int, int]:
+        """Record the orders whose responses have come back; drop the finished ones."""
+        orders = hbt.orders(0)
+        k = 0
+        while k < n_open:
+            o = orders.get(open_id[k])
+            if o is not None and (o.status == FILLED or o.status == EXPIRED):
+                if o.status == FILLED:
+                    side = 1.0 if open_qty[k] > 0 else -1.0
+                    fill_ids[n_fill, 0] = o.exch_timestamp
+                    fill_ids[n_fill, 1] = open_id[k]
+                    fills[n_fill, 0] = side * o.exec_qty
+                    fills[n_fill, 1] = o.exec_price
+                    n_fill += 1
+                n_open -= 1
+                open_id[k] = open_id[n_open]
+                open_qty[k] = open_qty[n_open]
+            else:
+                k += 1
+        hbt.clear_inactive_orders(0)
+        return n_open, n_fill
+
+    @njit
     def loop(
         hbt: Any,  # noqa: ANN401 - hftbacktest's numba class has no Python type
         decide: NDArray[np.int64],
@@ -144,7 +175,7 @@ def _compiled() -> Callable[..., int]:
         order_latency: int,
         buy_px: float,
         sell_px: float,
-        fill_ts: NDArray[np.int64],
+        fill_ids: NDArray[np.int64],
         fills: NDArray[np.float64],
     ) -> int:
         n = len(decide)
@@ -159,24 +190,7 @@ def _compiled() -> Callable[..., int]:
             now = hbt.current_timestamp
             if decide[j] > now and hbt.elapse(decide[j] - now) != 0:
                 return -2
-            # Responses that have come back: fills are recorded, finished orders dropped.
-            orders = hbt.orders(0)
-            k = 0
-            while k < n_open:
-                o = orders.get(open_id[k])
-                if o is not None and (o.status == FILLED or o.status == EXPIRED):
-                    if o.status == FILLED:
-                        side = 1.0 if open_qty[k] > 0 else -1.0
-                        fill_ts[n_fill] = o.exch_timestamp
-                        fills[n_fill, 0] = side * o.exec_qty
-                        fills[n_fill, 1] = o.exec_price
-                        n_fill += 1
-                    n_open -= 1
-                    open_id[k] = open_id[n_open]
-                    open_qty[k] = open_qty[n_open]
-                else:
-                    k += 1
-            hbt.clear_inactive_orders(0)
+            n_open, n_fill = collect(hbt, open_id, open_qty, n_open, fill_ids, fills, n_fill)
             if not has_target[j]:
                 continue
             pending = 0.0
@@ -195,6 +209,10 @@ def _compiled() -> Callable[..., int]:
             open_id[n_open] = oid
             open_qty[n_open] = qty
             n_open += 1
+        # An order sent at the last decision may arrive at that very time (no latency).
+        if hbt.elapse(0) != 0:
+            return -3
+        n_open, n_fill = collect(hbt, open_id, open_qty, n_open, fill_ids, fills, n_fill)
         return n_fill
 
     _LOOP = loop
@@ -234,15 +252,15 @@ def _run_once(
     events: NDArray[np.void],
     tick: float,
     lot: float,
-) -> tuple[int, NDArray[np.int64], NDArray[np.float64], Any, float]:
+) -> tuple[NDArray[np.int64], NDArray[np.float64], Any, float]:
     loop = _compiled()
     hbt = _backtest(events, config, tick, lot)
     ts = books["ts"].cast(pl.Int64).to_numpy()
     decide = _later(ts, int(config.md_latency_ns))
     target, has = _targets(signals, config)
     high = float(np.nanmax(books.select(BOOK_COLUMNS).to_numpy()))
-    fill_ts = np.zeros(len(ts) + 1, np.int64)
-    fills = np.zeros((len(ts) + 1, 2), np.float64)
+    fill_ids = np.zeros((len(ts) + 1, 2), np.int64)  # exchange time, order id
+    fills = np.zeros((len(ts) + 1, 2), np.float64)  # signed quantity, price
     t0 = time.perf_counter()
     n = loop(
         hbt,
@@ -253,14 +271,16 @@ def _run_once(
         int(config.order_latency_ns),
         2.0 * high,
         tick,
-        fill_ts,
+        fill_ids,
         fills,
     )
     loop_s = time.perf_counter() - t0
     if n < 0:
         msg = f"hftbacktest's event loop stopped early (code {n})"
         raise RuntimeError(msg)
-    return n, fill_ts, fills, hbt, loop_s
+    # In time, then sending order: finished orders are collected out of order.
+    order = np.lexsort((fill_ids[:n, 1], fill_ids[:n, 0]))
+    return fill_ids[:n, 0][order], fills[:n][order], hbt, loop_s
 
 
 def run_taker(
@@ -294,15 +314,15 @@ def run_taker(
         compile_s = time.perf_counter() - t0
     events = peer_events(books, config, timing)
     t0 = time.perf_counter()
-    n, fill_ts, fills, hbt, loop_s = _run_once(books, signals, config, events, tick, lot)
+    fill_ts, fills, hbt, loop_s = _run_once(books, signals, config, events, tick, lot)
     elapsed = time.perf_counter() - t0
     state = hbt.state_values(0)
     position, balance, fee = float(state.position), float(state.balance), float(state.fee)
     hbt.close()
-    qty, price = fills[:n, 0], fills[:n, 1]
+    qty, price = fills[:, 0], fills[:, 1]
     frame = pl.DataFrame(
         {
-            "ts": fill_ts[:n],
+            "ts": fill_ts,
             "qty": qty,
             "price": price,
             "fee": np.abs(qty) * price * float(config.taker_fee_bps) * 1e-4,
