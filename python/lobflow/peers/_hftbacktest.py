@@ -213,7 +213,7 @@ def _compiled() -> Callable[..., int]:
         if hbt.elapse(0) != 0:
             return -3
         n_open, n_fill = collect(hbt, open_id, open_qty, n_open, fill_ids, fills, n_fill)
-        return n_fill
+        return int(n_fill)
 
     _LOOP = loop
     return _LOOP
