@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +11,7 @@ import aiohttp
 import pytest
 
 from lobflow.collect.sim import SimExchange
-from tests.collect.sim_ws_support import KrakenBook, recv, recv_until
+from tests.collect.sim_ws_support import KrakenBook, closed, recv, recv_until
 
 FRAMES = 3_000
 #: A short loop, so that a burst of FRAMES plays it several times over.
@@ -190,3 +191,31 @@ def test_a_drop_during_a_burst_is_a_gap() -> None:
     assert result.dropped >= 4
     assert result.frames == FRAMES - result.dropped
     assert 1 <= check.gaps <= 2  # consecutive drops are one jump of u
+
+
+def test_a_client_that_stops_reading_is_cut_and_the_burst_ends() -> None:
+    async def go() -> tuple[Any, int, bool]:
+        async with (
+            SimExchange(seed=4, burst_cycle=CYCLE, burst_slow_consumer_s=0.5) as sim,
+            aiohttp.ClientSession() as s,
+        ):
+            stuck = await _open("bybit", s, sim)
+            reader = await _open("bybit", s, sim)
+            for ws in (stuck, reader):
+                await recv_until(ws, lambda d: d.get("type") == "snapshot")
+            check = Checker("bybit")
+            burst = asyncio.create_task(sim.burst("bybit", "BTC-USDT", 200_000))
+            while not burst.done():  # one client reads everything, the other nothing
+                msg = await reader.receive(timeout=30)
+                check.data(json.loads(msg.data))
+            result = await burst
+            subscribers = next(f.subscribers for f in sim.stats().feeds)
+            stuck_cut = await closed(stuck, 30)  # what it had buffered, then the cut
+            await stuck.close()
+            await reader.close()
+            return result, subscribers, stuck_cut
+
+    result, subscribers, stuck_cut = asyncio.run(go())
+    assert result.frames == 200_000  # the burst ended: one stuck client does not hold it
+    assert subscribers == 1  # the reading client kept its subscription
+    assert stuck_cut

@@ -271,7 +271,12 @@ class SimExchange:
     def _spawn(self, coro: Coroutine[object, object, object]) -> None:
         t = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
+        t.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[object]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (e := task.exception()) is not None:
+            log.error("simulated venue task failed: %s", e, exc_info=e)
 
     # -- bursts --------------------------------------------------------------------------
 
@@ -300,7 +305,7 @@ class SimExchange:
         for s in streams:
             s.publish()
         counts: dict[Stream, int] = {s: s.u for s in streams if isinstance(s, OrderbookStream)}
-        b = Burst(feed, streams, frames, self.cfg.burst_cycle)
+        b = Burst(feed, streams, frames, self.cfg.burst_cycle, self.cfg.burst_slow_consumer_s)
         feed.bursting = b
         try:
             for c in feed.conns():

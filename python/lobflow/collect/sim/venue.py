@@ -38,6 +38,8 @@ class SimConfig:
     burst_on_subscribe: int = 0
     #: Book events of a burst's forward half (the burst replays them forward, then undone).
     burst_cycle: int = 4_000
+    #: A socket that takes nothing of a burst for this long is cut (a slow consumer).
+    burst_slow_consumer_s: float = 10.0
     #: Binance: server ping every this many seconds; no matching pong within the timeout
     #: closes the socket; more than this many incoming messages a second closes it too.
     binance_ping_s: float = 20.0
