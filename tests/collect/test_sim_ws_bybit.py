@@ -36,7 +36,7 @@ def test_ack_snapshot_deltas_and_pong_have_the_documented_shapes() -> None:
                 ack = await _subscribe(ws, TOPIC)
                 snap = await recv(ws)
                 deltas = [await recv(ws) for _ in range(10)]
-                await ws.send_json({"op": "ping"})
+                await ws.send_json({"req_id": "100001", "op": "ping"})
                 pong = await recv_until(ws, lambda d: d.get("op") == "ping")
             return ack, snap, deltas, pong
 
@@ -54,7 +54,7 @@ def test_ack_snapshot_deltas_and_pong_have_the_documented_shapes() -> None:
         assert d["type"] == "delta"
         assert shape(d)["data"].keys() == shape(delta_doc)["data"].keys()
         assert d["cts"] <= d["ts"]
-    assert shape(pong) == shape(payload("bybit_ws_pong_spot.json"))
+    assert shape(pong) == shape(payload("bybit_ws_pong_spot.json"))  # no req_id on spot
     assert pong["ret_msg"] == "pong"
 
 
@@ -123,7 +123,7 @@ def test_restart_drop_stall_and_close_faults() -> None:
     assert out["after_restart"] == 2
     assert out["after_drop"] == 3  # two deltas missing: u jumps by 3
     assert out["stalled_quiet"]
-    assert out["pong_after"]["req_id"] == "p2"
+    assert out["pong_after"]["ret_msg"] == "pong"
     assert out["close"] == (aiohttp.WSMsgType.CLOSE, 1011)
 
 

@@ -52,7 +52,7 @@ async def _alive(venue: str, ws: aiohttp.ClientWebSocketResponse) -> Any:
         return await recv_until(ws, lambda d: d.get("id") == 99)
     if venue == "bybit":
         await ws.send_json({"op": "ping", "req_id": "alive"})
-        return await recv_until(ws, lambda d: d.get("req_id") == "alive")
+        return await recv_until(ws, lambda d: d.get("ret_msg") == "pong")
     if venue == "kraken":
         await ws.send_json({"method": "ping", "req_id": 99})
         return await recv_until(ws, lambda d: d.get("method") == "pong")

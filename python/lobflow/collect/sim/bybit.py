@@ -15,8 +15,8 @@ v5/websocket/wss-authentication.mdx, v5/market/orderbook.mdx) and this module do
   sequence, ``cts`` the matching-engine time of the last change. A service restart sends a
   ``snapshot`` with ``u == 1``.
 - ``{"op":"ping","req_id":..}`` gets the spot pong ``{"success":true,"ret_msg":"pong",
-  "conn_id":..,"op":"ping"}`` (with ``req_id`` when one was sent). A socket with neither
-  pings nor data for 10 minutes is closed.
+  "conn_id":..,"op":"ping"}`` (the documented spot pong has no ``req_id``). A socket with
+  neither pings nor data for 10 minutes is closed.
 """
 
 from __future__ import annotations
@@ -250,7 +250,8 @@ class Bybit(VenueSim[BybitConn]):
         op, req_id, args = doc.get("op"), doc.get("req_id"), doc.get("args", [])
         if op == "ping":
             conn.last_ping = time.monotonic()
-            self._answer(conn, "ping", True, "pong", req_id)
+            # The documented spot pong has no req_id, whatever the ping carried.
+            self._answer(conn, "ping", True, "pong", None)
         elif op in ("subscribe", "unsubscribe"):
             if not isinstance(args, list) or not args:
                 self._answer(conn, op, False, "error:args is empty", req_id)
