@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -29,10 +29,9 @@ def ladder(mids: list[float], ts: list[int]) -> pl.DataFrame:
     return pl.DataFrame(cols)
 
 
-def cfg(**kw: object) -> backtest.BacktestConfig:
-    base: dict[str, object] = {"md_latency_ns": 0, "order_latency_ns": 0, "taker_fee_bps": 0.0}
-    base.update(kw)
-    return backtest.BacktestConfig(**base)  # type: ignore[arg-type]
+def cfg(**kw: Any) -> backtest.BacktestConfig:
+    base = {"md_latency_ns": 0, "order_latency_ns": 0, "taker_fee_bps": 0.0, **kw}
+    return backtest.BacktestConfig(**base)
 
 
 def test_known_path_with_a_flip() -> None:

@@ -190,7 +190,7 @@ def test_the_python_readers_name_the_broken_part(tmp_path: Path, broken: str) ->
         lambda books: features.sink(books, tmp_path / "f.parquet"),
     ):
         with pytest.raises(ValueError, match=rf"^books {bad} is not readable Parquet: \S"):
-            read(root)  # type: ignore[operator]
+            read(root)
     assert not (tmp_path / "f.parquet").exists()
 
 

@@ -7,10 +7,10 @@ interrupted sweep resumed without recomputing what it had finished; the command 
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import signal
+import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +19,13 @@ import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
-from lobflow.sweep import SweepError, SweepResult, run
-from lobflow.sweep._cluster import WORKER_ENV
+from lobflow.sweep import SweepError, SweepResult, parse_config, run
+from lobflow.sweep._cluster import local_cluster
+from lobflow.sweep._plan import plan, resolve_root
 from tests.test_sweep_hive import day_folder, write_hive
 
 pytest.importorskip("distributed", reason="the `cluster` extra is not installed")
-from distributed import Client, LocalCluster, WorkerPlugin
+from distributed import Client, WorkerPlugin
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -70,14 +71,7 @@ def hive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
-    with LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address="127.0.0.1:0",
-        silence_logs=logging.ERROR,
-        env=WORKER_ENV,
-    ) as c:
+    with local_cluster(2) as c:
         yield c.scheduler_address
 
 
@@ -166,6 +160,62 @@ def test_a_worker_killed_mid_task_is_retried_and_nothing_is_lost(
     assert not killed["worker"].str.ends_with(f":{pid}").any()
 
 
+class KillTask(WorkerPlugin):
+    """Kills the worker process that starts the sweep task `task_id`, every time."""
+
+    name = "kill-task"
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+
+    def transition(self, key: object, start: str, finish: str, **kwargs: object) -> None:
+        if finish == "executing" and f"-{self.task_id}-" in str(key):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_task_that_kills_every_worker_is_rows_with_its_error(
+    reference: SweepResult, hive: Path, cluster: str, tmp_path: Path
+) -> None:
+    victim = plan(resolve_root(hive), parse_config(CONFIG))[0]
+    cloudpickle = pytest.importorskip("cloudpickle")
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    with Client(cluster) as client:  # type: ignore[no-untyped-call]
+        # The scheduler gives up on a task after the first worker dies running it (its default
+        # is 3 deaths; each costs a worker restart).
+        before = client.run_on_scheduler(_allowed_failures, 0)
+        client.register_plugin(KillTask(victim.id))
+        try:
+            result = run(CONFIG, hive, tmp_path / "out", scheduler=cluster)
+        finally:
+            client.unregister_worker_plugin(KillTask.name)
+            client.run_on_scheduler(_allowed_failures, before)
+            cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+        client.wait_for_workers(2, timeout=60)
+    failed = result.results.filter(pl.col("error").is_not_null())
+    # Its rows say so; so do those of any task the dying worker held besides.
+    assert failed["error"].str.starts_with("KilledWorker: ").all()
+    assert result.failed == failed.height // (POINTS // 2) >= 1
+    victims = failed.filter(
+        (pl.col("symbol") == victim.symbol)
+        & (pl.col("test_day") == victim.test[0].day)
+        & (pl.col("windows_ms").list.get(0) == victim.windows_ms[0])
+    )
+    assert victims.height == POINTS // 2
+    assert (tmp_path / "out" / "tasks" / f"{victim.id}.failed.parquet").is_file()
+    key = ["exchange", "symbol", "test_day", "point"]
+    assert_frame_equal(
+        result.results.join(failed, on=key, how="anti"),
+        reference.results.join(failed, on=key, how="anti"),
+    )
+
+
+def _allowed_failures(n: int, dask_scheduler: Any) -> int:
+    """Set the scheduler's allowed failures per task; return the old value."""
+    before = int(dask_scheduler.allowed_failures)
+    dask_scheduler.allowed_failures = n
+    return before
+
+
 def test_a_corrupt_file_is_rows_with_its_error_until_mended_and_resumed(
     reference: SweepResult, hive: Path, cluster: str, tmp_path: Path
 ) -> None:
@@ -247,3 +297,34 @@ def test_the_command_line_runs_resumes_and_reports_bad_input(
     typo = runner.invoke(app, [*args, "--resume"])
     assert typo.exit_code == 1
     assert f"error: {config}: unknown key `alhpa` in [grid]" in said(typo)
+
+
+WORKER_THREADS = """
+import lobflow  # as the `lobflow` command's main module does, before any worker starts
+from distributed import Client
+from lobflow.sweep._cluster import local_cluster
+
+
+def pool_size() -> int:
+    import polars
+
+    return polars.thread_pool_size()
+
+
+if __name__ == "__main__":
+    with local_cluster(2) as cluster, Client(cluster) as client:
+        print(sorted(client.run(pool_size).values()))
+"""
+
+
+def test_local_workers_get_one_polars_thread_even_under_a_main_that_imports_lobflow(
+    tmp_path: Path,
+) -> None:
+    # Worker processes import the main module before the nanny's `env=` reaches them: the
+    # variables must be set before the spawn.
+    script = tmp_path / "threads.py"
+    script.write_text(WORKER_THREADS)
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[1, 1]"

@@ -209,3 +209,12 @@ def test_the_data_folder_must_be_a_hive_of_books(tmp_path: Path) -> None:
         ValueError, match=r"date=yesterday: a date= folder whose name is not a date"
     ):
         plan(resolve_root(tmp_path), parse_config(MINIMAL))
+
+
+def test_the_output_folder_may_not_be_inside_the_books(tmp_path: Path) -> None:
+    from lobflow.sweep import run
+
+    write_hive(tmp_path, days=3, rows=20)
+    with pytest.raises(ValueError, match=r"--out .*/processed/out is inside the books"):
+        run(MINIMAL, tmp_path / "processed", tmp_path / "processed" / "out")
+    assert not (tmp_path / "processed" / "out").exists()

@@ -18,7 +18,7 @@ import lobflow
 from lobflow import backtest, features
 from lobflow.collect.simbook import simulate_books
 from lobflow.export import bake
-from lobflow.train import fit, load_model, save_model
+from lobflow.train import TrainResult, fit, load_model, save_model
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,15 +32,14 @@ def costs(fee_bps: float) -> backtest.BacktestConfig:
     return backtest.BacktestConfig(taker_fee_bps=fee_bps, cores=CORES)
 
 
-def engine_vs_sklearn(result: object, kind: str) -> None:
-    r = result  # TrainResult
-    test = r.test_rows(BOOKS)  # type: ignore[attr-defined]
-    res = lobflow.Engine(r.weights, cores=(0, 1)).run(test, record_features=True)  # type: ignore[attr-defined]
+def engine_vs_sklearn(r: TrainResult, kind: str) -> None:
+    test = r.test_rows(BOOKS)
+    res = lobflow.Engine(r.weights, cores=CORES).run(test, record_features=True)
     assert res.features is not None
-    pipe = r.pipeline  # type: ignore[attr-defined]
+    pipe = r.pipeline
     ref = pipe.predict(res.features) if kind == "ridge" else pipe.decision_function(res.features)
     assert np.abs(res.scores - ref).max() <= 1e-6 * ref.std()
-    np.testing.assert_array_equal(res.signals, r.weights.signal(ref))  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(res.signals, r.weights.signal(ref))
 
 
 @pytest.mark.parametrize("kind", ["ridge", "logistic"])
@@ -76,7 +75,8 @@ def test_save_and_export_round_trip(tmp_path: Path) -> None:
     assert json.loads((d / "metrics.json").read_text())["model"] == "ridge"
     assert lobflow.Weights.load(d / "weights.txt") == r.weights
     saved = load_model(d)
-    assert bake(saved["pipeline"], saved["windows_ms"], saved["threshold"]) == r.weights
+    assert bake(saved.pipeline, saved.windows_ms, saved.threshold) == r.weights
+    assert (saved.model, saved.horizon_ns, saved.split_ts) == ("ridge", r.horizon_ns, r.split_ts)
 
 
 def test_bake_any_users_pipeline() -> None:

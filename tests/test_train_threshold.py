@@ -119,6 +119,17 @@ def test_cli_backtests_the_part_training_held_out(tmp_path: Path) -> None:
     assert int(snapshots[-2].replace(",", "")) == held_out.height
     pnl_bps = next(ln for ln in res.output.splitlines() if "pnl_bps" in ln).split()
     assert float(pnl_bps[-2]) == pytest.approx(saved["test_trading"]["pnl_bps"], rel=1e-5)
+    assert "Where it came from" in res.output
+    assert "note:" not in res.output  # the costs the threshold was chosen for
+    res = CliRunner().invoke(app, [*args, "--held-out", str(model), "--latency-ms", "50"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert f"note: the threshold in {model} was chosen for taker orders, 0 bps fee" in text
+    assert "this backtest assumes taker orders, 0 bps fee, 5 ms market data + 50 ms" in text
+    rep = ["report", str(books), "--weights", str(model / "weights.txt"), *common]
+    res = CliRunner().invoke(app, [*rep, "--held-out", str(model), "--out", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "r" / "threshold.png").stat().st_size > 10_000
 
 
 def test_the_bundled_sample_is_what_make_sample_writes() -> None:

@@ -49,10 +49,13 @@ def run(
     from rich.console import Console
 
     from lobflow import Engine
+    from lobflow._paths import check_output
 
     c = _cores(cores)
     if on_bad not in ("raise", "skip"):
         raise typer.BadParameter("--on-bad takes raise or skip")
+    if out is not None:
+        check_output(out, [("the feed", feed), ("the weights", weights)])
     res = Engine(weights, cores=c).run(
         feed,
         pace_ns=pace_ns,

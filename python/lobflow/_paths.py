@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
 
 def _real(p: Path) -> Path:
@@ -32,7 +32,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def check_output(
     out: str | os.PathLike[str],
-    inputs: Mapping[str, str | os.PathLike[str] | None],
+    inputs: Iterable[tuple[str, str | os.PathLike[str] | None]],
     *,
     option: str = "--out",
 ) -> None:
@@ -43,8 +43,8 @@ def check_output(
     out
         A file or folder the command is about to write.
     inputs
-        What the command reads (files or folders), by how the message names them (``"the
-        books"``); None values are ignored.
+        What the command reads (files or folders), each with how the message names it
+        (``("the books", path)``); None paths are ignored.
     option
         How the output is named to the user (``--out``, ``out``).
 
@@ -55,7 +55,7 @@ def check_output(
         input folder that later reads of it take for part of it.
     """
     o = Path(out)
-    for what, given in inputs.items():
+    for what, given in inputs:
         if given is None:
             continue
         i = Path(given)
@@ -72,10 +72,11 @@ def check_output(
 
 def check_outputs(
     outs: Iterable[str | os.PathLike[str]],
-    inputs: Mapping[str, str | os.PathLike[str] | None],
+    inputs: Iterable[tuple[str, str | os.PathLike[str] | None]],
     *,
     option: str = "--out",
 ) -> None:
     """`check_output` for each of `outs` (e.g. a folder and the files written into it)."""
+    ins = list(inputs)
     for out in outs:
-        check_output(out, inputs, option=option)
+        check_output(out, ins, option=option)

@@ -42,6 +42,7 @@ def _step(n: int, text: str) -> None:
 
 def _collect(out: Path, seconds: float) -> None:
     from lobflow.collect import SimExchange, acollect
+    from lobflow.collect._status import table
 
     async def go() -> None:
         async with SimExchange(seed=7) as sim:
@@ -55,7 +56,7 @@ def _collect(out: Path, seconds: float) -> None:
                 flush_every_s=2.0,
                 live=False,
             )
-        console.print(stats.table())
+        console.print(table(stats))
 
     asyncio.run(go())
     rows = scan_books(out / "processed")
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     m = result.metrics
     for line in report.explain_training(m):
         console.print(f"  {line}")
-    console.print(f"saved {model_dir}/ (pipeline.joblib, metrics.json, weights.txt)")
+    console.print(f"saved {model_dir}/ (pipeline, metrics.json, weights.txt, manifest)")
 
     _step(3, "backtest of the held-out part, with the same costs")
     test = result.test_rows(books)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from lobflow.backtest import BacktestConfig, BacktestResult
+    from lobflow.backtest._by_threshold import PnlByThreshold
 
 # The options both commands share, declared once.
 Books = Annotated[Path, typer.Argument(help="one feed of processed books (Parquet file or folder)")]
@@ -36,7 +37,7 @@ HeldOut = Annotated[
 
 
 def _books(books: Path, held_out: Path | None) -> pl.DataFrame:
-    from lobflow._feed import scan_books
+    from lobflow._feed import named_read_errors, scan_books
 
     lf = scan_books(books)
     if held_out is not None:
@@ -44,9 +45,10 @@ def _books(books: Path, held_out: Path | None) -> pl.DataFrame:
 
         from lobflow.train import load_model
 
-        start = load_model(held_out)["split_ts"]["test_start"]
+        start = load_model(held_out).split_ts["test_start"]
         lf = lf.filter(pl.col("ts") >= start)
-    df = lf.collect()
+    with named_read_errors(books):
+        df = lf.collect()
     if df.height == 0 and held_out is not None:
         msg = f"{books} has no rows in the part {held_out} held out: trained on other books?"
         raise ValueError(msg)
@@ -60,6 +62,58 @@ def _run(
 
     df = _books(books, held_out)
     return df, run(df, weights, cfg, progress=True)
+
+
+def _trained(model_dir: Path | None) -> tuple[BacktestConfig | None, PnlByThreshold | None]:
+    """The costs a model's threshold was chosen for and its validation curve (metrics.json).
+
+    Only for what is shown beside the backtest (a note, a curve): a metrics.json that is
+    missing or does not read as `lobflow train` writes it gives None.
+    """
+    import json
+
+    import numpy as np
+
+    from lobflow.backtest import BacktestConfig
+    from lobflow.backtest._by_threshold import PnlByThreshold
+
+    if model_dir is None:
+        return None, None
+    try:
+        doc = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+        fields: dict[str, Any] = dict(doc["execution"])
+        cores = fields.pop("cores", None)  # JSON has lists; None: chosen for the machine
+        if cores is not None:
+            fields["cores"] = tuple(cores)
+        cfg = BacktestConfig(**fields)
+        c = doc["validation_curve"]
+        curve = PnlByThreshold(
+            tuple(map(float, c["thresholds"])),
+            tuple(map(float, c["fees_bps"])),
+            np.asarray(c["pnl_bps"], dtype=np.float64),
+            np.asarray(c["trades"], dtype=np.int64),
+        )
+    except (OSError, ValueError, TypeError, KeyError):
+        return None, None
+    return cfg, curve
+
+
+def _explained(res: BacktestResult, trained: BacktestConfig | None, model_dir: Path | None) -> None:
+    """What the numbers mean, and whether they are for the costs the threshold was chosen for."""
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from lobflow.report import describe_costs, explain
+
+    console = Console()
+    for line in explain(res.metrics, res.config):
+        console.print(line)
+    if trained is not None and replace(trained, cores=res.config.cores) != res.config:
+        console.print(
+            f"[yellow]note:[/] the threshold in {model_dir} was chosen for "
+            f"{describe_costs(trained)}; this backtest assumes {describe_costs(res.config)}"
+        )
 
 
 def backtest(
@@ -80,6 +134,7 @@ def backtest(
     cfg = execution(mode, fee_bps, latency_ms, on_zero, cores)
     _, res = _run(books, weights, cfg, held_out)
     Console().print(summary_table(res))
+    _explained(res, _trained(held_out)[0], held_out)
 
 
 def report(
@@ -99,12 +154,16 @@ def report(
     """
     from rich.console import Console
 
+    from lobflow._paths import check_output
     from lobflow.report import build_report, summary_table
 
+    check_output(out, [("the books", books), ("the weights", weights)])
     cfg = execution(mode, fee_bps, latency_ms, on_zero, cores)
     df, res = _run(books, weights, cfg, held_out)
-    path = build_report(out, df, res, weights, progress=True)
+    trained, curve = _trained(held_out)
+    path = build_report(out, df, res, weights, validation=curve, progress=True)
     Console().print(summary_table(res))
+    _explained(res, trained, held_out)
     Console().print(f"report: {path}")
 
 

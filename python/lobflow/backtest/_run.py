@@ -19,6 +19,7 @@ from lobflow._feed import FeedLike, engine_columns, to_frame
 from lobflow._progress import progress_bar
 from lobflow._schema import finite, int_within
 from lobflow.backtest._metrics import BacktestMetrics, round_trips, sharpe
+from lobflow.backtest._signals import check_signals
 from lobflow.errors import BacktestError
 
 if TYPE_CHECKING:
@@ -102,7 +103,8 @@ def run(
     books
         One feed (DataFrame, structured array or Parquet path) in the contract schema.
     signals_or_weights
-        An int8 array of -1/0/+1 per row, or weights (a `Weights` or a file) that
+        An array of -1/0/+1 per row (integers, or floats that are exactly these: any other
+        value is a `ValueError` naming its row), or weights (a `Weights` or a file) that
         `lobflow.Engine` turns into signals.
     config
         Execution assumptions; see `BacktestConfig`.
@@ -126,7 +128,7 @@ def _run(
     scores = None
     engine_run = None
     if isinstance(signals_or_weights, np.ndarray):
-        signals = np.ascontiguousarray(signals_or_weights, dtype=np.int8)
+        signals = check_signals(signals_or_weights)
     else:
         engine_run = Engine(signals_or_weights, cores=cfg.cores).run(df)
         signals, scores = engine_run.signals, engine_run.scores

@@ -8,11 +8,13 @@ from typing import Annotated
 
 import typer
 
+from lobflow.collect.venues import DEFAULT_EXCHANGE, VENUES
+
 
 def collect(
     exchange: Annotated[
-        str, typer.Option(help="comma-separated: kucoin,kraken,bybit,binance")
-    ] = "kucoin",
+        str, typer.Option(help=f"comma-separated: {','.join(VENUES)}")
+    ] = DEFAULT_EXCHANGE,
     symbol: Annotated[
         str, typer.Option(help="comma-separated unified symbols, e.g. BTC-USDT")
     ] = "BTC-USDT",

@@ -32,6 +32,7 @@ from lobflow.collect._http import ACCEPT_ENCODING, read_capped
 from lobflow.collect._status import status_loop
 from lobflow.collect.stats import CollectStats, VenueStats
 from lobflow.collect.venues import (
+    DEFAULT_EXCHANGE,
     MAX_BAN_PAUSE_S,
     VENUES,
     Book,
@@ -57,6 +58,9 @@ SEQ_RESET_AFTER = 3
 #: could not be written are reported.
 SHUTDOWN_WRITE_ATTEMPTS = 3
 SHUTDOWN_RETRY_PAUSE_S = 1.0
+#: After good answers, an "unknown symbol" answer is a venue glitch (KuCoin answers 400100 for
+#: many things): retried with back-off, and the feed stops only when it persists this long.
+UNKNOWN_SYMBOL_PERSIST_S = 30.0
 
 
 class _VenueState:
@@ -111,6 +115,10 @@ class _FeedOrder:
         self.lower = 0
         self._digest: bytes | None = None
         self._restart = False
+        #: Whether the venue has answered this feed with a book yet.
+        self.answered = False
+        #: When the current run of "unknown symbol" answers after good ones began.
+        self.unknown_since: float | None = None
 
     def verdict(self, book: Book, body: bytes) -> str | None:
         """None when `book` is news; else why it is not ("duplicate" or "stale")."""
@@ -172,10 +180,11 @@ def _ingest(
         elif out.kind is Kind.RETRY:
             st.backoff(out.reason)
         else:
-            log.error("%s %s: %s; this feed stops", venue.name, unified, out.reason)
-            return False
+            return _unknown_symbol(st, unified, order, out.reason)
         return True
     st.failures = 0
+    order.answered = True
+    order.unknown_since = None
     assert out.book is not None
     venue_ts = out.book.venue_ts_ns
     if venue_ts is not None and abs(venue_ts - recv_ns) > MAX_CLOCK_SKEW_NS:
@@ -215,6 +224,36 @@ def _ingest(
     processed.add(venue.name, unified, ts, row)
     order.commit(book, ts, stats)
     stats.rows += 1
+    return True
+
+
+def _unknown_symbol(st: _VenueState, unified: str, order: _FeedOrder, reason: str) -> bool:
+    """The venue says `unified` does not exist: False when the feed must stop."""
+    name = st.venue.name
+    if not order.answered:
+        log.error("%s %s: %s; this feed stops", name, unified, reason)
+        return False
+    now = time.monotonic()
+    if order.unknown_since is None:
+        order.unknown_since = now
+        log.warning(
+            "%s %s: %s after good answers: a glitch, retried with back-off (the feed stops if "
+            "it persists %.0f s)",
+            name,
+            unified,
+            reason,
+            UNKNOWN_SYMBOL_PERSIST_S,
+        )
+    elif now - order.unknown_since >= UNKNOWN_SYMBOL_PERSIST_S:
+        log.error(
+            "%s %s: %s for %.0f s after good answers; this feed stops",
+            name,
+            unified,
+            reason,
+            now - order.unknown_since,
+        )
+        return False
+    st.backoff(reason)
     return True
 
 
@@ -324,7 +363,7 @@ async def _poll_feed(
 
 async def acollect(
     *,
-    exchanges: list[str] | tuple[str, ...] = ("kucoin",),
+    exchanges: list[str] | tuple[str, ...] = (DEFAULT_EXCHANGE,),
     symbols: list[str] | tuple[str, ...] = ("BTC-USDT",),
     hz: float = 3.0,
     duration_s: float | None = None,
@@ -530,7 +569,7 @@ def _final_flush(writer: PartWriter) -> str | None:
 
 def collect(
     *,
-    exchanges: list[str] | tuple[str, ...] = ("kucoin",),
+    exchanges: list[str] | tuple[str, ...] = (DEFAULT_EXCHANGE,),
     symbols: list[str] | tuple[str, ...] = ("BTC-USDT",),
     hz: float = 3.0,
     duration_s: float | None = None,

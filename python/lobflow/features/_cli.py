@@ -24,16 +24,23 @@ def features(
     from rich.console import Console
 
     from lobflow import features as feats
+    from lobflow._paths import check_output
     from lobflow._progress import progress_bar
+    from lobflow._skipped import skipped_text
 
+    check_output(out, [("the books", books)])
+    seen = 0
     with progress_bar() as bar:
         task = bar.add_task(f"features of {books}", total=None)
 
         def advance(done: int, total: int) -> None:
+            nonlocal seen
+            seen = total
             bar.update(task, completed=done, total=total)
 
         rows = feats.sink(books, out, windows_ms, on_bad=on_bad.literal, progress=advance)
-    Console(stderr=True).print(f"wrote {rows:,} rows of the 18 features to {out}")
+    skipped = f" ({skipped_text(seen - rows, seen)})" if seen > rows else ""
+    Console(stderr=True).print(f"wrote {rows:,} rows of the 18 features to {out}{skipped}")
 
 
 def register(app: typer.Typer) -> None:

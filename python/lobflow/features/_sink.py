@@ -70,7 +70,7 @@ def sink(
         msg = f"slice_rows must be at least 1, got {slice_rows}"
         raise ValueError(msg)
     if isinstance(books, str | os.PathLike):
-        check_output(out, {"the books": books}, option="out")
+        check_output(out, [("the books", books)], option="out")
     with named_read_errors(books):
         written, total = _sink(books, Path(out), w, on_bad, slice_rows, progress)
     if on_bad == "skip":

@@ -43,8 +43,10 @@ def import_(
     """Convert a tardis.dev, LOBSTER or hftbacktest file into the collector's processed layout."""
     from rich.console import Console
 
+    from lobflow._paths import check_output
     from lobflow.io import import_books
 
+    check_output(out, [("the source", src)])
     rep = import_books(str(fmt), src, out, tz=tz, exchange=exchange, symbol=symbol, progress=True)
     c = rep.counts
     feeds = ", ".join(f"{ex} {sym}" for ex, sym in c.feeds) or "none"
@@ -69,8 +71,10 @@ def export_hftbacktest(
     """Write one feed of books as hftbacktest events (an npz with its array `data`)."""
     from rich.console import Console
 
+    from lobflow._paths import check_output
     from lobflow.io import export_hftbacktest as export
 
+    check_output(out, [("the books", books)])
     with Console(stderr=True).status(f"exporting {books} → {out}"):
         rep = export(books, out)
     twice = " (each twice: ts_local goes back, as hftbacktest's correct_event_order does)"

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
-#: Bytes of text per block (about 30 000 lines of a tardis update file).
-BLOCK_BYTES = 1 << 21
+#: Bytes of text per block (about 16 000 lines of a tardis update file): the text, and the
+#: Python values an importer makes of one block, are most of an import's memory.
+BLOCK_BYTES = 1 << 20
 
 _ROW = re.compile(r"Row #(\d+): (.*)", re.DOTALL)
 #: Integers as text: an optional sign and digits.

@@ -8,10 +8,11 @@ Both carry `exchange`, `symbol`, `timestamp` (the exchange's time) and `local_ti
   row per snapshot whose top five levels changed; of 25 levels the first five are kept. An
   empty field is an absent level. Converted a block at a time, without a Python loop.
 - ``incremental_book_L2`` (`is_snapshot`, `side`, `price`, `amount`): the book rebuilt level
-  by level. A run of `is_snapshot` rows after other rows starts a new book (the old one is
-  cleared). Rows sharing `timestamp` and `local_timestamp` are one update (one exchange
-  message): the book after all of them is one row, and so is a whole snapshot run. Amount 0
-  removes a level. Prices key the book exactly (`decimal.Decimal` of the text).
+  by level. Rows sharing `timestamp` and `local_timestamp` are one update (one exchange
+  message): the book after all of them is one row. An `is_snapshot` row that starts an
+  update, or follows rows that were not snapshot rows, starts a new book (the old one is
+  cleared): a snapshot is one update. Amount 0 removes a level. Prices key the book exactly
+  (`decimal.Decimal` of the text).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
+import pyarrow.compute as pc
 
 from lobflow._schema import LEVELS
 from lobflow.io import _csv
@@ -184,33 +186,30 @@ def incremental(
                 path, f"negative amount {amount[i]}", line=block.first_line + i, field="amount"
             )
         sizes = amount.tolist()
-        exchange = _csv.texts(block, "exchange")
-        symbol = _csv.texts(block, "symbol")
-        key: tuple[str, str] | None = None
-        f: _Feed | None = None
+        ids, names = _feed_ids(block)
+        here = []
+        for k in names:
+            if k not in feeds:
+                feeds[k] = _Feed(FeedRows(k[0], k[1], counts))
+            here.append(feeds[k])
         line = block.first_line
         for i in range(block.rows):
-            k = (exchange[i], symbol[i])
-            if k != key:
-                key = k
-                f = feeds.get(k)
-                if f is None:
-                    f = feeds[k] = _Feed(FeedRows(k[0], k[1], counts))
-            assert f is not None
+            f = here[ids[i]]
             t, lt, s = ts[i], lts[i], snap[i]
             if t < f.ts:
                 raise SourceError(
                     path,
                     f"timestamp goes back in time ({t // 1000} µs after {f.ts // 1000} µs, "
-                    f"line {f.line:,}) in feed {k[0]} {k[1]}",
+                    f"line {f.line:,}) in feed {f.rows.exchange} {f.rows.symbol}",
                     line=line + i,
                     field="timestamp",
                 )
-            if f.pending and (t != f.ts or lt != f.lts) and not (f.in_snapshot and s):
+            new = t != f.ts or lt != f.lts
+            if f.pending and new:
                 f.emit()
                 if len(f.rows) >= BATCH_ROWS:
                     yield f.rows.take()
-            if s and not f.in_snapshot:
+            if s and (new or not f.in_snapshot):
                 f.book.clear()
             f.in_snapshot = s
             f.book.set(bid[i], Decimal(px_text[i]), px[i], sizes[i])
@@ -220,6 +219,20 @@ def incremental(
             f.emit()
         if len(f.rows):
             yield f.rows.take()
+
+
+def _feed_ids(block: _csv.Block) -> tuple[list[int], list[tuple[str, str]]]:
+    """Each row's feed as a small integer, and the (exchange, symbol) of each integer.
+
+    Dictionary-encoded in Arrow: two Python strings per row would be most of a block's memory.
+    """
+    joined = pc.binary_join_element_wise(block.columns["exchange"], block.columns["symbol"], _SEP)
+    enc = pc.dictionary_encode(joined)
+    names = [tuple(s.split(_SEP, 1)) for s in enc.dictionary.to_pylist()]
+    return enc.indices.to_pylist(), names
+
+
+_SEP = "\x1f"  # ASCII unit separator: in no exchange's or symbol's name
 
 
 def _flags(block: _csv.Block, name: str, values: tuple[str, str], path: Path) -> list[bool]:

@@ -7,15 +7,26 @@ whether it is installed. See docs/peers.md for what agrees, what differs and why
 from __future__ import annotations
 
 from lobflow.peers._agreement import Agreement, agreement
-from lobflow.peers._hftbacktest import PeerRun, Timing, available, grid, peer_events, run_taker
+from lobflow.peers._hftbacktest import (
+    PeerRun,
+    Prepared,
+    Timing,
+    available,
+    grid,
+    peer_events,
+    prepare,
+    run_taker,
+)
 
 __all__ = [
     "Agreement",
     "PeerRun",
+    "Prepared",
     "Timing",
     "agreement",
     "available",
     "grid",
     "peer_events",
+    "prepare",
     "run_taker",
 ]

@@ -65,11 +65,11 @@ class PeerRun:
     fees: float
     #: Events hftbacktest replayed.
     events: int
-    #: Building the backtest (loading the events) and running the strategy, compiled.
+    #: Building the backtest (loading the events) and running the compiled strategy.
     elapsed_s: float
     #: Of which running the strategy through the event loop alone.
     loop_s: float
-    #: numba compiling the strategy (and hftbacktest's classes) on its first call, apart.
+    #: numba compiling the strategy, once a process, on a run of its own (not in elapsed_s).
     compile_s: float
     timing: Timing
     tick_size: float
@@ -135,6 +135,37 @@ def _compiled() -> Callable[..., int]:
     from numba import njit
 
     @njit
+    def collect(
+        hbt: Any,  # noqa: ANN401 - hftbacktest's numba class has no Python type
+        open_id: NDArray[np.int64],
+        open_qty: NDArray[np.float64],
+        n_open: int,
+        fill_ids: NDArray[np.int64],
+        fills: NDArray[np.float64],
+        n_fill: int,
+    ) -> tuple[int, int]:
+        """Record the orders whose responses have come back; drop the finished ones."""
+        orders = hbt.orders(0)
+        k = 0
+        while k < n_open:
+            o = orders.get(open_id[k])
+            if o is not None and (o.status == FILLED or o.status == EXPIRED):
+                if o.status == FILLED:
+                    side = 1.0 if open_qty[k] > 0 else -1.0
+                    fill_ids[n_fill, 0] = o.exch_timestamp
+                    fill_ids[n_fill, 1] = open_id[k]
+                    fills[n_fill, 0] = side * o.exec_qty
+                    fills[n_fill, 1] = o.exec_price
+                    n_fill += 1
+                n_open -= 1
+                open_id[k] = open_id[n_open]
+                open_qty[k] = open_qty[n_open]
+            else:
+                k += 1
+        hbt.clear_inactive_orders(0)
+        return n_open, n_fill
+
+    @njit
     def loop(
         hbt: Any,  # noqa: ANN401 - hftbacktest's numba class has no Python type
         decide: NDArray[np.int64],
@@ -144,7 +175,7 @@ def _compiled() -> Callable[..., int]:
         order_latency: int,
         buy_px: float,
         sell_px: float,
-        fill_ts: NDArray[np.int64],
+        fill_ids: NDArray[np.int64],
         fills: NDArray[np.float64],
     ) -> int:
         n = len(decide)
@@ -159,24 +190,7 @@ def _compiled() -> Callable[..., int]:
             now = hbt.current_timestamp
             if decide[j] > now and hbt.elapse(decide[j] - now) != 0:
                 return -2
-            # Responses that have come back: fills are recorded, finished orders dropped.
-            orders = hbt.orders(0)
-            k = 0
-            while k < n_open:
-                o = orders.get(open_id[k])
-                if o is not None and (o.status == FILLED or o.status == EXPIRED):
-                    if o.status == FILLED:
-                        side = 1.0 if open_qty[k] > 0 else -1.0
-                        fill_ts[n_fill] = o.exch_timestamp
-                        fills[n_fill, 0] = side * o.exec_qty
-                        fills[n_fill, 1] = o.exec_price
-                        n_fill += 1
-                    n_open -= 1
-                    open_id[k] = open_id[n_open]
-                    open_qty[k] = open_qty[n_open]
-                else:
-                    k += 1
-            hbt.clear_inactive_orders(0)
+            n_open, n_fill = collect(hbt, open_id, open_qty, n_open, fill_ids, fills, n_fill)
             if not has_target[j]:
                 continue
             pending = 0.0
@@ -195,7 +209,11 @@ def _compiled() -> Callable[..., int]:
             open_id[n_open] = oid
             open_qty[n_open] = qty
             n_open += 1
-        return n_fill
+        # An order sent at the last decision may arrive at that very time (no latency).
+        if hbt.elapse(0) != 0:
+            return -3
+        n_open, n_fill = collect(hbt, open_id, open_qty, n_open, fill_ids, fills, n_fill)
+        return int(n_fill)
 
     _LOOP = loop
     return _LOOP
@@ -227,40 +245,138 @@ def _backtest(events: NDArray[np.void], config: BacktestConfig, tick: float, lot
     return HashMapMarketDepthBacktest([asset])
 
 
-def _run_once(
+@dataclass(frozen=True)
+class Prepared:
+    """A run made ready: the events built, the strategy compiled; `run` is what is timed."""
+
+    books: pl.DataFrame
+    config: BacktestConfig
+    timing: Timing
+    events: NDArray[np.void]
+    tick: float
+    lot: float
+    decide: NDArray[np.int64]
+    target: NDArray[np.float64]
+    has_target: NDArray[np.bool_]
+    buy_px: float
+
+    def run(self) -> PeerRun:
+        """Build hftbacktest's backtest over the events and run the strategy through it."""
+        loop = _compiled()
+        n_rows = self.books.height
+        fill_ids = np.zeros((n_rows + 1, 2), np.int64)  # exchange time, order id
+        fills = np.zeros((n_rows + 1, 2), np.float64)  # signed quantity, price
+        cfg = self.config
+        t0 = time.perf_counter()
+        hbt = _backtest(self.events, cfg, self.tick, self.lot)
+        t1 = time.perf_counter()
+        n = loop(
+            hbt,
+            self.decide,
+            self.target,
+            self.has_target,
+            int(self.books["ts"][-1]),
+            int(cfg.order_latency_ns),
+            self.buy_px,
+            self.tick,
+            fill_ids,
+            fills,
+        )
+        t2 = time.perf_counter()
+        if n < 0:
+            hbt.close()
+            msg = f"hftbacktest's event loop stopped early (code {n})"
+            raise RuntimeError(msg)
+        state = hbt.state_values(0)
+        position, balance, fee = float(state.position), float(state.balance), float(state.fee)
+        hbt.close()
+        # In time, then sending order: finished orders are collected out of order.
+        order = np.lexsort((fill_ids[:n, 1], fill_ids[:n, 0]))
+        qty, price = fills[:n, 0][order], fills[:n, 1][order]
+        frame = pl.DataFrame(
+            {
+                "ts": fill_ids[:n, 0][order],
+                "qty": qty,
+                "price": price,
+                "fee": np.abs(qty) * price * float(cfg.taker_fee_bps) * 1e-4,
+            }
+        )
+        last = self.books.row(-1, named=True)
+        mid = 0.5 * (last["bid_px_0"] + last["ask_px_0"])
+        return PeerRun(
+            frame,
+            position,
+            balance + position * mid - fee,
+            fee,
+            len(self.events),
+            t2 - t0,
+            t2 - t1,
+            _COMPILE_S,
+            self.timing,
+            self.tick,
+            self.lot,
+        )
+
+
+#: How long numba took to compile the strategy, once per process (0 before it has).
+_COMPILE_S = 0.0
+
+
+def prepare(
     books: pl.DataFrame,
     signals: NDArray[np.int8],
     config: BacktestConfig,
-    events: NDArray[np.void],
-    tick: float,
-    lot: float,
-) -> tuple[int, NDArray[np.int64], NDArray[np.float64], Any, float]:
-    loop = _compiled()
-    hbt = _backtest(events, config, tick, lot)
-    ts = books["ts"].cast(pl.Int64).to_numpy()
-    decide = _later(ts, int(config.md_latency_ns))
+    *,
+    timing: Timing = "next",
+) -> Prepared:
+    """Build the events and the strategy's inputs, and compile the strategy if not yet done.
+
+    The first call in a process compiles the strategy (numba) on a run over the first 64
+    books, timed apart (`PeerRun.compile_s`), so that no timed run includes it.
+    """
+    global _COMPILE_S  # once a process: numba keeps the compiled loop
+    if str(config.mode) != "taker":
+        msg = "the hftbacktest comparison runs the taker mode only"
+        raise ValueError(msg)
+    signals = np.ascontiguousarray(signals, dtype=np.int8)
+    if len(signals) != books.height:
+        msg = f"{len(signals)} signals for {books.height} rows"
+        raise ValueError(msg)
+    values = books.select(BOOK_COLUMNS)
+    tick = grid(values.select(c for c in BOOK_COLUMNS if "_px_" in c).to_numpy().ravel())
+    lot = grid(values.select(c for c in BOOK_COLUMNS if "_sz_" in c).to_numpy().ravel())
+    lot = min(lot, grid(np.array([float(config.order_size)])))
     target, has = _targets(signals, config)
-    high = float(np.nanmax(books.select(BOOK_COLUMNS).to_numpy()))
-    fill_ts = np.zeros(len(ts) + 1, np.int64)
-    fills = np.zeros((len(ts) + 1, 2), np.float64)
-    t0 = time.perf_counter()
-    n = loop(
-        hbt,
-        decide,
+    ready = Prepared(
+        books,
+        config,
+        timing,
+        peer_events(books, config, timing),
+        tick,
+        lot,
+        _later(books["ts"].cast(pl.Int64).to_numpy(), int(config.md_latency_ns)),
         target,
         has,
-        int(ts[-1]),
-        int(config.order_latency_ns),
-        2.0 * high,
-        tick,
-        fill_ts,
-        fills,
+        2.0 * float(np.nanmax(values.to_numpy())),
     )
-    loop_s = time.perf_counter() - t0
-    if n < 0:
-        msg = f"hftbacktest's event loop stopped early (code {n})"
-        raise RuntimeError(msg)
-    return n, fill_ts, fills, hbt, loop_s
+    if _LOOP is None:
+        t0 = time.perf_counter()
+        head = books.head(64)
+        prepare_head = Prepared(
+            head,
+            config,
+            timing,
+            peer_events(head, config, timing),
+            tick,
+            lot,
+            ready.decide[:64],
+            target[:64],
+            has[:64],
+            ready.buy_px,
+        )
+        prepare_head.run()
+        _COMPILE_S = time.perf_counter() - t0
+    return ready
 
 
 def run_taker(
@@ -272,54 +388,7 @@ def run_taker(
 ) -> PeerRun:
     """Run lobflow's taker strategy in hftbacktest; see the module docstring for the model.
 
-    The first call compiles the strategy (numba): that run is made on the first 64 books and
-    timed apart (`compile_s`), so `elapsed_s` is the compiled run alone.
+    `PeerRun.elapsed_s` is hftbacktest building its backtest and running the compiled
+    strategy; building the events and compiling are done before (`prepare`).
     """
-    if str(config.mode) != "taker":
-        msg = "the hftbacktest comparison runs the taker mode only"
-        raise ValueError(msg)
-    signals = np.ascontiguousarray(signals, dtype=np.int8)
-    if len(signals) != books.height:
-        msg = f"{len(signals)} signals for {books.height} rows"
-        raise ValueError(msg)
-    book_values = books.select(BOOK_COLUMNS)
-    tick = grid(book_values.select(c for c in BOOK_COLUMNS if "_px_" in c).to_numpy().ravel())
-    lot = grid(book_values.select(c for c in BOOK_COLUMNS if "_sz_" in c).to_numpy().ravel())
-    lot = min(lot, grid(np.array([float(config.order_size)])))
-    compile_s = 0.0
-    if _LOOP is None:
-        head = books.head(64)
-        t0 = time.perf_counter()
-        _run_once(head, signals[:64], config, peer_events(head, config, timing), tick, lot)
-        compile_s = time.perf_counter() - t0
-    events = peer_events(books, config, timing)
-    t0 = time.perf_counter()
-    n, fill_ts, fills, hbt, loop_s = _run_once(books, signals, config, events, tick, lot)
-    elapsed = time.perf_counter() - t0
-    state = hbt.state_values(0)
-    position, balance, fee = float(state.position), float(state.balance), float(state.fee)
-    hbt.close()
-    qty, price = fills[:n, 0], fills[:n, 1]
-    frame = pl.DataFrame(
-        {
-            "ts": fill_ts[:n],
-            "qty": qty,
-            "price": price,
-            "fee": np.abs(qty) * price * float(config.taker_fee_bps) * 1e-4,
-        }
-    )
-    last = books.row(-1, named=True)
-    mid = 0.5 * (last["bid_px_0"] + last["ask_px_0"])
-    return PeerRun(
-        frame,
-        position,
-        balance + position * mid - fee,
-        fee,
-        len(events),
-        elapsed,
-        loop_s,
-        compile_s,
-        timing,
-        tick,
-        lot,
-    )
+    return prepare(books, signals, config, timing=timing).run()

@@ -60,7 +60,7 @@ def explain_training(m: TrainMetrics) -> list[str]:
         f"validation part (the {m.rows.val:,} rows before the test part) with these costs; "
         f"{m.threshold:.3g} made the most there, {m.validation.pnl_bps:+.1f} bps of one "
         f"order's notional in {m.validation.trades:,} trades. At threshold 0 the model "
-        f"trades on every sign change: {curve.pnl_bps[fee_row, 0]:+.0f} bps in "
+        f"trades on every sign change: {curve.pnl_bps[fee_row, 0]:+,.0f} bps in "
         f"{int(curve.trades[fee_row, 0]):,} trades, the spread and fees paid each time."
     )
     return lines

@@ -19,12 +19,12 @@ from lobflow.report._explain import explain
 from lobflow.report._pnl import breakdown_figure, threshold_figure
 
 if TYPE_CHECKING:
-    from lobflow._core import Latency
     import os
 
     from matplotlib.figure import Figure
     from rich.table import Table
 
+    from lobflow._core import Latency
     from lobflow.backtest import BacktestResult
     from lobflow.backtest._by_threshold import PnlByThreshold
     from lobflow.weights import Weights

@@ -22,7 +22,7 @@ from lobflow.sweep._task import TaskResult, run_task
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from distributed import Client
+    from distributed import Client, LocalCluster
 
     from lobflow.sweep._plan import TaskSpec
 
@@ -62,13 +62,9 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Client]:
         Dask distributed is not installed, or the scheduler cannot be reached.
     """
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError as e:
-        msg = (
-            "lobflow sweep needs Dask distributed: pip install 'lobflow[cluster]' "
-            f"(or distributed) ({e})"
-        )
-        raise SweepError(msg) from None
+        raise _missing(e) from None
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout="20s")  # type: ignore[no-untyped-call]
@@ -78,21 +74,49 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Client]:
         with client:
             yield client
         return
-    n = workers or machine_cores()
-    # distributed types its public API only in part (Client, LocalCluster, as_completed not).
-    cluster = LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        # Its HTTP server (health, and the dashboard where bokeh is installed) on a free
-        # loopback port: the default 8787 may be another cluster's, and ":0" listens on all
-        # interfaces.
-        dashboard_address="127.0.0.1:0",
-        silence_logs=logging.ERROR,
-        env=WORKER_ENV,
-    )
-    with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
+    with (
+        local_cluster(workers or machine_cores()) as cluster,
+        Client(cluster) as client,  # type: ignore[no-untyped-call]
+    ):
         yield client
+
+
+def local_cluster(workers: int) -> LocalCluster:
+    """A `distributed.LocalCluster` of `workers` single-threaded processes, `WORKER_ENV` set.
+
+    The variables go in through Dask's ``distributed.nanny.pre-spawn-environ``, which the
+    nanny sets before it starts the worker process: its ``env=`` is applied inside the new
+    process only after the process has imported the main module, and a main module that
+    imports lobflow (the ``lobflow`` command does) has started polars' thread pool by then.
+
+    Raises
+    ------
+    SweepError
+        Dask distributed is not installed.
+    """
+    try:
+        import dask
+        from distributed import LocalCluster
+    except ImportError as e:
+        raise _missing(e) from None
+    spawn_env = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **WORKER_ENV}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": spawn_env}):
+        # distributed types its public API only in part (LocalCluster, Client not).
+        return LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            # Its HTTP server (health, and the dashboard where bokeh is installed) on a free
+            # loopback port: the default 8787 may be another cluster's, and ":0" listens on
+            # all interfaces.
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.ERROR,
+        )
+
+
+def _missing(e: ImportError) -> SweepError:
+    msg = f"lobflow sweep needs Dask distributed: pip install 'lobflow[cluster]' ({e})"
+    return SweepError(msg)
 
 
 def run_tasks(

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from lobflow._files import atomic_write
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -61,9 +63,11 @@ def write_summary(
     points = {p.index: p for p in grid.points()}
     errors = tasks.filter(pl.col("error").is_not_null())
     page = _page(config, choices, points, errors, figures, info)
-    path = out / "summary.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(page, encoding="utf-8")
+
+    return atomic_write(out / "summary.html", write)
 
 
 def _png(fig: Figure) -> str:

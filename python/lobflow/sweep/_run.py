@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import lobflow
 from lobflow._files import atomic_write
+from lobflow._paths import check_output
 from lobflow.sweep._cluster import Outcome, connect, run_tasks
 from lobflow.sweep._config import SweepConfig, load_config, parse_config
 from lobflow.sweep._errors import SweepError
@@ -91,12 +92,17 @@ def run(
         and `resume` is False.
     FileNotFoundError
         `data` is not a hive folder of books.
+    ValueError
+        `out` is the config file, or lies inside `data` (the task files would be read as
+        books from then on).
     """
     start = time.perf_counter()
     cfg = _config(config)
     root = resolve_root(data).resolve()
     specs = plan(root, cfg)
     out_dir = Path(out)
+    config_file = None if isinstance(config, SweepConfig | Mapping) else config
+    check_output(out_dir, [("the books", data), ("the config", config_file)])
     store = Store(out_dir)
     if not resume and store.existing():
         msg = (

@@ -76,9 +76,12 @@ def _rank(score: float | None) -> float:
 def write_weights(out: Path, tasks: pl.DataFrame, choice: Choice) -> Choice:
     """Write the chosen point's weights from the feed's latest fold; `choice` with the path.
 
-    The file is ``weights/<exchange>/<symbol>.txt``, with the choice in its comments.
+    The file is ``weights/<exchange>/<symbol>.txt``, with the choice in its comments. A feed
+    without a choice has none: one an earlier run left there is removed.
     """
+    path = out / "weights" / choice.exchange / f"{choice.symbol}.txt"
     if choice.point is None:
+        path.unlink(missing_ok=True)
         return choice
     rows = tasks.filter(
         (pl.col("exchange") == choice.exchange)
@@ -87,6 +90,7 @@ def write_weights(out: Path, tasks: pl.DataFrame, choice: Choice) -> Choice:
         & pl.col("weights").is_not_null()
     ).sort("test_day")
     if rows.height == 0:
+        path.unlink(missing_ok=True)
         return choice
     last = rows.row(-1, named=True)
     w = Weights.from_text(last["weights"], f"task {last['task_id']}")
@@ -96,7 +100,7 @@ def write_weights(out: Path, tasks: pl.DataFrame, choice: Choice) -> Choice:
         f"latest fold trained on {last['train_start']}..{last['train_end']}"
     )
     w = Weights(w.windows_ms, w.threshold, w.bias, w.coef, (*w.comments, note))
-    path = w.save(out / "weights" / choice.exchange / f"{choice.symbol}.txt")
+    w.save(path)
     return replace(
         choice, weights=path, train_start=last["train_start"], train_end=last["train_end"]
     )

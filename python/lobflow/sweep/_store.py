@@ -59,7 +59,9 @@ TASK_SCHEMA: dict[str, pl.DataType] = {
     "equity": pl.List(pl.Float64()),
     "task_id": pl.String(),
     "elapsed_s": pl.Float64(),
+    "cpu_s": pl.Float64(),
     "worker": pl.String(),
+    "core": pl.Int64(),
 }
 
 #: The columns of results.parquet, in order: one row per (exchange, symbol, test_day, point).
@@ -129,7 +131,9 @@ def task_frame(spec: TaskSpec, result: TaskResult) -> pl.DataFrame:
             dropped_rows=result.dropped_rows,
             task_id=result.task_id,
             elapsed_s=result.elapsed_s,
+            cpu_s=result.cpu_s,
             worker=result.worker,
+            core=result.core,
         )
         rows.append(row)
     return _frame(rows)

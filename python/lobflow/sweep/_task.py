@@ -68,7 +68,7 @@ class PointResult:
     test_rows: int | None = None
     error: str | None = None
     warnings: str | None = None
-    #: The baked weights file text (the last test day's row of a fold carries it too).
+    #: The baked weights' file text (docs/weights-format.md).
     weights: str | None = None
     equity_ts: list[int] = field(default_factory=list)
     equity: list[float] = field(default_factory=list)
@@ -83,7 +83,10 @@ class TaskResult:
     #: Rows of its days that break the feed contract and were left out (the rows the engine's
     #: ``on_bad="skip"`` skips), over all its days.
     dropped_rows: int
+    #: Wall time of the task, and CPU time of its process meanwhile (all threads): on a
+    #: machine whose cores are busy with other work, the second falls short of the first.
     elapsed_s: float
+    cpu_s: float
     core: int
     worker: str
 
@@ -97,7 +100,7 @@ def run_task(spec: TaskSpec) -> TaskResult:
         A day's file is not readable Parquet in the books schema, or its books break the
         feed contract in a way no row can be dropped for.
     """
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     core = claim_core()
     days: dict[date, pl.DataFrame] = {}
     dropped = 0
@@ -163,6 +166,7 @@ def run_task(spec: TaskSpec) -> TaskResult:
         tuple(rows),
         dropped,
         time.perf_counter() - start,
+        time.process_time() - cpu,
         core,
         f"{socket.gethostname()}:{os.getpid()}",
     )

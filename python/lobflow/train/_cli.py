@@ -49,8 +49,12 @@ def train(
     """
     from rich.console import Console
 
+    from lobflow._paths import check_outputs
+    from lobflow._skipped import skipped_text
     from lobflow.train import fit, save_model
 
+    written = ("pipeline.joblib", "metrics.json", "weights.txt", "manifest.json")
+    check_outputs([out, *(out / f for f in written)], [("the books", books)])
     result = fit(
         books,
         horizon_ns=horizon,
@@ -71,7 +75,9 @@ def train(
         )
     else:
         console.print("no threshold made money on validation after these costs: no trades")
-    console.print(f"wrote {out}/pipeline.joblib, metrics.json, weights.txt")
+    if m.rows.skipped:
+        console.print(f"training {skipped_text(m.rows.skipped, m.rows.input)} as invalid")
+    console.print(f"wrote {out}/pipeline.joblib, metrics.json, weights.txt, manifest.json")
 
 
 def _table(m: TrainMetrics) -> Table:
@@ -87,23 +93,36 @@ def _table(m: TrainMetrics) -> Table:
 
 
 def export(
-    model_dir: Annotated[Path, typer.Argument(help="folder written by `lobflow train`")],
+    model_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="folder written by `lobflow train`: a model folder is code (its "
+            "pipeline.joblib is a pickle), so export only folders you made or trust"
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="weights file to write")] = Path("weights.txt"),
     threshold: Annotated[float | None, typer.Option(help="override the trained threshold")] = None,
 ) -> None:
-    """Bake the trained pipeline's scaler into weights the engine reads."""
+    """Bake the trained pipeline's scaler into weights the engine reads.
+
+    A model folder is code: its pipeline.joblib is a pickle, and loading a pickle runs
+    whatever it names. Nothing is loaded unless the folder's manifest.json, written last by
+    `lobflow train`, records the pickle's exact bytes; that keeps out folders train did not
+    write and pickles replaced or damaged since, not a folder made to do harm.
+    """
+    from lobflow._paths import check_output
     from lobflow.export import bake
     from lobflow.train import load_model
 
-    inputs = [model_dir / "pipeline.joblib", model_dir / "metrics.json"]
-    if any(out.resolve() == f.resolve() for f in inputs):
-        msg = f"--out {out} would overwrite the model it exports from"
-        raise ValueError(msg)
+    model = "the model it exports from"
+    check_output(
+        out, [(model, model_dir / f) for f in ("pipeline.joblib", "metrics.json", "manifest.json")]
+    )
     saved = load_model(model_dir)
     w = bake(
-        saved["pipeline"],
-        saved["windows_ms"],
-        saved["threshold"] if threshold is None else threshold,
+        saved.pipeline,
+        saved.windows_ms,
+        saved.threshold if threshold is None else threshold,
         comments=(f"exported from {model_dir}",),
     )
     w.save(out)

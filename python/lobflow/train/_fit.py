@@ -9,11 +9,12 @@ on the untouched test part next to a naive baseline.
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import joblib
 import numpy as np
@@ -29,10 +30,13 @@ from lobflow._choices import ModelKind, ModelLike, choice
 from lobflow._feed import scan_books
 from lobflow._progress import progress_bar
 from lobflow._schema import FEED_KEYS, check_windows, feature_names
+from lobflow._skipped import SKIP_HINT, warn_if_too_many
 from lobflow.backtest import BacktestConfig
 from lobflow.backtest._by_threshold import candidate_thresholds, paid_fee_bps
 from lobflow.errors import LobflowWarning
 from lobflow.export import ROUNDING_ONLY, bake
+from lobflow.features._compute import counted
+from lobflow.train._manifest import MANIFEST, verified_pipeline, write_manifest
 from lobflow.train._metrics import Fit, Rows, TrainMetrics
 from lobflow.train._threshold import (
     NEVER,
@@ -164,7 +168,8 @@ def fit(
     names = list(feature_names(windows))
     with progress_bar(progress) as bar:
         task = bar.add_task("features and labels", total=None)
-        frame = feats.compute(books, windows, on_bad="skip")
+        frame, total = counted(books, windows, "skip")
+        warn_if_too_many("training", total - frame.height, total, SKIP_HINT, stacklevel=2)
         keys = [k for k in FEED_KEYS if k in frame.columns]
         labelled = feats.labels(frame, horizon_ns)
         assert isinstance(labelled, pl.DataFrame)
@@ -223,7 +228,8 @@ def fit(
         source = books.lazy() if isinstance(books, pl.DataFrame) else scan_books(books)
         val_parts = score_feeds(unscored, cfg, part_feeds(source, t0, t1))
         test_parts = score_feeds(unscored, cfg, part_feeds(source, t1, None))
-        n_candidates = len(candidate_thresholds(np.concatenate([s for _, s in val_parts])))
+        val_scores = [s for _, s in val_parts]
+        n_candidates = len(candidate_thresholds(np.concatenate(val_scores))) if val_scores else 0
         runs = n_candidates * len(curve_fees(cfg)) * len(val_parts)
         task = bar.add_task("threshold: backtests of the validation part", total=runs)
         threshold, on_val, curve = choose_threshold(val_parts, cfg, lambda: bar.advance(task))
@@ -247,7 +253,13 @@ def fit(
             regularization=float(next(iter(search.best_params_.values()))),
             horizon_ns=horizon_ns,
             windows_ms=windows,
-            rows=Rows(train=train.height, val=val.height, test=test.height),
+            rows=Rows(
+                train=train.height,
+                val=val.height,
+                test=test.height,
+                input=total,
+                skipped=total - frame.height,
+            ),
             val_start_ns=int(t0),
             test_start_ns=int(t1),
             median_spacing_ms=median_dt / 1e6,
@@ -349,9 +361,15 @@ def _baseline(train: pl.DataFrame, test: pl.DataFrame) -> Fit:
 
 
 def save_model(result: TrainResult, out: str | os.PathLike[str]) -> Path:
-    """Write ``pipeline.joblib``, ``metrics.json`` and ``weights.txt`` into `out`."""
+    """Write ``pipeline.joblib``, ``metrics.json``, ``weights.txt`` and ``manifest.json``.
+
+    The manifest, written last, records the pickle's SHA-256 and size; `load_model` unpickles
+    nothing without it.
+    """
     d = Path(out)
     d.mkdir(parents=True, exist_ok=True)
+    # A save that does not finish leaves no manifest behind, and so no loadable folder.
+    (d / MANIFEST).unlink(missing_ok=True)
     joblib.dump(
         {
             "pipeline": result.pipeline,
@@ -367,23 +385,52 @@ def save_model(result: TrainResult, out: str | os.PathLike[str]) -> Path:
     metrics = json.dumps(result.metrics.as_dict(), indent=2, allow_nan=False)
     (d / "metrics.json").write_text(metrics + "\n")
     result.weights.save(d / "weights.txt")
+    write_manifest(d)  # last, once the pickle it vouches for is in place
     return d
 
 
-def load_model(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """What `save_model` wrote: the pipeline and its training parameters."""
+@dataclass(frozen=True)
+class SavedModel:
+    """What `save_model` wrote and `load_model` read back: the pipeline and how it was trained."""
+
+    pipeline: Pipeline
+    windows_ms: tuple[int, int, int]
+    horizon_ns: int
+    model: ModelKind
+    #: The threshold training chose (`TrainMetrics.threshold`).
+    threshold: float
+    #: Where validation and test start (``val_start``, ``test_start``), ns.
+    split_ts: dict[str, int]
+
+
+def load_model(path: str | os.PathLike[str]) -> SavedModel:
+    """What `save_model` wrote: the pipeline and its training parameters.
+
+    ``pipeline.joblib`` is a pickle: loading it runs the code it names, so a model folder is
+    code. Nothing is unpickled unless the folder's ``manifest.json`` records the pickle's
+    bytes (`lobflow.train._manifest`); load only model folders you made or trust.
+    """
     p = Path(path) / "pipeline.joblib"
+    data = verified_pipeline(Path(path))
     try:
-        saved = joblib.load(p)
+        saved = joblib.load(io.BytesIO(data))
     except OSError:
         raise
     except Exception as e:  # unpickling a damaged file can raise almost anything
         msg = f"{p} is not a model written by `lobflow train` ({type(e).__name__}: {e})"
         raise ValueError(msg) from e
-    if not (isinstance(saved, dict) and {"pipeline", "windows_ms", "threshold"} <= saved.keys()):
+    keys = {"pipeline", "windows_ms", "horizon_ns", "model", "threshold", "split_ts"}
+    if not (isinstance(saved, dict) and keys <= saved.keys()):
         msg = f"{p} is not a model written by `lobflow train`"
         raise ValueError(msg)
-    return saved
+    return SavedModel(
+        pipeline=saved["pipeline"],
+        windows_ms=check_windows(saved["windows_ms"]),
+        horizon_ns=int(saved["horizon_ns"]),
+        model=choice(ModelKind, saved["model"], "model"),
+        threshold=float(saved["threshold"]),
+        split_ts={k: int(v) for k, v in saved["split_ts"].items()},
+    )
 
 
-__all__ = ["TrainResult", "fit", "load_model", "save_model"]
+__all__ = ["SavedModel", "TrainResult", "fit", "load_model", "save_model"]

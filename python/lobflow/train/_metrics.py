@@ -30,11 +30,15 @@ class Fit:
 
 @dataclasses.dataclass(frozen=True)
 class Rows:
-    """Labelled rows in each part, after purging by the horizon."""
+    """Labelled rows in each part, after purging by the horizon; the input's rows."""
 
     train: int
     val: int
     test: int
+    #: Rows of the books trained on.
+    input: int
+    #: Of those, the rows skipped as invalid (`on_bad="skip"`; training warns above 10 %).
+    skipped: int
 
 
 @dataclasses.dataclass(frozen=True)

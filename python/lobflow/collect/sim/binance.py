@@ -30,22 +30,16 @@ from aiohttp import web
 from lobflow.collect.sim.book import ASK, BID
 from lobflow.collect.sim.faults import Fault
 from lobflow.collect.sim.feed import Conn, Feed, Stream
-from lobflow.collect.sim.instruments import fixed, instrument, split_concatenated
+from lobflow.collect.sim.instruments import fixed
 from lobflow.collect.sim.venue import VenueSim, dumps, json_response, now_ms, parse_json
+from lobflow.collect.venues import VENUES
 
 if TYPE_CHECKING:
     from lobflow.collect.sim.book import DeepBook, Event
 
-REST_PATH = "/api/v3/depth"
 #: Stream suffix -> publication interval (s).
 INTERVALS = {"@depth@100ms": 0.1, "@depth": 1.0, "@depth@1000ms": 1.0}
 METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
-
-
-def unified(symbol: str) -> str | None:
-    """``BTCUSDT`` -> ``BTC-USDT`` (None if no known quote ends it)."""
-    parts = split_concatenated(symbol)
-    return None if parts is None else f"{parts[0]}-{parts[1]}"
 
 
 def level(inst_pd: int, inst_qd: int, price: int, qty: int) -> str:
@@ -157,7 +151,7 @@ class Binance(VenueSim[BinanceConn]):
 
     def routes(self, app: web.Application) -> None:
         """Add the venue's routes."""
-        app.router.add_get(REST_PATH, self.rest_depth)
+        app.router.add_get(VENUES[self.name].path, self.rest_depth)
         app.router.add_get("/stream", self.ws_combined)
         app.router.add_get("/ws", self.ws_raw)
         app.router.add_get("/ws/{streams:.*}", self.ws_raw)
@@ -177,8 +171,8 @@ class Binance(VenueSim[BinanceConn]):
                     "malformed.",
                 },
             )
-        u = unified(sym)
-        if u is None or sym != sym.upper():
+        u = self.listed(sym, ws=False)
+        if u is None:
             return json_response(400, {"code": -1121, "msg": "Invalid symbol."})
         raw_limit = req.query.get("limit", "100")
         if not raw_limit.isdigit() or len(raw_limit) > 20:
@@ -225,12 +219,8 @@ class Binance(VenueSim[BinanceConn]):
         for suffix, interval in INTERVALS.items():
             sym = name.removesuffix(suffix)
             if sym != name and "@" not in sym:
-                u = unified(sym.upper())
-                if u is None or sym != sym.lower():
-                    return None
-                try:
-                    instrument(u)
-                except ValueError:
+                u = self.listed(sym, ws=True)
+                if u is None:
                     return None
                 feed = self.feed(u)
                 s = feed.streams.get(name)

@@ -140,7 +140,8 @@ class DeepBook:
         """Draw one random event, apply it and return it."""
         t_ns = time.time_ns() if t_ns is None else t_ns
         changes: list[Change] = []
-        self._draw(changes)
+        while not changes:  # a draw that changed nothing (a level already there) draws again
+            self._draw(changes)
         ev = Event(t_ns, tuple(changes), self.update_id + len(changes))
         self.apply(ev)
         return ev
@@ -197,23 +198,24 @@ class DeepBook:
         r = self.rng.random()
         side = BID if self.rng.random() < 0.5 else ASK
         n = len(self.keys[side])
-        if r < 0.55:  # a queue near the top grows or shrinks (or is cancelled)
+        bid, ask = self.best(BID), self.best(ASK)
+        if ask - bid > 1 and self.rng.random() < min(0.9, 0.4 * (ask - bid - 1)):
+            # A wide spread fills fast: someone quotes inside it (one side, not crossing).
+            inside = self.rng.randrange(1, ask - bid)
+            self._change(out, side, bid + inside if side == BID else ask - inside, self._size())
+        elif r < 0.55:  # a queue near the top grows or shrinks (or is cancelled)
             k = min(n - 1, int(self.rng.expovariate(0.35)))
             p = self._level(side, k)
             q = self.qty[side][p]
             new = 0 if self.rng.random() < 0.08 else round(q * self.rng.lognormvariate(0, 0.5))
             self._change(out, side, p, max(new, 0 if k else 1))
-        elif r < 0.72:  # a new level near the top, inside the spread when there is room
-            bid, ask = self.best(BID), self.best(ASK)
-            if ask - bid > 1 and self.rng.random() < 0.7:
-                p = bid + 1 if side == BID else ask - 1
-            else:
-                d = int(self.rng.expovariate(0.3))
-                p = bid - d if side == BID else ask + d
+        elif r < 0.72:  # a new level near the top
+            d = 1 + int(self.rng.expovariate(0.3))
+            p = bid - d if side == BID else ask + d
             if p not in self.qty[side]:
                 self._change(out, side, p, self._size())
         elif r < 0.82:  # a market order takes out the best level, leaning with imbalance
-            qb, qa = self.qty[BID][self.best(BID)], self.qty[ASK][self.best(ASK)]
+            qb, qa = self.qty[BID][bid], self.qty[ASK][ask]
             qi0 = (qb - qa) / (qb + qa)
             side = ASK if self.rng.random() < 0.5 + self.imbalance_edge * qi0 else BID
             if len(self.keys[side]) > 2:
@@ -238,6 +240,3 @@ class DeepBook:
                 self._change(out, side, p, self._size())
             while len(keys) > self.depth + self.depth // 5:
                 self._change(out, side, self._level(side, len(keys) - 1), 0)
-        if not out:  # a no-op draw still makes an event: resize the best bid
-            p = self.best(BID)
-            self._change(out, BID, p, self.qty[BID][p] + 1)

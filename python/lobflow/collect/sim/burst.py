@@ -90,6 +90,11 @@ class _Template:
         return got
 
 
+def _buffered(conn: Conn) -> int:
+    tr = conn.transport
+    return tr.get_write_buffer_size() if tr is not None else 0
+
+
 def _header(n: int) -> bytes:
     if n < 126:
         return bytes((0x81, n))
@@ -101,8 +106,11 @@ def _header(n: int) -> bytes:
 class Burst:
     """One burst of a feed: the event loop built once, then played ``frames`` frames."""
 
-    def __init__(self, feed: Feed, streams: list[Stream], frames: int, cycle: int) -> None:
+    def __init__(
+        self, feed: Feed, streams: list[Stream], frames: int, cycle: int, slow_consumer_s: float
+    ) -> None:
         self.feed = feed
+        self.slow_consumer_s = slow_consumer_s
         self.streams = streams
         self.frames = frames
         self.done = asyncio.Event()
@@ -213,28 +221,34 @@ class Burst:
             feed.venue, feed.inst.unified, sent - dropped, updates, nbytes, seconds, dropped
         )
 
-    def _transports(self) -> list[asyncio.WriteTransport]:
-        out = []
-        for s in self.streams:
-            for c in s.subs:
-                tr = c.transport
-                if tr is not None and not c.closed and not tr.is_closing():
-                    out.append(tr)
-        return out  # type: ignore[return-value]
+    def _conns(self) -> list[Conn]:
+        return [
+            c
+            for s in self.streams
+            for c in s.subs
+            if c.transport is not None and not c.closed and not c.transport.is_closing()
+        ]
 
     async def _backpressure(self) -> None:
-        trs = self._transports()
-        if any(tr.get_write_buffer_size() > HIGH_WATER for tr in trs):
-            # Transports have no public "drained" event: poll their buffers.
-            while any(  # noqa: ASYNC110
-                tr.get_write_buffer_size() > LOW_WATER for tr in self._transports()
-            ):
-                await asyncio.sleep(0.0005)
-        else:
+        if not any(_buffered(c) > HIGH_WATER for c in self._conns()):
             await asyncio.sleep(0)
+            return
+        # Transports have no public "drained" event: poll their buffers. A socket that takes
+        # nothing for `slow_consumer_s` is cut, as the venues cut slow consumers, so that one
+        # stuck client cannot hold the burst (and the feed) forever.
+        t0 = time.monotonic()
+        while slow := [c for c in self._conns() if _buffered(c) > LOW_WATER]:
+            if time.monotonic() - t0 > self.slow_consumer_s:
+                for c in slow:
+                    c.cut("slow consumer during a burst")
+                return
+            await asyncio.sleep(0.0005)
 
     async def _flushed(self) -> None:
-        while any(tr.get_write_buffer_size() > 0 for tr in self._transports()):  # noqa: ASYNC110
+        t0 = time.monotonic()
+        while any(_buffered(c) > 0 for c in self._conns()):
+            if time.monotonic() - t0 > self.slow_consumer_s:
+                return
             await asyncio.sleep(0.0005)
 
     def finish(self) -> None:

@@ -15,8 +15,8 @@ v5/websocket/wss-authentication.mdx, v5/market/orderbook.mdx) and this module do
   sequence, ``cts`` the matching-engine time of the last change. A service restart sends a
   ``snapshot`` with ``u == 1``.
 - ``{"op":"ping","req_id":..}`` gets the spot pong ``{"success":true,"ret_msg":"pong",
-  "conn_id":..,"op":"ping"}`` (with ``req_id`` when one was sent). A socket with neither
-  pings nor data for 10 minutes is closed.
+  "conn_id":..,"op":"ping"}`` (the documented spot pong has no ``req_id``). A socket with
+  neither pings nor data for 10 minutes is closed.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ from aiohttp import web
 from lobflow.collect.sim.book import ASK, BID
 from lobflow.collect.sim.faults import Fault
 from lobflow.collect.sim.feed import Conn, Feed, Stream
-from lobflow.collect.sim.instruments import Instrument, instrument, split_concatenated
 from lobflow.collect.sim.venue import VenueSim, dumps, now_ms, parse_json
+from lobflow.collect.venues import VENUES
 
 if TYPE_CHECKING:
     from lobflow.collect.sim.book import DeepBook, Event
+    from lobflow.collect.sim.instruments import Instrument
 
-REST_PATH = "/v5/market/orderbook"
 WS_PATH = "/v5/public/spot"
 #: Spot orderbook depths and their push intervals (s).
 DEPTHS = {1: 0.01, 50: 0.02, 200: 0.1, 1000: 0.2}
@@ -45,14 +45,6 @@ LEVEL1_REPEAT_S = 3.0
 MAX_ARGS = 10
 
 View = tuple[dict[int, int], dict[int, int]]
-
-
-def unified(symbol: str) -> str | None:
-    """``BTCUSDT`` -> ``BTC-USDT`` (None if not an uppercase symbol with a known quote)."""
-    parts = split_concatenated(symbol)
-    if parts is None or symbol != symbol.upper():
-        return None
-    return f"{parts[0]}-{parts[1]}"
 
 
 def levels(inst: Instrument, side: list[tuple[int, int]]) -> str:
@@ -168,7 +160,7 @@ class Bybit(VenueSim[BybitConn]):
 
     def routes(self, app: web.Application) -> None:
         """Add the venue's routes."""
-        app.router.add_get(REST_PATH, self.rest_orderbook)
+        app.router.add_get(VENUES[self.name].path, self.rest_orderbook)
         app.router.add_get(WS_PATH, self.ws)
 
     def new_conn(self, ws: web.WebSocketResponse, request: web.Request) -> BybitConn:
@@ -181,9 +173,9 @@ class Bybit(VenueSim[BybitConn]):
         """The REST order book."""
         self.sim.requests += 1
         sym = req.query.get("symbol", "")
-        u = unified(sym)
+        u = self.listed(sym, ws=False)
         ms = now_ms()
-        if u is None or req.query.get("category") != "spot" or not _known(u):
+        if u is None or req.query.get("category") != "spot":
             return self._rest(
                 {
                     "retCode": 10001,
@@ -239,10 +231,8 @@ class Bybit(VenueSim[BybitConn]):
             return None
         kind, _, rest = topic.partition(".")
         depth, _, sym = rest.partition(".")
-        u = unified(sym)
-        if kind != "orderbook" or not depth.isdigit() or int(depth) not in DEPTHS:
-            return None
-        if u is None or not _known(u):
+        u = self.listed(sym, ws=True)
+        if kind != "orderbook" or not depth.isdigit() or int(depth) not in DEPTHS or u is None:
             return None
         feed = self.feed(u)
         s = feed.streams.get(topic)
@@ -260,7 +250,8 @@ class Bybit(VenueSim[BybitConn]):
         op, req_id, args = doc.get("op"), doc.get("req_id"), doc.get("args", [])
         if op == "ping":
             conn.last_ping = time.monotonic()
-            self._answer(conn, "ping", True, "pong", req_id)
+            # The documented spot pong has no req_id, whatever the ping carried.
+            self._answer(conn, "ping", True, "pong", None)
         elif op in ("subscribe", "unsubscribe"):
             if not isinstance(args, list) or not args:
                 self._answer(conn, op, False, "error:args is empty", req_id)
@@ -310,11 +301,3 @@ class Bybit(VenueSim[BybitConn]):
         idle = time.monotonic() - max(conn.last_ping, conn.last_tx)
         if idle > self.cfg.bybit_idle_s:
             conn.cut("no ping and no data for 10 minutes")
-
-
-def _known(u: str) -> bool:
-    try:
-        instrument(u)
-    except ValueError:
-        return False
-    return True

@@ -3,8 +3,9 @@
 Prices are held as integer ticks of ``10**-price_decimals`` and sizes as integer lots of
 ``10**-qty_decimals``, so every price and size the venue sends is an exact decimal string
 made from integers (`fixed`, `stripped`), never a float's rounding. The ten symbols of
-`SYMBOLS` carry realistic prices and steps; any other ``BASE-QUOTE`` with a known quote is
-accepted too (a made-up market around 2 000), as the REST venue always did.
+`SYMBOLS` carry realistic prices and steps; any other ``BASE-QUOTE`` with a quote the venues
+know (`lobflow.collect.venues.base.QUOTES`) is accepted too (a made-up market around 2 000),
+as the REST venue always did.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-#: Quote currencies the venue knows, longest first (so USDT is tried before USD).
-QUOTES: tuple[str, ...] = ("USDT", "USDC", "USD", "EUR", "BTC")
+from lobflow.collect.venues.base import QUOTES, unified_symbol
 
 
 @dataclass(frozen=True)
@@ -131,23 +131,19 @@ def instrument(unified: str) -> Instrument:
     Raises
     ------
     ValueError
-        If the symbol is not ``BASE-QUOTE`` with a quote of `QUOTES`.
+        If the symbol is not an upper-case ``BASE-QUOTE`` with a quote of ``QUOTES``.
     """
     known = SYMBOLS.get(unified)
     if known is not None:
         return known
-    base, sep, quote = unified.partition("-")
-    if not sep or not base or quote not in QUOTES or not base.isalnum():
+    try:
+        ok = unified_symbol(unified) == unified
+    except ValueError:
+        ok = False
+    base, _, quote = unified.partition("-")
+    if not ok or quote not in QUOTES:
         msg = f"unknown symbol {unified!r}: symbols are BASE-QUOTE with a quote in {QUOTES}"
         raise ValueError(msg)
     # A made-up market: price 1 000..3 000 with cent ticks and 10^-4 lots, fixed per name.
     price = 1_000 + zlib.crc32(unified.encode()) % 2_000
     return Instrument(base, quote, price * 100, 2, 4)
-
-
-def split_concatenated(symbol: str) -> tuple[str, str] | None:
-    """``BTCUSDT`` -> ``("BTC", "USDT")`` by the known quotes, or None."""
-    for quote in QUOTES:
-        if symbol.endswith(quote) and len(symbol) > len(quote):
-            return symbol[: -len(quote)], quote
-    return None

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import random
 import time
-import zlib
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -36,15 +35,14 @@ from lobflow.collect.sim.instruments import (
     fixed,
     instrument,
     json_number,
-    split_concatenated,
 )
 from lobflow.collect.sim.venue import VenueSim, dumps, parse_json, rfc3339
+from lobflow.collect.venues.kraken import VENUE as KRAKEN
+from lobflow.collect.venues.kraken import checksum_units
 
 if TYPE_CHECKING:
     from lobflow.collect.sim.book import DeepBook, Event
 
-DEPTH_PATH = "/0/public/Depth"
-PAIRS_PATH = "/0/public/AssetPairs"
 WS_PATH = "/v2"
 DEPTHS = (10, 25, 100, 500, 1000)
 #: Kraken's qty precision of spot pairs (``lot_decimals``).
@@ -53,65 +51,42 @@ QTY_PRECISION = 8
 #: to at least this many (``"0.136"``), as the recorded and documented answers do.
 REST_PRICE_DECIMALS = 5
 REST_QTY_DECIMALS = 3
-#: Kraken's REST names of assets whose v2 name differs.
-REST_ASSET = {"BTC": "XBT", "DOGE": "XDG"}
-#: Legacy assets whose pairs against USD/EUR have an X/Z-prefixed key (XXBTZUSD).
+#: Legacy REST assets whose pairs against USD and EUR answer under an X/Z-prefixed key
+#: (``XBTUSD`` answers as ``XXBTZUSD``); newer pairs answer under their own name.
 LEGACY = {"XBT", "ETH", "LTC", "XRP", "XDG", "XMR", "ZEC", "ETC", "XLM", "REP", "MLN"}
 
 View = tuple[dict[int, int], dict[int, int]]
 
 
 def checksum(inst: Instrument, asks: list[tuple[int, int]], bids: list[tuple[int, int]]) -> int:
-    """Kraken's CRC32 of the top 10 asks (low->high) then bids (high->low).
+    """Kraken's CRC32 of the top 10 asks (low->high) then bids (high->low), in ticks and lots.
 
-    Each price and qty is written with the pair's precision, then ``.`` and leading zeros go.
+    The venue module's `checksum_units` computes it; lots are scaled to the pair's 8 qty
+    decimals first.
     """
-    parts: list[str] = []
-    for p, q in [*asks[:10], *bids[:10]]:
-        parts.append(fixed(p, inst.price_decimals).replace(".", "").lstrip("0"))
-        parts.append(fixed(q, inst.qty_decimals, QTY_PRECISION).replace(".", "").lstrip("0"))
-    return zlib.crc32("".join(parts).encode())
+    scale = 10 ** (QTY_PRECISION - inst.qty_decimals)
+    return checksum_units([(p, q * scale) for p, q in asks], [(p, q * scale) for p, q in bids])
 
 
 def v2_symbol(inst: Instrument) -> str:
-    """``BTC/USDT``."""
-    return f"{inst.base}/{inst.quote}"
+    """``BTC/USDT`` (the venue module's WebSocket spelling)."""
+    return KRAKEN.ws_symbol(inst.unified)
 
 
 def rest_pair(inst: Instrument) -> tuple[str, str]:
-    """(altname, result key) of REST: ``("XBTUSD", "XXBTZUSD")``, ``("XBTUSDT", "XBTUSDT")``."""
-    base = REST_ASSET.get(inst.base, inst.base)
-    alt = base + inst.quote
+    """(altname, answer key): ``("XBTUSD", "XXBTZUSD")``, ``("XBTUSDT", "XBTUSDT")``."""
+    alt = KRAKEN.symbol(inst.unified)
+    base = alt[: -len(inst.quote)]
     if base in LEGACY and inst.quote in ("USD", "EUR"):
         return alt, f"X{base}Z{inst.quote}"
     return alt, alt
 
 
-def unified_rest(pair: str) -> str | None:
-    """``XBTUSDT``, ``XXBTZUSD`` or ``BTC/USD`` -> ``BTC-USDT`` (None if unknown)."""
-    if "/" in pair:
-        base, _, quote = pair.partition("/")
-    else:
-        if len(pair) == 8 and pair[0] == "X" and pair[4] == "Z":
-            pair = pair[1:4] + pair[5:]
-        parts = split_concatenated(pair)
-        if parts is None:
-            return None
-        base, quote = parts
-    base = {v: k for k, v in REST_ASSET.items()}.get(base, base)
-    u = f"{base}-{quote}"
-    try:
-        instrument(u)
-    except ValueError:
-        return None
-    return u
-
-
-def unified_v2(symbol: object) -> str | None:
-    """``BTC/USD`` -> ``BTC-USD`` (None if not a v2 symbol of a known quote)."""
-    if not isinstance(symbol, str) or symbol.count("/") != 1 or "XBT" in symbol.split("/"):
-        return None
-    return unified_rest(symbol)
+def altname(pair: str) -> str:
+    """A legacy answer key given as a pair (``XXBTZUSD``) as its altname (``XBTUSD``)."""
+    if len(pair) == 8 and pair[0] == "X" and pair[4] == "Z" and pair[1:4] in LEGACY:
+        return pair[1:4] + pair[5:]
+    return pair
 
 
 def side_json(inst: Instrument, side: list[tuple[int, int]]) -> str:
@@ -233,9 +208,9 @@ def pair_info(inst: Instrument) -> dict[str, Any]:
 
 def asset_pair(inst: Instrument) -> dict[str, Any]:
     """A REST ``AssetPairs`` entry."""
-    alt, _ = rest_pair(inst)
-    base = REST_ASSET.get(inst.base, inst.base)
-    legacy = base in LEGACY and inst.quote in ("USD", "EUR")
+    alt, key = rest_pair(inst)
+    base = alt[: -len(inst.quote)]
+    legacy = key != alt
     return {
         "altname": alt,
         "wsname": f"{base}/{inst.quote}",
@@ -270,8 +245,8 @@ class Kraken(VenueSim[KrakenConn]):
 
     def routes(self, app: web.Application) -> None:
         """Add the venue's routes."""
-        app.router.add_get(DEPTH_PATH, self.rest_depth)
-        app.router.add_get(PAIRS_PATH, self.rest_pairs)
+        app.router.add_get(KRAKEN.path, self.rest_depth)
+        app.router.add_get(KRAKEN.asset_pairs_path, self.rest_pairs)
         app.router.add_get(WS_PATH, self.ws)
 
     def new_conn(self, ws: web.WebSocketResponse, request: web.Request) -> KrakenConn:
@@ -286,7 +261,7 @@ class Kraken(VenueSim[KrakenConn]):
 
     async def rest_depth(self, req: web.Request) -> web.Response:
         """The REST order book."""
-        u = unified_rest(req.query.get("pair", ""))
+        u = self.listed(altname(req.query.get("pair", "")), ws=False)
         if u is None:
             return self._json({"error": ["EQuery:Unknown asset pair"]})
         raw = req.query.get("count", "100")
@@ -315,7 +290,7 @@ class Kraken(VenueSim[KrakenConn]):
         wanted = [p for p in req.query.get("pair", "").split(",") if p]
         insts: list[Instrument] = []
         for p in wanted:
-            u = unified_rest(p)
+            u = self.listed(altname(p), ws=False)
             if u is None:
                 return self._json({"error": ["EQuery:Unknown asset pair"]})
             insts.append(instrument(u))
@@ -427,7 +402,7 @@ class Kraken(VenueSim[KrakenConn]):
             self._error(conn, doc, t_in, "Invalid depth")
             return
         for sym in symbols:
-            u = unified_v2(sym)
+            u = self.listed(sym, ws=True) if isinstance(sym, str) else None
             if u is None:
                 self._error(conn, doc, t_in, f"Currency pair not supported {sym}", symbol=sym)
                 continue

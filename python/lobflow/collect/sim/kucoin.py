@@ -34,14 +34,18 @@ from aiohttp import web
 from lobflow.collect.sim.book import ASK, BID
 from lobflow.collect.sim.faults import Fault
 from lobflow.collect.sim.feed import Conn, Feed, Stream
-from lobflow.collect.sim.instruments import Instrument, instrument, stripped
+from lobflow.collect.sim.instruments import Instrument, stripped
 from lobflow.collect.sim.venue import VenueSim, dumps, now_ms, parse_json
+from lobflow.collect.venues import VENUES
+
+KUCOIN = VENUES["kucoin"]
 
 if TYPE_CHECKING:
     from lobflow.collect.sim.book import DeepBook, Event
     from lobflow.collect.sim.server import SimExchange
 
-REST_PATHS = {"/api/v1/market/orderbook/level2_20": 20, "/api/v1/market/orderbook/level2_100": 100}
+#: The part books: the venue module's top-20 path, and the top-100 one beside it.
+REST_PATHS = {KUCOIN.path: 20, "/api/v1/market/orderbook/level2_100": 100}
 BULLET_PATH = "/api/v1/bullet-public"
 WS_PATH = "/"
 #: Topic prefix -> levels of the whole book each message carries.
@@ -55,15 +59,6 @@ def rows(inst: Instrument, side: list[tuple[int, int]]) -> str:
     """``["67996.7","1.14213262"],...``: KuCoin writes decimals without trailing zeros."""
     pd, qd = inst.price_decimals, inst.qty_decimals
     return ",".join(f'["{stripped(p, pd)}","{stripped(q, qd)}"]' for p, q in side)
-
-
-def known(unified: str) -> bool:
-    """True if the simulated venue lists the symbol."""
-    try:
-        instrument(unified)
-    except ValueError:
-        return False
-    return "-" in unified and unified == unified.upper()
 
 
 @dataclass
@@ -169,7 +164,7 @@ class Kucoin(VenueSim[KucoinConn]):
     async def rest_orderbook(self, req: web.Request) -> web.Response:
         """The REST order book."""
         u = req.query.get("symbol", "")
-        if not known(u):
+        if self.listed(u, ws=False) is None:
             return self._json({"code": "400100", "msg": "Invalid Parameter."})
         feed = self.feed(u)
         book = self.sim.rest_book(feed)
@@ -264,7 +259,7 @@ class Kucoin(VenueSim[KucoinConn]):
             return
         prefix, _, syms = topic.partition(":")
         symbols = [s for s in syms.split(",") if s]
-        if prefix not in TOPICS or not symbols or not all(known(s) for s in symbols):
+        if prefix not in TOPICS or not symbols or not all(self.listed(s, ws=True) for s in symbols):
             self._error(conn, rid, 404, f"topic {topic} does not exist")
             return
         if len(symbols) > MAX_TOPICS_PER_REQUEST:

@@ -134,6 +134,25 @@ class SimExchange:
             f = self.feeds[(venue, unified)] = Feed(venue, inst, book)
         return f
 
+    def set_rate(self, venue: str, symbol: str, events_per_s: float) -> None:
+        """Set one feed's book-event rate from now on (0 freezes the book: a quiet market).
+
+        Raises
+        ------
+        ValueError
+            If the venue or symbol is unknown or the rate is negative or not finite.
+        """
+        if venue not in self.venues:
+            msg = f"unknown venue {venue!r}: one of {list(VENUE_NAMES)}"
+            raise ValueError(msg)
+        if not 0 <= events_per_s < float("inf"):
+            msg = f"events_per_s must be finite and >= 0, got {events_per_s}"
+            raise ValueError(msg)
+        feed = self.feed(venue, symbol)
+        feed.advance()
+        feed.book.rate = events_per_s
+        feed.book.restart_clock()
+
     def rest_book(self, feed: Feed) -> DeepBook:
         """The book a REST request sees: now, or the last frame written by a burst."""
         if feed.bursting is not None:
@@ -252,7 +271,12 @@ class SimExchange:
     def _spawn(self, coro: Coroutine[object, object, object]) -> None:
         t = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
+        t.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[object]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (e := task.exception()) is not None:
+            log.error("simulated venue task failed: %s", e, exc_info=e)
 
     # -- bursts --------------------------------------------------------------------------
 
@@ -281,7 +305,7 @@ class SimExchange:
         for s in streams:
             s.publish()
         counts: dict[Stream, int] = {s: s.u for s in streams if isinstance(s, OrderbookStream)}
-        b = Burst(feed, streams, frames, self.cfg.burst_cycle)
+        b = Burst(feed, streams, frames, self.cfg.burst_cycle, self.cfg.burst_slow_consumer_s)
         feed.bursting = b
         try:
             for c in feed.conns():

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from aiohttp import WSMsgType, web
 
 from lobflow.collect.sim.feed import Conn
+from lobflow.collect.sim.instruments import instrument
+from lobflow.collect.venues import VENUES
 
 if TYPE_CHECKING:
     from lobflow.collect.sim.feed import Feed, Stream
@@ -36,6 +38,8 @@ class SimConfig:
     burst_on_subscribe: int = 0
     #: Book events of a burst's forward half (the burst replays them forward, then undone).
     burst_cycle: int = 4_000
+    #: A socket that takes nothing of a burst for this long is cut (a slow consumer).
+    burst_slow_consumer_s: float = 10.0
     #: Binance: server ping every this many seconds; no matching pong within the timeout
     #: closes the socket; more than this many incoming messages a second closes it too.
     binance_ping_s: float = 20.0
@@ -90,6 +94,23 @@ class VenueSim(Generic[C]):
     def routes(self, app: web.Application) -> None:
         """Add the venue's REST and WebSocket routes."""
         raise NotImplementedError
+
+    def listed(self, venue_symbol: str, *, ws: bool) -> str | None:
+        """The unified symbol of a listed market spelled exactly as this venue does, else None.
+
+        Spellings and their inverse are the venue module's (`lobflow.collect.venues`):
+        ``ws`` picks the WebSocket spelling (Binance's lower case, Kraken's ``BTC/USDT``).
+        """
+        v = VENUES[self.name]
+        u = v.unified(venue_symbol)
+        if u is None:
+            return None
+        try:
+            instrument(u)
+            spelled = v.ws_symbol(u) if ws else v.symbol(u)
+        except ValueError:
+            return None
+        return u if spelled == venue_symbol else None
 
     def feed(self, unified: str) -> Feed:
         """The venue's feed of a unified symbol."""
