@@ -123,6 +123,9 @@ def _later(ts: NDArray[np.int64], ns: int) -> NDArray[np.int64]:
     return out
 
 
+#: The finest tick and lot handed to hftbacktest (its books count both in int64 steps).
+FINEST = 1e-9
+
 _LOOP: Callable[..., int] | None = None
 
 
@@ -346,6 +349,10 @@ def prepare(
     tick = grid(values.select(c for c in BOOK_COLUMNS if "_px_" in c).to_numpy().ravel())
     lot = grid(values.select(c for c in BOOK_COLUMNS if "_sz_" in c).to_numpy().ravel())
     lot = min(lot, grid(np.array([float(config.order_size)])))
+    # Values off any decimal grid (float noise such as 0.30000000000000004) would give a step
+    # of 1e-17: hftbacktest's integer ticks and lots would overflow. 1e-9 still tells every
+    # real price and size apart.
+    tick, lot = max(tick, FINEST), max(lot, FINEST)
     target, has = _targets(signals, config)
     ready = Prepared(
         books,
