@@ -253,3 +253,17 @@ def test_the_processed_schema_is_the_collectors() -> None:
     from lobflow.collect.writer import SCHEMAS
 
     assert SCHEMAS["processed"] == PROCESSED
+
+
+def test_the_lazy_frame_applies_what_polars_pushes_down(tmp_path: Path) -> None:
+    src = tmp_path / "inc.csv"
+    incremental(src, 2_000, seed=12)
+    lf = read_tardis(src)
+    assert lf.collect_schema().names() == COLUMNS
+    whole = lf.collect()
+    assert lf.head(3).collect().equals(whole.head(3))
+    picked = lf.filter(pl.col("bid_sz_0") > 2.0).select("ts", "bid_sz_0").collect()
+    assert picked.equals(whole.filter(pl.col("bid_sz_0") > 2.0).select("ts", "bid_sz_0"))
+    sunk = tmp_path / "books.parquet"
+    lf.sink_parquet(sunk)
+    assert pl.read_parquet(sunk).equals(whole)
