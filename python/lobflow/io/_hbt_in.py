@@ -219,7 +219,7 @@ def books(
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[pl.DataFrame]:
     """The books replayed from one event file."""
-    rows = FeedRows(exchange, symbol or path.name.split(".")[0], counts)
+    rows = FeedRows(exchange, symbol or path.stem, counts)
     book = Book()
     pending = False
     key = (-(2**63), -(2**63))
