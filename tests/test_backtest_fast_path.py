@@ -266,6 +266,11 @@ def test_other_dtypes_and_input_forms(tmp_path: Path) -> None:
     check(books.lazy(), s, cfg(), df=books)
     plain = books.drop("exchange", "symbol")
     check(plain.to_numpy(structured=True), s, cfg(), df=plain)
+    # Polars sums chunk by chunk: a frame of several chunks keeps its own mean mid.
+    parts = [books.slice(0, 1_234), books.slice(1_234, 999), books.slice(2_233)]
+    chunked = pl.concat(parts, rechunk=False)
+    assert chunked["bid_px_0"].n_chunks() == 3
+    check(chunked, s, cfg())
 
 
 def test_signals_from_weights() -> None:
@@ -290,3 +295,32 @@ def test_real_books(path: Path) -> None:
     check(books, s, cfg(order_size=size, max_position=size))
     res = check(books, s, cfg(order_size=5.0, max_position=10.0, on_zero="flatten"))
     assert res.metrics.trades > 0
+
+
+@pytest.mark.parametrize(
+    ("exchange", "symbol"),
+    [
+        (["a"] * 9 + ["b"], ["x"] * 10),
+        (["a"] * 10, ["x"] * 5 + [None] * 5),
+        ([None] * 10, ["x"] * 9 + ["y"]),
+    ],
+)
+@pytest.mark.parametrize("dtype", [pl.String, pl.Categorical])
+def test_a_second_feed_anywhere_is_refused(
+    exchange: list[str | None], symbol: list[str | None], dtype: pl.DataType
+) -> None:
+    # The check compares each key with its first value; the refusal lists what `unique` finds.
+    books = make_books(10, seed=9).with_columns(
+        exchange=pl.Series(exchange, dtype=pl.String).cast(dtype),
+        symbol=pl.Series(symbol, dtype=pl.String).cast(dtype),
+    )
+    with pytest.raises(ValueError, match=r"the feed holds 2 feeds"):
+        backtest.run(books, np.zeros(10, np.int8), cfg())
+
+
+def test_one_feed_of_nulls_or_categoricals_runs() -> None:
+    books = make_books(10, seed=9)
+    check(
+        books.with_columns(pl.col("exchange", "symbol").cast(pl.Categorical)), persistent(10), cfg()
+    )
+    check(books.with_columns(exchange=pl.lit(None, pl.String)), persistent(10), cfg())
