@@ -18,15 +18,17 @@ from lobflow._engine import Engine, RunResult
 from lobflow._feed import FeedLike, engine_columns, to_frame
 from lobflow._progress import progress_bar
 from lobflow._schema import finite, int_within
-from lobflow.backtest._metrics import BacktestMetrics, round_trips, sharpe
+from lobflow.backtest._metrics import BacktestMetrics, per_day, round_trips, sharpe
 from lobflow.backtest._signals import check_signals
 from lobflow.errors import BacktestError
 
 if TYPE_CHECKING:
     import os
 
-    from rich.progress import Progress
+    from numpy.typing import NDArray
 
+    from lobflow._feed import EngineColumns
+    from lobflow._progress import Bar
     from lobflow.weights import Weights
 
 
@@ -119,7 +121,7 @@ def _run(
     books: FeedLike,
     signals_or_weights: np.ndarray | Weights | str | os.PathLike[str],
     cfg: BacktestConfig,
-    bar: Progress,
+    bar: Bar,
 ) -> BacktestResult:
     task = bar.add_task("reading the books", total=4)
     df = to_frame(books)
@@ -136,7 +138,31 @@ def _run(
     if len(signals) != df.height:
         msg = f"{len(signals)} signals for {df.height} rows"
         raise BacktestError(msg)
-    out = _core.backtest(
+    out = _simulate(cols, signals, cfg)
+    fills = _fills(cols.ts, out)
+    bar.update(task, advance=1, description="metrics")
+    metrics = _metrics(df, cols.ts, out, fills, cfg)
+    bar.update(task, advance=1)
+    return BacktestResult(
+        cols.ts,
+        out.position,
+        out.equity,
+        out.fees,
+        signals,
+        scores,
+        fills,
+        metrics,
+        per_day(cols.ts, out.equity),
+        cfg,
+        engine_run,
+    )
+
+
+def _simulate(
+    cols: EngineColumns, signals: NDArray[np.int8], cfg: BacktestConfig
+) -> _core.BacktestOutput:
+    """The Rust simulator over the engine's columns (it checks every row and signal)."""
+    return _core.backtest(
         cols.ts,
         cols.cols,
         signals,
@@ -150,9 +176,11 @@ def _run(
         taker_fee_bps=cfg.taker_fee_bps,
         maker_fee_bps=cfg.maker_fee_bps,
     )
-    ts, equity, position = cols.ts, out.equity, out.position
+
+
+def _fills(ts: NDArray[np.int64], out: _core.BacktestOutput) -> pl.DataFrame:
     rows = out.fill_row
-    fills = pl.DataFrame(
+    return pl.DataFrame(
         {
             "row": rows,
             "ts": ts[rows],
@@ -163,24 +191,26 @@ def _run(
             "slippage": out.fill_slippage,
         }
     )
-    bar.update(task, advance=1, description="metrics")
+
+
+def _metrics(
+    df: pl.DataFrame,
+    ts: NDArray[np.int64],
+    out: _core.BacktestOutput,
+    fills: pl.DataFrame,
+    cfg: BacktestConfig,
+) -> BacktestMetrics:
+    equity, position, rows, qty = out.equity, out.position, out.fill_row, out.fill_qty
     # A fill that takes the position through zero is two trades (close, then open).
-    flips = np.sign(position[rows]) * np.sign(position[rows] - out.fill_qty) < 0
-    hit, hold = round_trips(ts, fills, equity)
+    flips = np.sign(position[rows]) * np.sign(position[rows] - qty) < 0
+    hit, hold = round_trips(ts, rows, qty, equity)
     peak = np.maximum.accumulate(equity) if len(equity) else equity
-    filled = float(np.abs(fills["qty"].to_numpy()).sum())
-    per_day = (
-        pl.DataFrame({"ts": ts, "equity": equity})
-        .with_columns(day=pl.col("ts").cast(pl.Datetime("ns")).dt.date())
-        .group_by("day", maintain_order=True)
-        .agg(pl.col("equity").last())
-        .with_columns(pnl=pl.col("equity").diff().fill_null(pl.col("equity")))
-    )
+    filled = float(np.abs(qty).sum())
     pnl = float(equity[-1]) if len(equity) else 0.0
     gross_pnl = float(equity[-1] + out.fees[-1]) if len(equity) else 0.0
     slippage = float(fills["slippage"].sum())
     notional = cfg.order_size * _mean_mid(df)
-    metrics = BacktestMetrics(
+    return BacktestMetrics(
         pnl=pnl,
         pnl_bps=pnl / notional * 1e4 if notional > 0 else float("nan"),
         gross_pnl=gross_pnl,
@@ -198,23 +228,13 @@ def _run(
         elapsed_s=float((ts[-1] - ts[0]) / 1e9) if len(ts) else 0.0,
         snapshots=len(ts),
     )
-    bar.update(task, advance=1)
-    return BacktestResult(
-        ts,
-        position,
-        equity,
-        out.fees,
-        signals,
-        scores,
-        fills,
-        metrics,
-        per_day,
-        cfg,
-        engine_run,
-    )
 
 
 def _mean_mid(df: pl.DataFrame) -> float:
-    """The mean level-0 mid of the rows where both sides are quoted (0 without any)."""
-    mid = ((df["bid_px_0"] + df["ask_px_0"]) / 2).drop_nans().mean() if df.height else None
+    """The mean level-0 mid of the feed (0 without rows).
+
+    In the input's own dtype, as polars adds it. The simulator has refused any row whose
+    level-0 price is null, NaN, infinite or not positive, so there is nothing to drop first.
+    """
+    mid = ((df["bid_px_0"] + df["ask_px_0"]) / 2).mean() if df.height else None
     return float(mid) if isinstance(mid, int | float) and mid > 0 else 0.0
