@@ -132,10 +132,11 @@ def per_day(ts: NDArray[np.int64], equity: np.ndarray) -> pl.DataFrame:
     ends = np.unique(np.searchsorted(ts, midnights, side="left") - 1)
     ends = np.append(ends, len(ts) - 1)
     eq = equity[ends]
+    days = (ts[ends] // NS_PER_DAY).astype(np.int32)  # a Date is days since 1970 in an int32
     return pl.DataFrame(
-        {
-            "day": pl.Series((ts[ends] // NS_PER_DAY).astype(np.int32)).cast(pl.Date),
-            "equity": eq,
-            "pnl": np.concatenate((eq[:1], np.diff(eq))),
-        }
+        [
+            pl.Series("day", days, dtype=pl.Date),
+            pl.Series("equity", eq),
+            pl.Series("pnl", np.concatenate((eq[:1], np.diff(eq)))),
+        ]
     )

@@ -180,17 +180,17 @@ def _simulate(
 
 def _fills(ts: NDArray[np.int64], out: _core.BacktestOutput) -> pl.DataFrame:
     rows = out.fill_row
-    return pl.DataFrame(
-        {
-            "row": rows,
-            "ts": ts[rows],
-            "decision_row": out.fill_decision_row,
-            "qty": out.fill_qty,
-            "price": out.fill_price,
-            "fee": out.fill_fee,
-            "slippage": out.fill_slippage,
-        }
-    )
+    columns = {
+        "row": rows,
+        "ts": ts[rows],
+        "decision_row": out.fill_decision_row,
+        "qty": out.fill_qty,
+        "price": out.fill_price,
+        "fee": out.fill_fee,
+        "slippage": out.fill_slippage,
+    }
+    # From Series: a dict of arrays costs polars a third more to take in, on every run.
+    return pl.DataFrame([pl.Series(name, a) for name, a in columns.items()])
 
 
 def _metrics(
@@ -220,7 +220,7 @@ def _metrics(
         sharpe=sharpe(ts, equity),
         max_drawdown=float((peak - equity).max()) if len(equity) else 0.0,
         trades=int(fills.height + int(flips.sum())),
-        turnover=float((fills["qty"].abs() * fills["price"]).sum()),
+        turnover=_turnover(qty, out.fill_price),
         hit_rate=hit,
         avg_holding_s=hold / 1e9,
         fill_ratio=filled / out.requested_qty if out.requested_qty > 0 else float("nan"),
@@ -228,6 +228,13 @@ def _metrics(
         elapsed_s=float((ts[-1] - ts[0]) / 1e9) if len(ts) else 0.0,
         snapshots=len(ts),
     )
+
+
+def _turnover(qty: NDArray[np.float64], price: NDArray[np.float64]) -> float:
+    """Notional traded, summed by polars (NumPy's sum pairs the terms otherwise)."""
+    # |qty| * price rounds alike in NumPy and polars, and NumPy's `abs` skips polars' call
+    # overhead, which was larger than the sum's on every run.
+    return float(pl.Series(np.abs(qty) * price).sum())
 
 
 def _mean_mid(df: pl.DataFrame) -> float:
