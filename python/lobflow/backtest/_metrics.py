@@ -84,6 +84,16 @@ def sharpe(ts: np.ndarray, equity: np.ndarray) -> float:
     return float(r.mean() / sd * math.sqrt(NS_PER_YEAR / step)) if sd > 0 else float("nan")
 
 
+def max_drawdown(equity: NDArray[np.float64]) -> float:
+    """Largest fall of equity from a previous peak (0 for an empty path)."""
+    if len(equity) == 0:
+        return 0.0
+    falls = np.maximum.accumulate(equity)
+    # In place: the running peak is not needed after, and a long path is spared a copy.
+    np.subtract(falls, equity, out=falls)
+    return float(falls.max())
+
+
 def round_trips(
     ts: NDArray[np.int64], rows: NDArray[np.int64], qty: NDArray[np.float64], equity: np.ndarray
 ) -> tuple[float, float]:

@@ -18,7 +18,13 @@ from lobflow._engine import Engine, RunResult
 from lobflow._feed import FeedLike, engine_columns, to_frame
 from lobflow._progress import progress_bar
 from lobflow._schema import finite, int_within
-from lobflow.backtest._metrics import BacktestMetrics, per_day, round_trips, sharpe
+from lobflow.backtest._metrics import (
+    BacktestMetrics,
+    max_drawdown,
+    per_day,
+    round_trips,
+    sharpe,
+)
 from lobflow.backtest._signals import check_signals
 from lobflow.errors import BacktestError
 
@@ -204,7 +210,6 @@ def _metrics(
     # A fill that takes the position through zero is two trades (close, then open).
     flips = np.sign(position[rows]) * np.sign(position[rows] - qty) < 0
     hit, hold = round_trips(ts, rows, qty, equity)
-    peak = np.maximum.accumulate(equity) if len(equity) else equity
     filled = float(np.abs(qty).sum())
     pnl = float(equity[-1]) if len(equity) else 0.0
     gross_pnl = float(equity[-1] + out.fees[-1]) if len(equity) else 0.0
@@ -218,7 +223,7 @@ def _metrics(
         fees=float(out.fees[-1]) if len(equity) else 0.0,
         slippage=slippage,
         sharpe=sharpe(ts, equity),
-        max_drawdown=float((peak - equity).max()) if len(equity) else 0.0,
+        max_drawdown=max_drawdown(equity),
         trades=int(fills.height + int(flips.sum())),
         turnover=_turnover(qty, out.fill_price),
         hit_rate=hit,
