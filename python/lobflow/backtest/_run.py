@@ -185,6 +185,7 @@ def _simulate(
 
 
 def _fills(ts: NDArray[np.int64], out: _core.BacktestOutput) -> pl.DataFrame:
+    """The fills, one row each, in the order the simulator made them."""
     rows = out.fill_row
     columns = {
         "row": rows,
@@ -206,6 +207,7 @@ def _metrics(
     fills: pl.DataFrame,
     cfg: BacktestConfig,
 ) -> BacktestMetrics:
+    """The metrics of the simulated path and fills (see `BacktestMetrics`)."""
     equity, position, rows, qty = out.equity, out.position, out.fill_row, out.fill_qty
     # A fill that takes the position through zero is two trades (close, then open).
     flips = np.sign(position[rows]) * np.sign(position[rows] - qty) < 0
