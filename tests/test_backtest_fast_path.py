@@ -274,12 +274,19 @@ def test_other_dtypes_and_input_forms(tmp_path: Path) -> None:
     check(chunked, s, cfg())
 
 
-def test_signals_from_weights() -> None:
-    books = make_books(4_000, seed=8)
+@pytest.mark.parametrize("rows", [1, 1_024, 4_000])
+def test_signals_from_weights(rows: int) -> None:
+    # The backtest sizes the engine's ring to the feed: the scores and signals must be those
+    # of an engine on the default ring.
+    books = make_books(rows, seed=8)
     w = lobflow.Weights((1000, 2000, 5000), 0.2, 0.0, (0.0,) * 4 + (1.0,) + (0.0,) * 13)
     res = check(books, w, cfg(cores=CORES))
     assert res.engine is not None
-    assert res.fills.height > 0
+    assert res.scores is not None
+    alone = lobflow.Engine(w, cores=CORES).run(books)
+    assert _same_array(res.scores, alone.scores)
+    assert _same_array(res.signals, alone.signals)
+    assert res.fills.height > 0 or rows == 1
 
 
 REAL = sorted(DATA.glob("*.parquet")) if DATA.is_dir() else []
