@@ -185,7 +185,10 @@ class BinanceStream(VenueStream):
         if len(sync.buffer) > MAX_BUFFER:
             del sync.buffer[:-1]
             sync.snapshot = None
-        return self._try_sync(fb, ts_local) or self._fetch(fb)
+        actions = self._try_sync(fb, ts_local)
+        if not fb.synced and isinstance(fb.state, _Sync) and fb.state.snapshot is None:
+            actions += self._fetch(fb)  # at most one in flight
+        return actions
 
     def _try_sync(self, fb: FeedBook, ts_local: int) -> list[Action]:
         sync = self._sync_state(fb)

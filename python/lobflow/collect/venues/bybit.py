@@ -85,8 +85,6 @@ class Bybit(Venue):
 
 #: The topic's depth: 50 levels pushed every 20 ms on spot.
 DEPTH = 50
-#: Spot takes at most 10 topics per subscribe request.
-ARGS_PER_REQUEST = 10
 _TOPIC = re.compile(r"orderbook\.\d+\.[A-Z0-9]+")
 
 
@@ -106,6 +104,8 @@ class BybitStream(VenueStream):
     def setup(self) -> None:  # noqa: D102
         self.topics = {f"orderbook.{DEPTH}.{self.venue.ws_symbol(s)}": s for s in self.symbols}
         self._req = 0
+        #: The topic of each request (one topic per request, so a refusal names its feed).
+        self.requests: dict[str, str] = {}
 
     def ws_endpoint(self, conn: int, ws_base: str | None) -> str:  # noqa: D102
         ws_base = ws_base or self.venue.ws_url
@@ -116,11 +116,11 @@ class BybitStream(VenueStream):
 
     def _request(self, conn: int, op: str, topics: list[str]) -> list[Action]:
         out: list[Action] = []
-        for i in range(0, len(topics), ARGS_PER_REQUEST):
+        for topic in topics:
             self._req += 1
-            args = topics[i : i + ARGS_PER_REQUEST]
-            doc = {"req_id": f"{op}-{self._req}", "op": op, "args": args}
-            out.append(Send(conn, json.dumps(doc)))
+            req_id = f"{op}-{self._req}"
+            self.requests[req_id] = topic
+            out.append(Send(conn, json.dumps({"req_id": req_id, "op": op, "args": [topic]})))
         return out
 
     def on_open(self, conn: int, ts_local: int) -> list[Action]:  # noqa: D102
@@ -131,10 +131,12 @@ class BybitStream(VenueStream):
         doc = json.loads(text)
         topic = doc.get("topic")
         if topic is None:
-            if doc.get("success") is False:
+            if doc.get("success") is False and doc.get("op") == "subscribe":
                 why = str(doc.get("ret_msg"))
-                for name in _TOPIC.findall(why):
-                    if name in self.topics:
+                named = set(_TOPIC.findall(why))
+                named.add(self.requests.get(str(doc.get("req_id")), ""))
+                for name in named & set(self.topics):
+                    if "already" not in why:
                         self.stop_feed(self.topics[name], f"Bybit: {why}")
             return []  # acks and pongs
         symbol = self.topics.get(topic)

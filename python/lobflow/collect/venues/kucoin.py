@@ -98,8 +98,6 @@ class KuCoin(Venue):
 
 BULLET_PATH = "/api/v1/bullet-public"
 TOPIC = "/spotMarket/level2Depth5:"
-#: A topic takes up to 100 symbols.
-SYMBOLS_PER_TOPIC = 100
 
 
 class KuCoinStream(VenueStream):
@@ -116,6 +114,8 @@ class KuCoinStream(VenueStream):
         self.by_topic = {f"{TOPIC}{self.venue.ws_symbol(s)}": s for s in self.symbols}
         #: (endpoint, token) of each connection, from its bullet answer.
         self.bullets: dict[int, tuple[str, str]] = {}
+        #: The symbol of each subscribe request, by its id.
+        self.requests: dict[str, str] = {}
 
     def connect_fetches(self, conn: int) -> list[Fetch]:  # noqa: D102
         return [Fetch(conn, "bullet", None, BULLET_PATH, method="POST")]
@@ -173,27 +173,21 @@ class KuCoinStream(VenueStream):
             self.synced(fb, ts, ts_local, None)
             return []
         if kind == "welcome":
-            live = [self.venue.ws_symbol(s) for s, f in self.feeds.items() if not f.stopped]
-            return [
-                Send(
-                    conn,
-                    json.dumps(
-                        {
-                            "id": f"sub-{conn}-{i}",
-                            "type": "subscribe",
-                            "topic": TOPIC + ",".join(live[i : i + SYMBOLS_PER_TOPIC]),
-                            "response": True,
-                        }
-                    ),
-                )
-                for i in range(0, len(live), SYMBOLS_PER_TOPIC)
-            ]
+            # One symbol per subscription, so that a refusal names its feed.
+            actions: list[Action] = []
+            for s, f in self.feeds.items():
+                if not f.stopped:
+                    sub = f"sub-{conn}-{len(self.requests)}"
+                    self.requests[sub] = s
+                    doc = {"id": sub, "type": "subscribe", "topic": TOPIC + self.venue.ws_symbol(s)}
+                    actions.append(Send(conn, json.dumps({**doc, "response": True})))
+            return actions
         if kind == "error":
             code, why = doc.get("code"), str(doc.get("data"))
             if str(code) == "404":
-                named = [s for s in self.feeds if self.venue.ws_symbol(s) in why]
-                for s in named:
-                    self.stop_feed(s, f"KuCoin 404: {why}")
+                symbol = self.requests.get(str(doc.get("id")))
+                if symbol is not None:
+                    self.stop_feed(symbol, f"KuCoin 404: {why}")
                 return []
             # 401 (token invalid or expired), 509 (busy), 400 (ping timeout): a new
             # connection, with a new token.

@@ -33,7 +33,7 @@ from yarl import URL
 
 from lobflow.collect._http import RedirectRefused, read_capped
 from lobflow.collect.venues import Kind
-from lobflow.collect.ws.feeds import Fetch, Reconnect, Send
+from lobflow.collect.ws.feeds import STOPPED, Fetch, Reconnect, Send
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -218,7 +218,7 @@ class VenueClient:
             if ping_text
             else None
         )
-        why = "closed"
+        why = STOPPED
         try:
             why = await self._read(conn, ws, silence)
         finally:
@@ -226,8 +226,10 @@ class VenueClient:
                 pinger.cancel()
             self.sockets.pop(conn, None)
             await ws.close()
+            if self.stop.is_set():
+                why = STOPPED
             self.record(time.time_ns(), conn, "close", None, None, why)
-            self.machine.close(conn)
+            self.machine.close(conn, why)
         return why
 
     def _feed_open(self, conn: int, url: str) -> None:
@@ -263,7 +265,7 @@ class VenueClient:
                     self._do(actions)
                 continue
             if msg.type is aiohttp.WSMsgType.ERROR:
-                e = ws.exception()
+                e = msg.data if isinstance(msg.data, BaseException) else ws.exception()
                 if (
                     isinstance(e, aiohttp.WebSocketError)
                     and e.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 #: A venue time further than this from the receive time is not a book time (as for REST).
 MAX_CLOCK_SKEW_NS = 3600 * 10**9
+#: Why a connection closed when the run itself ended (not a reconnect).
+STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
@@ -168,8 +170,11 @@ class VenueStream(ABC):
         except RecursionError:
             return self.malformed(conn, symbol, f"{what} answer nested too deep")
 
-    def close(self, conn: int) -> None:
-        """A connection is closed: its feeds move to another synced connection or wait."""
+    def close(self, conn: int, why: str = "") -> None:
+        """A connection is closed: its feeds move to another synced connection or wait.
+
+        A feed left without one counts a reconnect, unless the run is ending (`STOPPED`).
+        """
         self.open_conns.discard(conn)
         for c, symbol in [k for k in self.books if k[0] == conn]:
             del self.books[(c, symbol)]
@@ -179,7 +184,7 @@ class VenueStream(ABC):
                 newer = [fb for (c2, s), fb in self.books.items() if s == symbol and fb.synced]
                 if newer:
                     self._switch(max(newer, key=lambda fb: fb.conn))
-                elif not feed.stopped:
+                elif not feed.stopped and why != STOPPED:
                     feed.stats.reconnects += 1
 
     # -- what a venue implements -----------------------------------------------------------

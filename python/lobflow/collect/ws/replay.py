@@ -69,7 +69,7 @@ def _replay(name: str, events: pl.DataFrame) -> list[tuple[object, ...]]:
         elif event == "frame":
             machine.frame(conn, body, ts_local)
         elif event == "close":
-            machine.close(conn)
+            machine.close(conn, body)
         else:
             machine.rest(conn, event, symbol, status or 0, body, ts_local)
     return out
