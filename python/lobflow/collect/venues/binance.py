@@ -211,9 +211,9 @@ class BinanceStream(VenueStream):
         book.clear()
         ps, ss = self.book_scales(fb.symbol)
         for p, q in snap["bids"]:
-            book.bids.set(price_units(p, ps), size_units(q, ss))
+            book.set_bid(price_units(p, ps), size_units(q, ss))
         for p, q in snap["asks"]:
-            book.asks.set(price_units(p, ps), size_units(q, ss))
+            book.set_ask(price_units(p, ps), size_units(q, ss))
         fb.pos = last_id
         fb.state = None
         self._apply(fb, events[0], ts_local, sync=True)
@@ -232,9 +232,9 @@ class BinanceStream(VenueStream):
         ps, ss = self.book_scales(fb.symbol)
         book = fb.book
         for p, q in e["b"]:
-            book.bids.set(price_units(p, ps), size_units(q, ss))
+            book.set_bid(price_units(p, ps), size_units(q, ss))
         for p, q in e["a"]:
-            book.asks.set(price_units(p, ps), size_units(q, ss))
+            book.set_ask(price_units(p, ps), size_units(q, ss))
         fb.pos = int(e["u"])
         ts = int(e["E"]) * 1_000_000
         if sync:

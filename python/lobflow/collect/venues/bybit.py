@@ -170,9 +170,9 @@ class BybitStream(VenueStream):
         ps, ss = self.book_scales(fb.symbol)
         book = fb.book
         for p, q in data["b"]:
-            book.bids.set(price_units(p, ps), size_units(q, ss))
+            book.set_bid(price_units(p, ps), size_units(q, ss))
         for p, q in data["a"]:
-            book.asks.set(price_units(p, ps), size_units(q, ss))
+            book.set_ask(price_units(p, ps), size_units(q, ss))
         book.bids.truncate(DEPTH)
         book.asks.truncate(DEPTH)
 

@@ -316,12 +316,12 @@ class KrakenStream(VenueStream):
         if snapshot:
             book.clear()
         for level in entry["bids"]:
-            book.bids.set(
+            book.set_bid(
                 price_units(number_text(level["price"]), ps),
                 size_units(number_text(level["qty"]), qs),
             )
         for level in entry["asks"]:
-            book.asks.set(
+            book.set_ask(
                 price_units(number_text(level["price"]), ps),
                 size_units(number_text(level["qty"]), qs),
             )

@@ -166,9 +166,9 @@ class KuCoinStream(VenueStream):
             book = fb.book
             book.clear()
             for p, q in data["bids"]:
-                book.bids.set(price_units(p, ps), size_units(q, ss))
+                book.set_bid(price_units(p, ps), size_units(q, ss))
             for p, q in data["asks"]:
-                book.asks.set(price_units(p, ps), size_units(q, ss))
+                book.set_ask(price_units(p, ps), size_units(q, ss))
             fb.pos = ts
             self.synced(fb, ts, ts_local, None)
             return []

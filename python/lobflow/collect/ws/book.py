@@ -65,20 +65,37 @@ class Side:
 
 
 class Book:
-    """Both sides of one feed's book at one price scale and one size scale."""
+    """Both sides of one feed's book at one price scale and one size scale.
 
-    __slots__ = ("asks", "bids", "px_div", "sz_div")
+    The top 5 is computed again only after a change that may have moved it (`Side.set`
+    tells): most of a deep book's updates land below the top 5.
+    """
+
+    __slots__ = ("_top", "asks", "bids", "dirty", "px_div", "sz_div")
 
     def __init__(self, price_scale: int, size_scale: int) -> None:
         self.bids = Side(1)
         self.asks = Side(-1)
         self.px_div = 10**price_scale
         self.sz_div = 10**size_scale
+        self.dirty = True
+        self._top: tuple[float, ...] | str = "empty"
 
     def clear(self) -> None:
         """Remove every level of both sides."""
         self.bids.clear()
         self.asks.clear()
+        self.dirty = True
+
+    def set_bid(self, price: int, size: int) -> None:
+        """Set one bid level (size 0 deletes it)."""
+        if self.bids.set(price, size):
+            self.dirty = True
+
+    def set_ask(self, price: int, size: int) -> None:
+        """Set one ask level (size 0 deletes it)."""
+        if self.asks.set(price, size):
+            self.dirty = True
 
     def top(self) -> tuple[float, ...] | str:
         """The 20 row values (bid px, bid sz, ask px, ask sz; 5 each) or why there are none.
@@ -87,6 +104,13 @@ class Book:
         with size 0. An empty side is ``"empty"``, a best bid at or above the best ask
         ``"crossed"``.
         """
+        if not self.dirty:
+            return self._top
+        self.dirty = False
+        self._top = self._compute()
+        return self._top
+
+    def _compute(self) -> tuple[float, ...] | str:
         bids, asks = self.bids, self.asks
         if not bids.keys or not asks.keys:
             return "empty"

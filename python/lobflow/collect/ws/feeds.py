@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lobflow.collect.decimals import units
+from lobflow.collect.decimals import units_cached as units
 from lobflow.collect.ws.book import Book
 
 if TYPE_CHECKING:
