@@ -1,4 +1,4 @@
-"""CLI commands `lobflow collect` and `lobflow sim-exchange`."""
+"""CLI commands `lobflow collect` and `lobflow sim-exchange` (defined by the simulated venue)."""
 
 from __future__ import annotations
 
@@ -104,18 +104,9 @@ def collect(
     Console(stderr=True).print(table(stats))
 
 
-def sim_exchange(
-    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 8001,
-    seed: Annotated[int, typer.Option(help="seed of the simulated books")] = 0,
-) -> None:
-    """Serve a simulated market in all four venues' REST formats (for offline collection)."""
-    from lobflow.collect.sim import serve
-
-    typer.echo(f"simulated venue on http://127.0.0.1:{port} (kucoin, kraken, bybit, binance paths)")
-    serve(port, seed)
-
-
 def register(app: typer.Typer) -> None:
     """Add `collect` and `sim-exchange` to the `lobflow` app."""
+    from lobflow.collect.sim.cli import sim_exchange
+
     app.command("collect")(collect)
     app.command("sim-exchange")(sim_exchange)
