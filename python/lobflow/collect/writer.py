@@ -247,19 +247,25 @@ def check_out(root: Path) -> None:
 
     A file, a path under a file, or a folder without write permission is a `CollectorError`
     naming it (a collector would otherwise run for its whole duration and lose every row).
+    So is each of its ``raw/``, ``processed/``, ... (`LAYOUT`) that exists but is a file or
+    cannot be written.
     """
     root = Path(root)
-    if root.exists() and not root.is_dir():
-        msg = f"--out {root} is a file, not a folder"
-        raise CollectorError(msg)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        # An unnamed temp file where the OS has them: nothing is left if we die here.
-        with tempfile.TemporaryFile(dir=root):
-            pass
-    except OSError as e:
-        msg = f"--out {root} is not a folder the collector can write: {e.strerror or e}"
-        raise CollectorError(msg) from e
+    for place in (root, *(root / kind for kind in LAYOUT)):
+        if place is not root and not place.exists():
+            continue
+        named = f"--out {root}" if place is root else f"--out {root}: {place}"
+        if place.exists() and not place.is_dir():
+            msg = f"{named} is a file, not a folder"
+            raise CollectorError(msg)
+        try:
+            place.mkdir(parents=True, exist_ok=True)
+            # An unnamed temp file where the OS has them: nothing is left if we die here.
+            with tempfile.TemporaryFile(dir=place):
+                pass
+        except OSError as e:
+            msg = f"{named} is not a folder the collector can write: {e.strerror or e}"
+            raise CollectorError(msg) from e
 
 
 def _partitions(root: Path, kinds: tuple[str, ...]) -> list[Path]:
