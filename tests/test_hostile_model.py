@@ -156,3 +156,11 @@ def test_held_out_names_a_folder_without_its_metrics(tmp_path: Path) -> None:
         lines = [line for line in res.output.splitlines() if line.strip()]
         assert len(lines) == 1, res.output
         assert f"{folder} is not a model folder written by `lobflow train`" in lines[0]
+
+
+def test_a_model_folder_that_does_not_exist_is_named_as_such(tmp_path: Path) -> None:
+    # `lobflow train` failed (too few rows) and wrote nothing: "it has no manifest.json" sent
+    # the user looking for a file in a folder that was never made.
+    code, lines = _export(tmp_path / "model", tmp_path / "w.txt")
+    assert code == 1
+    assert lines == [f"error: model folder {tmp_path / 'model'} does not exist"]
