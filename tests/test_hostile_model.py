@@ -149,13 +149,16 @@ def test_held_out_names_a_folder_without_its_metrics(tmp_path: Path) -> None:
     books = tmp_path / "books.parquet"
     simulate_books(100, seed=3).write_parquet(books)
     w = lobflow.Weights((1000, 2000, 5000), 1.0, 0.0, (0.0,) * 18).save(tmp_path / "w.txt")
-    for folder in (tmp_path / "nowhere", tmp_path):
+    for folder, said in (
+        (tmp_path / "nowhere", f"model folder {tmp_path / 'nowhere'} does not exist"),
+        (tmp_path, f"{tmp_path} is not a model folder written by `lobflow train`"),
+    ):
         args = ["backtest", str(books), "--weights", str(w), "--held-out", str(folder)]
         res = CliRunner().invoke(app, args)
         assert res.exit_code == 1, res.output
         lines = [line for line in res.output.splitlines() if line.strip()]
         assert len(lines) == 1, res.output
-        assert f"{folder} is not a model folder written by `lobflow train`" in lines[0]
+        assert said in lines[0]
 
 
 def test_a_model_folder_that_does_not_exist_is_named_as_such(tmp_path: Path) -> None:

@@ -60,6 +60,10 @@ def _test_start(model_dir: Path) -> int:
     """
     import json
 
+    if not model_dir.is_dir():
+        state = "is not a folder" if model_dir.exists() else "does not exist"
+        msg = f"model folder {model_dir} {state}"
+        raise ValueError(msg)
     not_model = f"{model_dir} is not a model folder written by `lobflow train`"
     try:
         with (model_dir / "metrics.json").open("rb") as fh:
