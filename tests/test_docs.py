@@ -16,7 +16,14 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 def test_every_command_has_a_row_in_the_readme() -> None:
     group = typer.main.get_command(app)
     assert isinstance(group, typer.core.TyperGroup)
-    rows = set(re.findall(r"^\| `([a-z0-9-]+)` \|", README, flags=re.MULTILINE))
+    lines = README.splitlines()
+    start = lines.index("| command | what it does |")
+    table = []
+    for line in lines[start:]:  # the table ends at its first line that is not a row
+        if not line.startswith("|"):
+            break
+        table.append(line)
+    rows = {m[1] for line in table if (m := re.match(r"\| `([a-z0-9-]+)` \|", line))}
     missing = sorted(set(group.commands) - rows)
     assert not missing, f"commands without a row in README.md's table: {missing}"
 
