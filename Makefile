@@ -33,7 +33,8 @@ $(VENV)/.deps: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet "maturin>=1.9.4,<2"
 	touch $@
 
-dev: $(VENV)/.deps ## build the extension in release mode into .venv (dev tools, the cluster and peers extras, test hooks)
+dev: $(VENV)/.deps ## build the extension in release mode into .venv (with dev tools and test hooks)
+	@# cluster (Dask, for `lobflow sweep`) and peers (hftbacktest) too: their tests skip without them.
 	maturin develop --release --extras dev,cluster,peers --features test-hooks
 	$(PY) -c "import lobflow._core"
 
@@ -87,9 +88,8 @@ lock: ## re-pin constraints.txt to the newest releases pyproject.toml allows (th
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); \
 		print(*p["build-system"]["requires"], *p["project"]["dependencies"], \
-		*p["project"]["optional-dependencies"]["dev"], \
-		*p["project"]["optional-dependencies"]["cluster"], \
-		*p["project"]["optional-dependencies"]["peers"], sep="\n")' > $(LOCK_VENV)/requirements.txt
+		*(d for e in ("dev", "cluster", "peers") for d in p["project"]["optional-dependencies"][e]), \
+		sep="\n")' > $(LOCK_VENV)/requirements.txt
 	env -u PIP_CONSTRAINT $(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
 	env -u PIP_CONSTRAINT $(LOCK_VENV)/bin/python -m pip install --quiet -r $(LOCK_VENV)/requirements.txt
 	{ grep '^#' constraints.txt; $(LOCK_VENV)/bin/python -m pip freeze --all; } > constraints.txt.new

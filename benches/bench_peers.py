@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,8 @@ from lobflow._feed import engine_columns
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
+
+    from lobflow._feed import EngineColumns
 
 pytest.importorskip("hftbacktest")
 from lobflow.peers import agreement, prepare
@@ -93,6 +95,24 @@ def _case(name: str) -> Case:
     return Case(name, books, persistent(books.height), cfg)
 
 
+def simulate(cols: EngineColumns, signals: NDArray[np.int8], cfg: backtest.BacktestConfig) -> None:
+    """lobflow's Rust simulator alone, as `backtest.run` calls it."""
+    _core.backtest(
+        cols.ts,
+        cols.cols,
+        signals,
+        mode=cfg.mode,
+        order_size=cfg.order_size,
+        max_position=cfg.max_position,
+        on_zero=cfg.on_zero,
+        min_hold_ns=cfg.min_hold_ns,
+        md_latency_ns=cfg.md_latency_ns,
+        order_latency_ns=cfg.order_latency_ns,
+        taker_fee_bps=cfg.taker_fee_bps,
+        maker_fee_bps=cfg.maker_fee_bps,
+    )
+
+
 @pytest.fixture(scope="module", params=["day", "largest", "generated"])
 def case(request: pytest.FixtureRequest) -> Case:
     return _case(str(request.param))
@@ -103,14 +123,13 @@ def test_taker_side_by_side(benchmark: Any, case: Case) -> None:
     books, signals, cfg = case.books, case.signals, case.config
     ready = prepare(books, signals, cfg)
     cols = engine_columns(books)
-    conf = {k: v for k, v in asdict(cfg).items() if k != "cores"}
     peers: list[Any] = []
     loops: list[float] = []
 
     def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
         peers.append(ready.run())
         t0 = time.perf_counter()
-        _core.backtest(cols.ts, cols.cols, signals, conf)
+        simulate(cols, signals, cfg)
         loops.append(time.perf_counter() - t0)
         return (books, signals, cfg), {}
 

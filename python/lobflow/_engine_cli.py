@@ -11,23 +11,8 @@ from typing import Annotated
 
 import typer
 
-#: Larger ids name no core of any machine Linux runs on (its CPU sets stop at 8192).
-MAX_CORE_ID = 2**31 - 1
-
-
-def _cores(text: str | None) -> tuple[int, int] | None:
-    """`--cores`: two non-negative integer ids separated by a comma; None: automatic."""
-    if text is None:
-        return None
-    parts = [p.strip() for p in text.split(",")]
-    if (
-        len(parts) != 2
-        or not all(p.isdecimal() and p.isascii() for p in parts)
-        or any(int(p) > MAX_CORE_ID for p in parts)
-    ):
-        msg = f"--cores takes two ids like 2,4, got {text!r}"
-        raise typer.BadParameter(msg)
-    return (int(parts[0]), int(parts[1]))
+from lobflow._choices import OnBad
+from lobflow._cli_options import CoresOption, OnBadOption  # noqa: TC001 (typer reads them at runtime)
 
 
 def run(
@@ -36,10 +21,8 @@ def run(
     pace_ns: Annotated[
         int | None, typer.Option(help="space ticks this far apart (latency)")
     ] = None,
-    cores: Annotated[
-        str | None, typer.Option(help="producer,worker cores (default: automatic)")
-    ] = None,
-    on_bad: Annotated[str, typer.Option(help="raise | skip")] = "raise",
+    cores: CoresOption = None,
+    on_bad: OnBadOption = OnBad.RAISE,
     out: Annotated[
         Path | None, typer.Option(help="write scores and signals here (Parquet)")
     ] = None,
@@ -50,17 +33,13 @@ def run(
 
     from lobflow import Engine
     from lobflow._paths import check_output
+    from lobflow._progress import progress_bar
 
-    c = _cores(cores)
-    if on_bad not in ("raise", "skip"):
-        raise typer.BadParameter("--on-bad takes raise or skip")
     if out is not None:
         check_output(out, [("the feed", feed), ("the weights", weights)])
-    res = Engine(weights, cores=c).run(
-        feed,
-        pace_ns=pace_ns,
-        on_bad=on_bad,  # type: ignore[arg-type]
-    )
+    with progress_bar() as bar:
+        bar.add_task(f"scoring {feed}", total=None)
+        res = Engine(weights, cores=cores).run(feed, pace_ns=pace_ns, on_bad=on_bad.literal)
     Console().print(res.summary())
     if res.pinning.note:
         Console(stderr=True).print(f"[yellow]{res.pinning.note}[/]")
@@ -69,9 +48,7 @@ def run(
 
 
 def c2c(
-    cores: Annotated[
-        str | None, typer.Option(help="the two cores (default: the engine's automatic ones)")
-    ] = None,
+    cores: CoresOption = None,
     watch: Annotated[float, typer.Option(help="keep probing for this many seconds")] = 0.0,
     every: Annotated[float, typer.Option(help="seconds between probes when watching")] = 0.5,
     round_trips: Annotated[int, typer.Option(help="round trips per probe")] = 20_000,
@@ -92,7 +69,7 @@ def c2c(
 
     from lobflow import _core, diagnostics
 
-    c = _cores(cores) or _core.auto_cores()
+    c = cores or _core.auto_cores()
     if watch < 0 or every <= 0 or round_trips < 1:
         raise typer.BadParameter("--watch ≥ 0, --every > 0 and --round-trips ≥ 1")
     t0 = time.monotonic()

@@ -194,7 +194,7 @@ def _check(
     px = events["px"]
     qty = events["qty"]
     for name, bad_values in (
-        ("px", depth & ~np.isfinite(px)),
+        ("px", depth & ~(np.isfinite(px) & (px > 0))),
         ("qty", depth & ~(np.isfinite(qty) & (qty >= 0))),
     ):
         idx = np.flatnonzero(bad_values)
@@ -219,7 +219,7 @@ def books(
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[pl.DataFrame]:
     """The books replayed from one event file."""
-    rows = FeedRows(exchange, symbol or path.name.split(".")[0], counts)
+    rows = FeedRows(exchange, symbol or path.stem, counts)
     book = Book()
     pending = False
     key = (-(2**63), -(2**63))
