@@ -43,7 +43,9 @@ demo: dev ## build everything and run the whole pipeline on the bundled data
 
 lint: dev ## formatters and linters (Rust and Python), stubs against the extension
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	@# --release: the proc-macro that pyo3-polars' derive needs pulls polars' crates in for the
+	@# host; built with the release profile's build settings they are the ones `make dev` built.
+	cargo clippy --release --workspace --all-targets --all-features -- -D warnings
 	ruff format --check python tests benches
 	ruff check python tests benches
 	mypy
