@@ -84,6 +84,9 @@ def live(
             base_urls=_venue_urls("--base-url", base_url),
             ws_urls=_venue_urls("--ws-url", ws_url),
             cores=cores,
+            # The event loop reads and pushes on the first core, the worker scores on the
+            # second: two busy threads never share a core.
+            pin_caller=True,
             flush_every_s=flush_every / 1e9,
             view=view,
             rotate_after_s=rotate_after / 1e9,

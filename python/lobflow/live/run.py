@@ -53,6 +53,7 @@ async def alive(
     base_urls: dict[str, str] | None = None,
     ws_urls: dict[str, str] | None = None,
     cores: tuple[int, int] | None = None,
+    pin_caller: bool = False,
     flush_every_s: float = 5.0,
     view: bool | None = None,
     stop: asyncio.Event | None = None,
@@ -82,6 +83,10 @@ async def alive(
         Per venue, the REST scheme+host and the WebSocket scheme+host+port (a simulated venue).
     cores
         (caller, worker) cores of the session; None: chosen for the machine.
+    pin_caller
+        Pin the calling thread (the event loop's, which reads the sockets and pushes) to the
+        first core, away from the worker's: it stays pinned after the run, so a process that
+        does more than this should leave it off.
     flush_every_s
         The longest time a row (or signal) waits in memory before its part file is written:
         what a ``kill -9`` may lose.
@@ -130,6 +135,7 @@ async def alive(
     engine = Engine(weights, cores=cores)
     session = engine.session(
         [(e, s) for e in exchanges for s in symbols],
+        pin_caller=pin_caller,
         push_timeout_s=push_timeout_s,
         max_window_ms=max_window_ms,
     )

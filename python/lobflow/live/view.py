@@ -50,9 +50,11 @@ def _num(x: float) -> str:
     return f"{x:.10g}"
 
 
-def _signal(score: float, signal: int) -> str:
+def _signal(score: float, signal: int, *, short: bool = False) -> str:
     if math.isnan(score):
         return "[dim]-[/]"
+    if short:
+        return {1: "[green]+1[/]", -1: "[red]-1[/]"}.get(signal, "0")
     return {1: "[green]+1 buy[/]", -1: "[red]-1 sell[/]"}.get(signal, "0 flat")
 
 
@@ -159,25 +161,19 @@ async def view_loop(
 
 
 def summary_table(stats: LiveStats) -> Table:
-    """Per feed, what a finished run did."""
+    """Per feed, what a finished run did (narrow enough for 80 columns)."""
+    from rich import box
     from rich.table import Table
 
-    t = Table(title=f"lobflow live: {len(stats.feeds)} feeds, {stats.elapsed_s:.1f} s")
-    for c in (
-        "venue",
-        "symbol",
-        "rows",
-        "rows/s",
-        "skipped",
-        "not taken",
-        "gaps",
-        "resyncs",
-        "reconnects",
-        "last score",
-        "signal",
-        "wire->signal p50/p99 µs",
-    ):
+    t = Table(
+        title=f"lobflow live: {len(stats.feeds)} feeds, {stats.elapsed_s:.1f} s",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0, 0, 1),
+        caption="gaps/resyncs/reconnects from the collector; µs: wire -> signal, newest signals",
+    )
+    for c in ("venue", "symbol", "rows", "rows/s", "skipped", "gap/rs/rc", "score", "sig"):
         t.add_column(c, justify="left" if c in ("venue", "symbol") else "right")
+    t.add_column("µs p50/p99", justify="right")
     for f in stats.feeds:
         venue = stats.collect.streams.get(f.exchange)
         fs = None if venue is None else venue.feeds.get(f.symbol)
@@ -186,13 +182,10 @@ def summary_table(stats: LiveStats) -> Table:
             f.symbol + (" (stopped)" if fs is not None and fs.stopped else ""),
             f"{f.rows:,}",
             f"{f.rows / stats.elapsed_s:.1f}" if stats.elapsed_s > 0 else "-",
-            str(f.skipped),
-            str(f.refused),
-            "-" if fs is None else str(fs.gaps),
-            "-" if fs is None else str(fs.resyncs),
-            "-" if fs is None else str(fs.reconnects),
-            "-" if math.isnan(f.last_score) else f"{f.last_score:+.5f}",
-            _signal(f.last_score, f.last_signal),
+            str(f.skipped) + (f" +{f.refused} not taken" if f.refused else ""),
+            "-" if fs is None else f"{fs.gaps}/{fs.resyncs}/{fs.reconnects}",
+            "-" if math.isnan(f.last_score) else f"{f.last_score:+.3f}",
+            _signal(f.last_score, f.last_signal, short=True),
             f"{_us(f.latency_p50_us)}/{_us(f.latency_p99_us)}",
         )
     return t
