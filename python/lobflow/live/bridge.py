@@ -58,7 +58,10 @@ class Bridge:
         #: Per feed, (ts_local, seq) of each pushed row whose signal has not come back yet.
         self._pending: list[deque[tuple[int, int | None]]] = []
         self._push = session.push
-        self._poll = session.poll
+        # The extension's poll, viewed as signals only when it brought some: an empty poll
+        # (most of those after a push) then costs ~0.5 µs instead of the ~2.5 µs that
+        # `Session.poll`'s view as `SIGNAL_DTYPE` adds to every call.
+        self._poll_raw = session._inner.poll
         self.pushed = 0
         self.polled = 0
         #: Rows of feeds the session could not add (it was closed).
@@ -116,12 +119,14 @@ class Bridge:
         if self.polled == self.pushed:
             return 0
         try:
-            got = self._poll()
+            raw = self._poll_raw(None)
         except LobflowError as e:
             self.fail(e)
             return 0
-        if len(got):
-            self._take(got.tolist())
+        if not len(raw):
+            return 0
+        got = raw.view(SIGNAL_DTYPE)
+        self._take(got.tolist())
         return len(got)
 
     def drain(self) -> int:
