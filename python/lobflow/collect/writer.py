@@ -15,6 +15,7 @@ name is one of its parts. Anything else under ``--out`` is the user's and is lef
 from __future__ import annotations
 
 import logging
+import os
 import re
 import tempfile
 import time
@@ -50,6 +51,7 @@ LAYOUT: dict[str, tuple[str, ...]] = {
     "raw": ("exchange", "symbol", "date"),
     "processed": ("exchange", "symbol", "date"),
     "raw_ws": ("exchange", "date"),
+    "signals": ("exchange", "symbol", "date"),
 }
 #: The compaction marker, and the first line that says the collector wrote it.
 MARKER = ".compacting"
@@ -84,6 +86,18 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("symbol", pa.string()),
             ("status", pa.int32()),
             ("body", pa.string()),
+        ]
+    ),
+    # `lobflow live`'s scores, one per processed row (`lobflow.live`): the row's ``ts``,
+    # ``ts_local`` and ``seq``, its score and signal, and frame read -> signal readable, ns.
+    "signals": pa.schema(
+        [
+            ("ts", pa.int64()),
+            ("ts_local", pa.int64()),
+            ("seq", pa.int64()),
+            ("score", pa.float64()),
+            ("signal", pa.int8()),
+            ("latency_ns", pa.int64()),
         ]
     ),
 }
@@ -235,6 +249,20 @@ class PartWriter:
             marker.unlink()
             done += 1
         return done
+
+
+class Discard(PartWriter):
+    """A writer that keeps nothing: a run asked to record nothing (``out=None``)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(Path(os.devnull), kind)
+
+    def add_row(self, parts: tuple[str, ...], ts_ns: int, row: tuple[Any, ...]) -> None:
+        """Drop the row."""
+
+    def compact(self) -> int:
+        """Nothing to compact."""
+        return 0
 
 
 def marker_text(parts: list[str]) -> str:
