@@ -305,7 +305,7 @@ fn wait_for_threads(
     interrupted
 }
 
-fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()
         .map(ToString::to_string)
         .or_else(|| p.downcast_ref::<String>().cloned())
@@ -574,7 +574,7 @@ pub(crate) fn stamp_after(clock: &quanta::Clock) -> u64 {
 
 /// How a waiting thread spins between two looks at the other side.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Spin {
+pub(crate) enum Spin {
     /// With a `pause` (23 ns on these Zen 5 vCPUs): gentle on the line being polled.
     Pause,
     /// Without: the paced worker, whose wait ends the moment a tick is published. Its
@@ -588,7 +588,7 @@ enum Spin {
 /// run something else there and cost milliseconds of latency. Where both threads share one
 /// core, spinning would starve the partner, so it yields.
 #[inline]
-fn backoff(spins: &mut u32, stop: &AtomicBool, shared_core: bool, spin: Spin) -> bool {
+pub(crate) fn backoff(spins: &mut u32, stop: &AtomicBool, shared_core: bool, spin: Spin) -> bool {
     *spins += 1;
     if *spins < 128 {
         if spin == Spin::Pause {
@@ -606,7 +606,7 @@ fn backoff(spins: &mut u32, stop: &AtomicBool, shared_core: bool, spin: Spin) ->
     true
 }
 
-fn summarize(h: &hdrhistogram::Histogram<u64>, every: u64) -> LatencySummary {
+pub(crate) fn summarize(h: &hdrhistogram::Histogram<u64>, every: u64) -> LatencySummary {
     if h.is_empty() {
         return LatencySummary {
             sampled_every: every,

@@ -22,6 +22,7 @@ pub mod pin;
 pub mod ring;
 pub mod scorer;
 pub mod scoring;
+pub mod session;
 mod sync;
 pub mod tick;
 mod windows;

@@ -1,0 +1,186 @@
+//! What crosses a session's two rings: a checked book on the way in, its score on the way out,
+//! and the [`Signal`] the caller reads.
+
+use std::mem::{offset_of, size_of};
+
+/// A top-5 book in the contract's column order ([`crate::feed::BOOK_COLUMNS`]): bid prices,
+/// bid sizes, ask prices, ask sizes, five each, best first.
+pub type Book = [f64; 20];
+
+/// The `recv_ns` of an update pushed without one.
+pub(crate) const NO_RECV: u64 = u64::MAX;
+
+/// A book on its way to the worker: what the score reads of it, as `Engine::run`'s worker
+/// reads it. Level-0 prices and sizes are the caller's f64s (`Engine::run` decodes its
+/// tick's to the same f64s wherever its replay reports `max_price_error == 0` and
+/// `sizes_inexact == 0`); deeper sizes are the f32s its tick carries them as.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Update {
+    /// Book time, ns since the Unix epoch.
+    pub(crate) ts: i64,
+    /// The feed's id.
+    pub(crate) feed: u32,
+    /// The book broke the contract: the worker emits NaN and 0 and leaves the feed's state.
+    pub(crate) skipped: bool,
+    /// `bid_px_0`, `ask_px_0`.
+    pub(crate) px: [f64; 2],
+    /// `bid_sz_0`, `ask_sz_0`.
+    pub(crate) sz0: [f64; 2],
+    /// `bid_sz_1..=4` and `ask_sz_1..=4`, as f32 (the 88-byte tick's deeper sizes).
+    pub(crate) deep: [[f32; 4]; 2],
+    /// Raw clock reading just before the push.
+    pub(crate) pushed_at: u64,
+    /// The caller's receive time, ns on the session's clock, or [`NO_RECV`].
+    pub(crate) recv_ns: u64,
+}
+
+const _: () = assert!(size_of::<Update>() == 96);
+
+impl Update {
+    /// The update for `book`, skipped or not; deeper sizes go through `as f32`, as
+    /// `Feed::encode_row` puts them into a tick.
+    #[inline]
+    pub(crate) fn new(feed: u32, ts: i64, book: &Book, skipped: bool) -> Self {
+        let deep = |from: usize| std::array::from_fn(|k| book[from + k] as f32);
+        Self {
+            ts,
+            feed,
+            skipped,
+            px: [book[0], book[10]],
+            sz0: [book[5], book[15]],
+            deep: [deep(6), deep(16)],
+            pushed_at: 0,
+            recv_ns: NO_RECV,
+        }
+    }
+
+    /// The ten sizes as the score reads them, `(bid, ask)`.
+    #[inline]
+    pub(crate) fn sizes(&self) -> ([f64; 5], [f64; 5]) {
+        let side = |s: usize| {
+            let d = &self.deep[s];
+            [
+                self.sz0[s],
+                f64::from(d[0]),
+                f64::from(d[1]),
+                f64::from(d[2]),
+                f64::from(d[3]),
+            ]
+        };
+        (side(0), side(1))
+    }
+}
+
+/// A scored book on its way back, stamped with raw clock readings.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Out {
+    pub(crate) ts: i64,
+    pub(crate) row: u64,
+    pub(crate) score: f64,
+    pub(crate) pushed_at: u64,
+    pub(crate) emitted_at: u64,
+    pub(crate) recv_ns: u64,
+    pub(crate) feed: u32,
+    pub(crate) signal: i8,
+    pub(crate) skipped: bool,
+}
+
+/// One scored book as the caller reads it ([`crate::session::Session::poll`]). 56 bytes,
+/// `#[repr(C)]`, mirrored by the Python package's `NumPy` dtype (`lobflow.SIGNAL_DTYPE`).
+///
+/// Times are ns on the session's clock ([`crate::session::Session::now_ns`]: since the
+/// session started).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Signal {
+    /// The book's time, ns since the Unix epoch, as pushed.
+    pub ts: i64,
+    /// The book's index among its feed's pushed books, from 0: its row in `Engine::run` over
+    /// them.
+    pub row: u64,
+    /// The model's score; NaN for a skipped book.
+    pub score: f64,
+    /// When the book was pushed (just before it entered the ring).
+    pub push_ns: u64,
+    /// When its score became readable (just before it entered the output ring).
+    pub emit_ns: u64,
+    /// The caller's receive time given with the push, or -1.
+    pub recv_ns: i64,
+    /// The feed's id.
+    pub feed: u32,
+    /// -1, 0 or 1; 0 for a skipped book.
+    pub signal: i8,
+    /// 1 when the book broke the contract and was skipped, else 0.
+    pub skipped: u8,
+    /// Padding (zero), so that the type has no hidden bytes.
+    pad: [u8; 2],
+}
+
+/// Size of [`Signal`] in bytes.
+pub const SIGNAL_SIZE: usize = size_of::<Signal>();
+const _: () = assert!(SIGNAL_SIZE == 56);
+
+/// Byte offset of each field of [`Signal`], for the `NumPy` dtype mirror.
+pub const SIGNAL_FIELD_OFFSETS: [(&str, usize); 9] = [
+    ("ts", offset_of!(Signal, ts)),
+    ("row", offset_of!(Signal, row)),
+    ("score", offset_of!(Signal, score)),
+    ("push_ns", offset_of!(Signal, push_ns)),
+    ("emit_ns", offset_of!(Signal, emit_ns)),
+    ("recv_ns", offset_of!(Signal, recv_ns)),
+    ("feed", offset_of!(Signal, feed)),
+    ("signal", offset_of!(Signal, signal)),
+    ("skipped", offset_of!(Signal, skipped)),
+];
+
+impl Signal {
+    /// `signals` as their bytes (`#[repr(C)]`, no hidden padding), for a binding to copy out.
+    pub fn as_bytes(signals: &[Signal]) -> &[u8] {
+        bytemuck::cast_slice(signals)
+    }
+
+    /// The caller's view of `out`, its raw stamps turned into ns since `origin`.
+    #[inline]
+    pub(crate) fn from_out(out: &Out, clock: &quanta::Clock, origin: u64) -> Self {
+        Self {
+            ts: out.ts,
+            row: out.row,
+            score: out.score,
+            push_ns: clock.delta_as_nanos(origin, out.pushed_at),
+            emit_ns: clock.delta_as_nanos(origin, out.emitted_at),
+            recv_ns: if out.recv_ns == NO_RECV {
+                -1
+            } else {
+                out.recv_ns as i64
+            },
+            feed: out.feed,
+            signal: out.signal,
+            skipped: u8::from(out.skipped),
+            pad: [0; 2],
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp)] // expected values are exact by construction
+mod tests {
+    use super::{Book, Update};
+
+    #[test]
+    fn an_update_carries_level_0_as_given_and_deeper_sizes_as_the_tick_does() {
+        let mut book: Book = [0.0; 20];
+        for (i, v) in book.iter_mut().enumerate() {
+            *v = 0.1 * i as f64 + 1.0 / 3.0;
+        }
+        let u = Update::new(3, 42, &book, false);
+        assert_eq!(u.px, [book[0], book[10]]);
+        let (bid, ask) = u.sizes();
+        assert_eq!(bid[0].to_bits(), book[5].to_bits());
+        assert_eq!(ask[0].to_bits(), book[15].to_bits());
+        for k in 1..5 {
+            assert_eq!(bid[k], f64::from(book[5 + k] as f32));
+            assert_eq!(ask[k], f64::from(book[15 + k] as f32));
+            assert_ne!(bid[k], book[5 + k], "1/3 is not an f32");
+        }
+    }
+}
