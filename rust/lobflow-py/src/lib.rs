@@ -6,6 +6,7 @@ mod backtest;
 mod engine;
 mod errors;
 mod features;
+mod session;
 
 use pyo3::prelude::*;
 
@@ -16,5 +17,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     engine::register(m)?;
     backtest::register(m)?;
+    session::register(m)?;
     Ok(())
 }
