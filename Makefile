@@ -33,8 +33,8 @@ $(VENV)/.deps: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet "maturin>=1.9.4,<2"
 	touch $@
 
-dev: $(VENV)/.deps ## build the extension in release mode into .venv (with dev tools)
-	maturin develop --release --extras dev
+dev: $(VENV)/.deps ## build the extension in release mode into .venv (with dev tools and test hooks)
+	maturin develop --release --extras dev --features test-hooks
 	$(PY) -c "import lobflow._core"
 
 demo: dev ## build everything and run the whole pipeline on the bundled data
@@ -51,10 +51,10 @@ lint: dev ## formatters and linters (Rust and Python), stubs against the extensi
 test-rust: ## cargo tests: unit, integration, doctests, the release stress test, loom, benches compile
 	# One test thread: the engine and ring tests spin two pinned threads each; several at once
 	# on a 2-core machine would wait on the scheduler instead of each other.
-	cargo test -p lobflow-core -- --test-threads=1
+	cargo test -p lobflow-core --features test-hooks -- --test-threads=1
 	cargo test -p lobflow-core --release --test ring_stress -- --test-threads=1
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(CURDIR)/target/loom \
-		cargo test -p lobflow-core --release --test ring_loom
+		cargo test -p lobflow-core --release --test ring_loom --test session_loom
 	cargo test -p lobflow-core --benches
 
 test-py: dev ## pytest (slow and benchmark tests deselected), doctests, one run under PYTHONMALLOC=debug

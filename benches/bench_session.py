@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import lobflow
-from lobflow import _core
+from lobflow import _core, diagnostics
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -160,7 +160,7 @@ def test_push_to_emit_latency(benchmark: Any) -> None:
     results: list[dict[str, Any]] = []
 
     def paced() -> None:
-        floor = _core.stamped_latency(CORES, 16_384)["p50"]
+        floor = diagnostics.stamped_latency(CORES, 16_384).p50
         with engine.session([("sim", "BTC-USDT")]) as s:
             push, now = s.push, s.now_ns
             due = time.perf_counter_ns()
@@ -175,8 +175,8 @@ def test_push_to_emit_latency(benchmark: Any) -> None:
         st = s.stats()
         results.append(
             {
-                "push_to_emit_ns": _pct(st.push_to_emit_ns),
-                "recv_to_emit_ns": _pct(st.recv_to_emit_ns),
+                "push_to_emit_ns": _pct(st.push_to_emit),
+                "recv_to_emit_ns": _pct(st.recv_to_emit),
                 "stamped_floor_p50_ns": floor,
                 "push_waits": st.push_waits,
             }
@@ -188,12 +188,12 @@ def test_push_to_emit_latency(benchmark: Any) -> None:
     benchmark.extra_info["runs"] = results
 
 
-def _pct(lat: Any) -> dict[str, int]:
+def _pct(lat: _core.Latency) -> dict[str, int]:
     return {
         "count": lat.count,
-        "p50": lat.p50,
-        "p90": lat.p90,
-        "p99": lat.p99,
-        "p99.9": lat.p999,
-        "max": lat.max,
+        "p50": lat.p50_ns,
+        "p90": lat.p90_ns,
+        "p99": lat.p99_ns,
+        "p99.9": lat.p999_ns,
+        "max": lat.max_ns,
     }

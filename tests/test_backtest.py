@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -29,10 +29,9 @@ def ladder(mids: list[float], ts: list[int]) -> pl.DataFrame:
     return pl.DataFrame(cols)
 
 
-def cfg(**kw: object) -> backtest.BacktestConfig:
-    base: dict[str, object] = {"md_latency_ns": 0, "order_latency_ns": 0, "taker_fee_bps": 0.0}
-    base.update(kw)
-    return backtest.BacktestConfig(**base)  # type: ignore[arg-type]
+def cfg(**kw: Any) -> backtest.BacktestConfig:
+    base = {"md_latency_ns": 0, "order_latency_ns": 0, "taker_fee_bps": 0.0, **kw}
+    return backtest.BacktestConfig(**base)
 
 
 def test_known_path_with_a_flip() -> None:
@@ -41,23 +40,29 @@ def test_known_path_with_a_flip() -> None:
     # buy 1 @100.5; flip: sell 2 at 103.5 (1) and 102.5 (1); buy 2 at 99.5 and 100.5.
     assert r.fills["qty"].to_list() == [1.0, -2.0, 2.0]
     assert r.fills["price"].to_list() == [100.5, 103.0, 100.0]
-    assert r.metrics["trades"] == 5  # two flips count two each
+    assert r.metrics.trades == 5  # two flips count two each
     assert r.position.tolist() == [1, 1, -1, -1, 1]
     # equity: cash + pos·mid; final cash = -100.5 + 206 - 200 = -94.5, +1·99
-    assert r.metrics["pnl"] == pytest.approx(4.5)
-    assert r.metrics["fill_ratio"] == 1.0
+    assert r.metrics.pnl == pytest.approx(4.5)
+    assert r.metrics.fill_ratio == 1.0
     # Round trips: long 100.5 → closed at the flip (win), short → closed at the next flip (win).
-    assert r.metrics["hit_rate"] == 1.0
-    assert r.metrics["avg_holding_s"] == pytest.approx(2.0)
+    assert r.metrics.hit_rate == 1.0
+    assert r.metrics.avg_holding_s == pytest.approx(2.0)
     # equity (cash + pos·mid): -0.5, 1.5, 1.5, 4.5, 4.5 never falls: no drawdown
     np.testing.assert_allclose(r.equity, [-0.5, 1.5, 1.5, 4.5, 4.5])
-    assert r.metrics["max_drawdown"] == 0.0
+    assert r.metrics.max_drawdown == 0.0
+    # At the decision mids (100, 104, 99) the same fills make 9; the spread crossed cost
+    # 0.5 + 2 + 2, so net 4.5: edge = gross + slippage, pnl = gross - fees.
+    assert r.metrics.slippage == pytest.approx(4.5)
+    assert r.metrics.edge == pytest.approx(9.0)
+    assert r.metrics.gross_pnl == r.metrics.pnl
+    assert r.metrics.pnl_bps == pytest.approx(4.5 / 101.2 * 1e4)
 
 
 def test_drawdown_from_the_peak() -> None:
     r = backtest.run(ladder([100, 98, 101, 97], [0, 1, 2, 3]), np.ones(4, np.int8), cfg())
     np.testing.assert_allclose(r.equity, [-0.5, -2.5, 0.5, -3.5])
-    assert r.metrics["max_drawdown"] == pytest.approx(4.0)
+    assert r.metrics.max_drawdown == pytest.approx(4.0)
 
 
 def test_fees_and_unfilled_size() -> None:
@@ -66,10 +71,10 @@ def test_fees_and_unfilled_size() -> None:
         books, np.array([1], np.int8), cfg(order_size=7, max_position=7, taker_fee_bps=10)
     )
     assert r.fills["qty"].to_list() == [5.0]
-    assert r.metrics["unfilled_qty"] == 2.0
-    assert r.metrics["fill_ratio"] == pytest.approx(5 / 7)
+    assert r.metrics.unfilled_qty == 2.0
+    assert r.metrics.fill_ratio == pytest.approx(5 / 7)
     notional = sum(100.5 + k for k in range(5))
-    assert r.metrics["fees"] == pytest.approx(notional * 10e-4)
+    assert r.metrics.fees == pytest.approx(notional * 10e-4)
 
 
 def test_weights_go_through_the_engine() -> None:
@@ -78,8 +83,9 @@ def test_weights_go_through_the_engine() -> None:
     r = backtest.run(books, w, cfg(cores=CORES))
     np.testing.assert_array_equal(r.signals, lobflow.Engine(w, cores=CORES).run(books).signals)
     assert r.scores is not None
-    assert r.engine["cores_used"] == CORES
-    assert r.metrics["snapshots"] == 5000
+    assert r.engine is not None
+    assert r.engine.cores_used == CORES
+    assert r.metrics.snapshots == 5000
 
 
 def test_bad_signal_length() -> None:
@@ -152,13 +158,19 @@ def test_latencies_that_sum_past_i64_never_fill() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--latency-ms", "-5"], "--latency-ms must be in 0..1e12 ms, got -5.0"),
-        (["--latency-ms", "inf"], "--latency-ms must be in 0..1e12 ms, got inf"),
-        (["--latency-ms", "nan"], "--latency-ms must be in 0..1e12 ms, got nan"),
-        (["--fee-bps", "inf"], "--fee-bps must be finite, got inf"),
+        (["--latency-ms", "-5"], "'--latency-ms': must be in 0..1e12 ms, got -5"),
+        (["--latency-ms", "inf"], "'--latency-ms': must be in 0..1e12 ms, got inf"),
+        (["--latency-ms", "nan"], "'--latency-ms': must be in 0..1e12 ms, got nan"),
+        (["--latency-ms", "soon"], "'--latency-ms': not a number: 'soon'"),
+        (["--fee-bps", "inf"], "'--fee-bps': must be finite, got inf"),
+        (["--mode", "maker"], "'--mode'"),
+        (["--on-zero", "close"], "'--on-zero'"),
+        (["--cores", "1"], "'--cores': takes two core ids like 2,4, got '1'"),
     ],
 )
-def test_cli_backtest_options_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+def test_cli_backtest_bad_options_are_usage_errors(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
     from typer.testing import CliRunner
 
     from lobflow.cli import app
@@ -167,8 +179,19 @@ def test_cli_backtest_options_are_one_line(tmp_path: Path, args: list[str], mess
     simulate_books(300, seed=5).write_parquet(books)
     w = lobflow.Weights((1000, 2000, 5000), 0.2, 0.0, (0.0,) * 18).save(tmp_path / "w.txt")
     res = CliRunner().invoke(app, ["backtest", str(books), "--weights", str(w), *args])
-    assert res.exit_code == 1, res.output
-    assert res.output.strip() == f"error: {message}"
+    assert res.exit_code == 2, res.output
+    # The message sits in a box of rich's, wrapped to the terminal's width.
+    text = " ".join(res.output.replace("│", " ").split())
+    assert f"Invalid value for {message}" in text
+
+
+def test_config_takes_the_choices_as_strings_or_enums() -> None:
+    assert backtest.BacktestConfig(mode="passive").mode is backtest.Mode.PASSIVE
+    assert backtest.BacktestConfig(on_zero=backtest.OnZero.FLATTEN).on_zero == "flatten"
+    with pytest.raises(ValueError, match=r"^mode must be one of 'taker', 'passive', got 'maker'"):
+        backtest.BacktestConfig(mode="maker")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^on_zero must be one of 'hold', 'flatten', got 0"):
+        backtest.BacktestConfig(on_zero=0)  # type: ignore[arg-type]
 
 
 def test_report_on_too_few_rows_for_an_ic_still_writes(tmp_path: Path) -> None:

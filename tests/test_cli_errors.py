@@ -57,9 +57,20 @@ def test_bad_input_is_one_line_and_exit_1(
     [
         (["train", "x.parquet", "--windows-ms", "5,2,1"], "--windows-ms"),
         (["train", "x.parquet", "--horizon", "1x"], "--horizon"),
+        (["train", "x.parquet", "--horizon", "0s"], "--horizon"),
+        (["train", "x.parquet", "--model", "lasso"], "--model"),
+        (["train", "x.parquet", "--fee-bps", "nan"], "--fee-bps"),
+        (["train", "x.parquet", "--cores", "0"], "--cores"),
+        (["features", "x.parquet", "--windows-ms", "10,x,50"], "--windows-ms"),
+        (["features", "x.parquet", "--on-bad", "drop"], "--on-bad"),
+        (["backtest", "x.parquet", "--mode", "maker"], "--mode"),
+        (["report", "x.parquet", "--latency-ms", "-1"], "--latency-ms"),
+        (["report", "x.parquet", "--on-zero", "exit"], "--on-zero"),
     ],
 )
 def test_bad_options_are_usage_errors(args: list[str], option: str) -> None:
+    # Each shared option is parsed by one function (lobflow._cli_options), before the command
+    # runs: a usage error naming the option, whichever command it was given to.
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 2, res.output
-    assert f"Invalid value for {option}" in res.output
+    assert f"Invalid value for '{option}'" in res.output

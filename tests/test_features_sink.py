@@ -80,7 +80,8 @@ def test_one_feed_without_keys_and_an_empty_result(tmp_path: Path) -> None:
     diff = np.abs(got.drop("ts").to_numpy() - want.drop("ts").to_numpy()).max()
     assert diff < 1e-9
     crossed = books.with_columns(bid_px_0=pl.col("ask_px_0") + 1.0)
-    assert features.sink(crossed, out, on_bad="skip") == 0
+    with pytest.warns(lobflow.LobflowWarning, match=r"skipped 3,000 of its 3,000 rows"):
+        assert features.sink(crossed, out, on_bad="skip") == 0
     empty = pl.read_parquet(out)
     assert empty.height == 0
     assert empty.columns == want.columns

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lobflow._core import __version__
+from lobflow._core import Latency, Pinning, __version__
 from lobflow._engine import Engine, RunResult
 from lobflow._schema import CONTRACT_COLUMNS, FEATURE_NAMES, feature_names
 from lobflow._session import SIGNAL_DTYPE, Session, SessionStats
@@ -25,8 +25,10 @@ __all__ = [
     "BackpressureError",
     "Engine",
     "EngineError",
+    "Latency",
     "LobflowError",
     "LobflowWarning",
+    "Pinning",
     "RunResult",
     "Session",
     "SessionClosedError",

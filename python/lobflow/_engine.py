@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, SupportsIndex
+from typing import TYPE_CHECKING, Literal, SupportsIndex
 
 import polars as pl
 
@@ -13,6 +13,7 @@ from lobflow import _core
 from lobflow._feed import FeedLike, engine_columns
 from lobflow._schema import as_int, finite, int_within
 from lobflow._session import Session
+from lobflow._skipped import SKIP_HINT, warn_if_too_many
 from lobflow.errors import LobflowWarning
 from lobflow.weights import Weights
 
@@ -23,26 +24,33 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
+    from lobflow._core import Latency, Pinning
+
 
 @dataclass(frozen=True)
 class RunResult:
     """What `Engine.run` returns: outputs aligned with the feed, and how the run went."""
 
+    #: One score per feed row (NaN for a skipped row).
     scores: NDArray[np.float64]
+    #: One signal per feed row: -1, 0 or 1 (0 for a skipped row).
     signals: NDArray[np.int8]
+    #: The (n, 18) feature matrix when recorded (``record_features=True``), else None.
     features: NDArray[np.float64] | None
+    #: The 18 feature names, in the matrix's column order.
     feature_names: tuple[str, ...]
-    latency_ns: dict[str, int]
-    latency_sampled_every: int
-    latency_buckets: list[tuple[int, int]]
-    ticks_per_s: float
-    elapsed_ns: int
+    #: Feed rows.
     n: int
+    #: Rows skipped under ``on_bad="skip"``.
     skipped: int
-    cores_requested: tuple[int, int]
-    cores_used: tuple[int, int]
-    pinned: tuple[bool, bool]
-    pin_note: str | None
+    #: Tick → signal latency (push to emit): percentiles and histogram.
+    latency: Latency
+    #: Valid ticks per second of the threaded part.
+    ticks_per_s: float
+    #: Wall time of the threaded part, ns.
+    elapsed_ns: int
+    #: Where the two threads ran and whether the OS pinned them.
+    pinning: Pinning
     #: The tick's price resolution for this feed (docs/tick-encoding.md): a power of ten.
     price_quantum: float
     #: Worst level-0 price round-trip error: f64 rounding only, since a price the tick cannot
@@ -56,25 +64,15 @@ class RunResult:
     #: rounding, which a stuck price with queues of billions of lots makes visible. Nonzero
     #: warns (`LobflowWarning`); every other size is exact.
     sizes_inexact: int
-    #: One-way latency between the run's two cores on a cache line of the run's own ring,
-    #: measured just before it (p50, p90, p99, min in ns). Paced runs: the floor to compare
-    #: `latency_ns` with. Flat out: the short probe that chose `ring_stores`, when one did
-    #: (runs that lap the ring, left to choose); else None. None too where both threads share
-    #: one core (two spinning threads on one core would measure the scheduler, for minutes).
-    core_to_core_ns: dict[str, float] | None
-    #: Paced runs: the same, measured just after the run. None flat out and on one core.
-    core_to_core_after_ns: dict[str, float] | None
-    #: Whether the two held still (medians within 1.5x): on VMs the host can move the vCPUs
-    #: mid-run, and then no one floor fits the run (docs/engine.md). None flat out.
-    core_to_core_steady: bool | None
-    #: Whether a probe above stopped at its 1 s budget with fewer round trips than asked
-    #: (`c2c::PROBE_BUDGET`): the two cores seldom ran at once, so its figures rest on few
-    #: samples. None where no probe ran.
-    core_to_core_cut_short: bool | None
-    #: How the producer wrote the ring's slots: ``"cached"`` (ordinary stores) or
-    #: ``"streaming"`` (non-temporal stores; flat-out runs whose cores are far apart).
-    ring_stores: Literal["cached", "streaming"]
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    #: Worst |decoded - original| level-0 size: 0 when every level-0 size came back bit for
+    #: bit (as sizes parsed from a venue's decimal text do). With ``max_price_error == 0``,
+    #: what makes a live session's scores equal this run's bit for bit (docs/session.md).
+    max_size_error: float
+
+    @property
+    def cores_used(self) -> tuple[int, int]:
+        """The (producer, worker) cores the run used."""
+        return self.pinning.used
 
     def features_frame(self) -> pl.DataFrame:
         """The recorded features as a DataFrame named by the model's windows."""
@@ -84,37 +82,14 @@ class RunResult:
 
     def summary(self) -> str:
         """One line for a terminal: throughput, latency percentiles, cores."""
-        lat = ", ".join(f"{k} {v:,} ns" for k, v in self.latency_ns.items())
+        lat = self.latency
         return (
             f"{self.n:,} ticks ({self.skipped:,} skipped) at "
-            f"{self.ticks_per_s / 1e6:.1f} M ticks/s; "
-            f"latency {lat} (1 in {self.latency_sampled_every} timed); "
-            f"cores {self.cores_used[0]}+{self.cores_used[1]}" + self._c2c_summary()
+            f"{self.ticks_per_s / 1e6:.1f} M ticks/s; latency p50 {lat.p50_ns:,} ns, "
+            f"p90 {lat.p90_ns:,} ns, p99 {lat.p99_ns:,} ns, p99.9 {lat.p999_ns:,} ns, "
+            f"max {lat.max_ns:,} ns (1 in {lat.sampled_every} timed); "
+            f"cores {self.pinning.used[0]}+{self.pinning.used[1]}"
         )
-
-    @property
-    def p50_over_core_to_core(self) -> float | None:
-        """Paced runs: latency p50 over the larger core-to-core p50 around the run.
-
-        This is the ratio the engine's latency target is stated in; None flat out. It means
-        something only where `core_to_core_steady` holds.
-        """
-        if self.core_to_core_ns is None or self.core_to_core_after_ns is None:
-            return None
-        floor = max(self.core_to_core_ns["p50"], self.core_to_core_after_ns["p50"])
-        return self.latency_ns["p50"] / floor
-
-    def _c2c_summary(self) -> str:
-        if self.core_to_core_ns is None:
-            return ""
-        if self.core_to_core_after_ns is None:
-            c2c = self.core_to_core_ns["p50"]
-            return f" (core-to-core p50 {c2c:.0f} ns: {self.ring_stores} ring stores)"
-        before, after = self.core_to_core_ns["p50"], self.core_to_core_after_ns["p50"]
-        moved = "" if self.core_to_core_steady else "; it moved during the run"
-        if self.core_to_core_cut_short:
-            moved += "; a probe ran out of time: the cores seldom ran at once"
-        return f" (core-to-core p50 {before:.0f} ns before, {after:.0f} ns after{moved})"
 
 
 class Engine:
@@ -128,8 +103,9 @@ class Engine:
         Ring size in ticks; a power of two. The first run allocates the ring (88 bytes a
         slot) and later runs reuse it, so keep one engine for many feeds.
     cores
-        (producer, worker) cores: two non-negative ints. Where they do not exist the engine
-        uses existing ones and warns with `LobflowWarning`.
+        (producer, worker) cores: two non-negative ints, or None (the default) for the design's
+        (2, 4) where this process may run on both, else the last two of its cores. Named cores
+        that do not exist are replaced by existing ones, with a `LobflowWarning`.
 
     Examples
     --------
@@ -137,7 +113,7 @@ class Engine:
     >>> w = lobflow.Weights((10, 20, 50), 0.0, 0.0, (0.0, 1.0) + (0.0,) * 16)
     >>> book = {c: [1.0] for c in lobflow.CONTRACT_COLUMNS[1:]}
     >>> feed = pl.DataFrame({"ts": [0], **book, "bid_px_0": [100.0], "ask_px_0": [100.5]})
-    >>> lobflow.Engine(w, cores=(0, 1)).run(feed).scores.tolist()
+    >>> lobflow.Engine(w).run(feed).scores.tolist()
     [0.5]
     """
 
@@ -146,9 +122,9 @@ class Engine:
         weights: Weights | str | os.PathLike[str],
         *,
         capacity: int = 131072,
-        cores: tuple[int, int] = (2, 4),
+        cores: tuple[int, int] | None = None,
     ) -> None:
-        self.cores = _check_cores(cores)
+        self.cores = None if cores is None else _check_cores(cores)
         # The core checks that the capacity is a power of two (ValueError naming it); here only
         # what cannot reach it as an unsigned integer.
         self.capacity = _check_capacity(capacity)
@@ -170,7 +146,6 @@ class Engine:
         record_features: bool = False,
         pace_ns: SupportsIndex | None = None,
         on_bad: Literal["raise", "skip"] = "raise",
-        ring_stores: Literal["auto", "cached", "streaming"] = "auto",
     ) -> RunResult:
         """Score every snapshot of one feed.
 
@@ -187,12 +162,6 @@ class Engine:
         on_bad
             ``"raise"``: a `ValueError` naming the column and first bad row. ``"skip"``: skip
             bad rows (score NaN, signal 0, outside OFI and windows) and count them.
-        ring_stores
-            How the producer writes the ring: ``"cached"`` (ordinary stores), ``"streaming"``
-            (non-temporal stores, which spare it taking each slot's cache line back from the
-            worker's core first), or ``"auto"``: streaming for a flat-out run that laps the
-            ring when a short probe finds the two cores more than 80 ns apart
-            (docs/engine.md). The outputs are the same whichever is used.
 
         Returns
         -------
@@ -218,13 +187,12 @@ class Engine:
         pace_ns = _check_pace(pace_ns)
         cols = engine_columns(feed, null_ts_is_bad=True)
         try:
-            raw = self._inner.run(
+            out = self._inner.run(
                 cols.ts,
                 cols.cols,
                 record_features=record_features,
                 pace_ns=pace_ns,
                 skip_bad=on_bad == "skip",
-                ring_stores=ring_stores,
             )
         except ValueError as err:
             null = cols.null_message(err)
@@ -232,7 +200,7 @@ class Engine:
                 raise
             # The engine's message describes the NaN (or -1) that stood in for the null.
             raise ValueError(null) from None
-        return self._result(raw)
+        return self._result(out)
 
     def session(
         self,
@@ -290,50 +258,33 @@ class Engine:
             ),
         )
         session = Session(inner, list(feeds))
-        note = session.stats().pin_note
+        note = session.stats().pinning.note
         if note:
             warnings.warn(note, LobflowWarning, stacklevel=2)
         return session
 
-    def _result(self, raw: dict[str, Any]) -> RunResult:
+    def _result(self, out: _core.RunOutput) -> RunResult:
         result = RunResult(
-            scores=raw["scores"],
-            signals=raw["signals"],
-            features=raw["features"],
+            scores=out.scores,
+            signals=out.signals,
+            features=out.features,
             feature_names=self._feature_names,
-            latency_ns=dict(raw["latency_ns"]),
-            latency_sampled_every=int(raw["latency_sampled_every"]),
-            latency_buckets=[(int(v), int(c)) for v, c in raw["latency_buckets"]],
-            ticks_per_s=float(raw["ticks_per_s"]),
-            elapsed_ns=int(raw["elapsed_ns"]),
-            n=int(raw["n"]),
-            skipped=int(raw["skipped"]),
-            cores_requested=tuple(raw["cores_requested"]),
-            cores_used=tuple(raw["cores_used"]),
-            pinned=tuple(raw["pinned"]),
-            pin_note=raw["pin_note"],
-            price_quantum=float(raw["price_quantum"]),
-            max_price_error=float(raw["max_price_error"]),
-            size_lot=float(raw["size_lot"]),
-            sizes_inexact=int(raw["sizes_inexact"]),
-            core_to_core_ns=_c2c(raw["core_to_core_ns"]),
-            core_to_core_after_ns=_c2c(raw["core_to_core_after_ns"]),
-            core_to_core_steady=raw["core_to_core_steady"],
-            core_to_core_cut_short=_cut_short(raw["core_to_core_ns"], raw["core_to_core_after_ns"]),
-            ring_stores=raw["ring_stores"],
-            raw=raw,
+            n=out.n,
+            skipped=out.skipped,
+            latency=out.latency,
+            ticks_per_s=out.ticks_per_s,
+            elapsed_ns=out.elapsed_ns,
+            pinning=out.pinning,
+            price_quantum=out.price_quantum,
+            max_price_error=out.max_price_error,
+            size_lot=out.size_lot,
+            sizes_inexact=out.sizes_inexact,
+            max_size_error=out.max_size_error,
         )
-        if result.pin_note:
-            warnings.warn(result.pin_note, LobflowWarning, stacklevel=3)
-        if result.skipped * 10 > result.n:
-            # Skipping is for the odd bad row; most of a feed skipped is most often one
-            # timestamp far ahead, which every later row then goes back from.
-            msg = (
-                f"the run skipped {result.skipped:,} of its {result.n:,} rows "
-                f"({result.skipped / result.n:.0%}); on_bad='raise' names the first and why "
-                "(a timestamp far ahead of the rest makes every row after it go back)"
-            )
-            warnings.warn(msg, LobflowWarning, stacklevel=3)
+        if result.pinning.note:
+            warnings.warn(result.pinning.note, LobflowWarning, stacklevel=3)
+        # The one rule every stage that skips rows follows (`lobflow._skipped`).
+        warn_if_too_many("the run", result.skipped, result.n, SKIP_HINT, stacklevel=3)
         if result.sizes_inexact:
             valid = 2 * (result.n - result.skipped)
             msg = (
@@ -377,14 +328,3 @@ def _check_capacity(capacity: object) -> int:
     return int_within(
         capacity, "capacity", "an int (a power of two >= 2)", 2**64, "a power of two >= 2"
     )
-
-
-def _cut_short(*probes: dict[str, Any] | None) -> bool | None:
-    ran = [bool(p["cut_short"]) for p in probes if p is not None]
-    return any(ran) if ran else None
-
-
-def _c2c(raw: dict[str, Any] | None) -> dict[str, float] | None:
-    if raw is None:
-        return None
-    return {k: float(raw[k]) for k in ("p50", "p90", "p99", "min")}

@@ -1,7 +1,7 @@
 """CLI commands of the engine: `lobflow run` and `lobflow c2c`.
 
-`run` scores a feed and prints throughput and latency; `c2c` prints the core-to-core latency
-that the engine's latency is to be compared with.
+`run` scores a feed and prints throughput and latency; `c2c` prints the machine's latency
+floors (`lobflow.diagnostics`) that the engine's latency is to be compared with.
 """
 
 from __future__ import annotations
@@ -11,21 +11,8 @@ from typing import Annotated
 
 import typer
 
-#: Larger ids name no core of any machine Linux runs on (its CPU sets stop at 8192).
-MAX_CORE_ID = 2**31 - 1
-
-
-def _cores(text: str) -> tuple[int, int]:
-    """`--cores`: two non-negative integer ids separated by a comma."""
-    parts = [p.strip() for p in text.split(",")]
-    if (
-        len(parts) != 2
-        or not all(p.isdecimal() and p.isascii() for p in parts)
-        or any(int(p) > MAX_CORE_ID for p in parts)
-    ):
-        msg = f"--cores takes two ids like 2,4, got {text!r}"
-        raise typer.BadParameter(msg)
-    return (int(parts[0]), int(parts[1]))
+from lobflow._choices import OnBad
+from lobflow._cli_options import CoresOption, OnBadOption  # noqa: TC001 (typer reads them at runtime)
 
 
 def run(
@@ -34,11 +21,8 @@ def run(
     pace_ns: Annotated[
         int | None, typer.Option(help="space ticks this far apart (latency)")
     ] = None,
-    cores: Annotated[str, typer.Option(help="producer,worker cores")] = "2,4",
-    on_bad: Annotated[str, typer.Option(help="raise | skip")] = "raise",
-    ring_stores: Annotated[
-        str, typer.Option(help="auto | cached | streaming (how the ring is written)")
-    ] = "auto",
+    cores: CoresOption = None,
+    on_bad: OnBadOption = OnBad.RAISE,
     out: Annotated[
         Path | None, typer.Option(help="write scores and signals here (Parquet)")
     ] = None,
@@ -48,27 +32,23 @@ def run(
     from rich.console import Console
 
     from lobflow import Engine
+    from lobflow._paths import check_output
+    from lobflow._progress import progress_bar
 
-    c = _cores(cores)
-    if on_bad not in ("raise", "skip"):
-        raise typer.BadParameter("--on-bad takes raise or skip")
-    if ring_stores not in ("auto", "cached", "streaming"):
-        raise typer.BadParameter("--ring-stores takes auto, cached or streaming")
-    res = Engine(weights, cores=c).run(
-        feed,
-        pace_ns=pace_ns,
-        on_bad=on_bad,  # type: ignore[arg-type]
-        ring_stores=ring_stores,  # type: ignore[arg-type]
-    )
+    if out is not None:
+        check_output(out, [("the feed", feed), ("the weights", weights)])
+    with progress_bar() as bar:
+        bar.add_task(f"scoring {feed}", total=None)
+        res = Engine(weights, cores=cores).run(feed, pace_ns=pace_ns, on_bad=on_bad.literal)
     Console().print(res.summary())
-    if res.pin_note:
-        Console(stderr=True).print(f"[yellow]{res.pin_note}[/]")
+    if res.pinning.note:
+        Console(stderr=True).print(f"[yellow]{res.pinning.note}[/]")
     if out is not None:
         pl.DataFrame({"score": res.scores, "signal": res.signals}).write_parquet(out)
 
 
 def c2c(
-    cores: Annotated[str, typer.Option(help="the two cores")] = "2,4",
+    cores: CoresOption = None,
     watch: Annotated[float, typer.Option(help="keep probing for this many seconds")] = 0.0,
     every: Annotated[float, typer.Option(help="seconds between probes when watching")] = 0.5,
     round_trips: Annotated[int, typer.Option(help="round trips per probe")] = 20_000,
@@ -87,29 +67,29 @@ def c2c(
     """
     import time
 
-    from lobflow import _core
+    from lobflow import _core, diagnostics
 
-    c = _cores(cores)
+    c = cores or _core.auto_cores()
     if watch < 0 or every <= 0 or round_trips < 1:
         raise typer.BadParameter("--watch ≥ 0, --every > 0 and --round-trips ≥ 1")
     t0 = time.monotonic()
     while True:
         try:
-            r = _core.core_to_core_latency(c, round_trips)
-            h = _core.handoff_latency(c, round_trips)
-            st = _core.stamped_latency(c, round_trips)
+            r = diagnostics.core_to_core_latency(c, round_trips)
+            h = diagnostics.handoff_latency(c, round_trips)
+            st = diagnostics.stamped_latency(c, round_trips)
         except ValueError as err:  # e.g. both cores come down to one on this machine
             raise typer.BadParameter(str(err)) from err
-        used = r["cores"]
+        used = r.cores
         cut = "".join(
-            f"  ({name} cut short by the 1 s budget: {p['round_trips']} round trips timed)"
+            f"  ({name} cut short by the 1 s budget: {p.round_trips} round trips timed)"
             for name, p in (("one-way", r), ("hand-off", h), ("stamped", st))
-            if p["cut_short"]
+            if p.cut_short
         )
         typer.echo(
             f"{time.monotonic() - t0:6.1f} s  cores {used[0]}+{used[1]}  one-way p50 "
-            f"{r['p50']:.1f} ns  p90 {r['p90']:.1f} ns  min {r['min']:.1f} ns  "
-            f"hand-off p50 {h['p50']:.1f} ns  stamped p50 {st['p50']:.1f} ns{cut}"
+            f"{r.p50:.1f} ns  p90 {r.p90:.1f} ns  min {r.min:.1f} ns  "
+            f"hand-off p50 {h.p50:.1f} ns  stamped p50 {st.p50:.1f} ns{cut}"
         )
         if time.monotonic() - t0 + every > watch:
             break

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from lobflow._parts import folder_parts, footer, unreadable
 from lobflow._schema import (
     ASK_PX,
     ASK_SZ,
@@ -28,7 +30,7 @@ from lobflow._schema import (
 from lobflow.errors import LobflowWarning
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
     from numpy.typing import NDArray
 
@@ -72,7 +74,9 @@ class EngineColumns:
 def scan_books(path: str | os.PathLike[str]) -> pl.LazyFrame:
     """A Parquet file, or a hive-partitioned folder of them (``exchange=…/symbol=…/``), lazily.
 
-    Every stage that takes a path reads it through here.
+    Every stage that takes a path reads it through here. A folder's files are read per feed
+    in time order (by the `ts` statistics of their footers, not by name), and a file that is
+    not Parquet, or unlike the folder's others, is a `ValueError` naming it (`lobflow._parts`).
     """
     if not os.fspath(path):
         # Path("") is ".": the working directory would be read in its place.
@@ -87,11 +91,46 @@ def scan_books(path: str | os.PathLike[str]) -> pl.LazyFrame:
         if not files:
             msg = f"books not found: {p} is a folder without Parquet files (*.parquet)"
             raise FileNotFoundError(msg)
-        return pl.scan_parquet(files, hive_partitioning=True, glob=False)
+        return pl.scan_parquet(folder_parts(p, files), hive_partitioning=True, glob=False)
     if not p.exists():
         msg = f"books not found: {p}"
         raise FileNotFoundError(msg)
+    footer(p)
     return pl.scan_parquet(p, glob=False)
+
+
+@contextmanager
+def named_read_errors(books: object) -> Iterator[None]:
+    """Turn polars' error reading the Parquet path `books` into one naming the file.
+
+    A file whose footer is whole can still fail to decompress when its pages are read, deep
+    inside a stage's plan; polars' message then names neither the file nor the row. Other
+    inputs (frames) pass their errors through unchanged.
+    """
+    try:
+        yield
+    except pl.exceptions.PolarsError as err:
+        bad = unreadable_file(Path(books)) if isinstance(books, str | os.PathLike) else None
+        if bad is None:  # every file reads on its own: not a broken file
+            raise
+        raise bad from err
+
+
+def unreadable_file(path: Path) -> ValueError | None:
+    """The error naming the first file at `path` (a file or folder) polars cannot read.
+
+    Each file is read again on its own, every page decoded, on an error path only. None when
+    each reads.
+    """
+    files = sorted(f for f in path.rglob("*.parquet") if f.is_file()) if path.is_dir() else [path]
+    for f in files:
+        try:
+            # In streaming batches: one file may be larger than memory.
+            every_page = pl.scan_parquet(f, glob=False).select(pl.all().null_count())
+            every_page.collect(engine="streaming")
+        except pl.exceptions.PolarsError as e:
+            return unreadable(f, e)
+    return None
 
 
 def to_frame(feed: FeedLike) -> pl.DataFrame:
@@ -124,15 +163,10 @@ def to_frame(feed: FeedLike) -> pl.DataFrame:
 
 
 def read_books(path: str | os.PathLike[str]) -> pl.DataFrame:
-    """`scan_books(path)`, collected; a file polars cannot read as Parquet is a `ValueError`."""
+    """`scan_books(path)`, collected; a file that is not readable Parquet is a `ValueError`."""
     lf = scan_books(path)
-    try:
+    with named_read_errors(path):
         return lf.collect()
-    except pl.exceptions.ComputeError as e:
-        p = Path(path)
-        what = "a folder holding a file that is not" if p.is_dir() else "not"
-        msg = f"books {p} are {what} readable Parquet: {e}"
-        raise ValueError(msg) from e
 
 
 def check_single_feed(df: pl.DataFrame) -> None:
@@ -251,8 +285,7 @@ def engine_columns(feed: FeedLike, *, null_ts_is_bad: bool = False) -> EngineCol
     """
     df = to_frame(feed)
     # Names, dtypes and Series each in one call: `df.schema` and a `get_column` per name
-    # cost 3-10x more, and were most of the 80 us this took on every `run()` (a 10-row
-    # run's fixed cost was ~200 us).
+    # cost several times more, on every `run()`, which matters for short feeds.
     schema = dict(zip(df.columns, df.dtypes, strict=True))
     missing = [c for c in CONTRACT_COLUMNS if c not in schema]
     if missing:

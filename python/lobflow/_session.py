@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
     from numpy.typing import ArrayLike, NDArray
 
+    from lobflow._core import FeedStats, Latency, Pinning
+
 _SIGNAL_FORMATS = {
     "ts": np.int64,
     "row": np.uint64,
@@ -42,128 +44,62 @@ SIGNAL_DTYPE = np.dtype(
 
 
 @dataclass(frozen=True)
-class Latency:
-    """Latency percentiles in ns (hdrhistogram, 3 significant digits)."""
-
-    count: int
-    p50: int
-    p90: int
-    p99: int
-    p999: int
-    max: int
-
-    @classmethod
-    def _from_raw(cls, raw: dict[str, int]) -> Latency:
-        return cls(
-            count=int(raw["count"]),
-            p50=int(raw["p50"]),
-            p90=int(raw["p90"]),
-            p99=int(raw["p99"]),
-            p999=int(raw["p99.9"]),
-            max=int(raw["max"]),
-        )
-
-
-@dataclass(frozen=True)
-class SkipReason:
-    """How many books of a feed were skipped for one reason."""
-
-    column: str
-    why: str
-    count: int
-
-
-@dataclass(frozen=True)
-class FeedStats:
-    """One feed of a session."""
-
-    exchange: str
-    symbol: str
-    #: Books pushed, skipped ones included.
-    pushed: int
-    #: Books that broke the contract and were skipped (score NaN, signal 0).
-    skipped: int
-    skip_reasons: tuple[SkipReason, ...]
-    #: The last skipped book: feed, row, column and why.
-    last_bad: str | None
-    #: Signals handed over by `Session.poll`.
-    polled: int
-    #: The last polled scored book's time, score and signal (None before the first).
-    last_ts: int | None
-    last_score: float | None
-    last_signal: int | None
-
-
-@dataclass(frozen=True)
 class SessionStats:
     """A session's counts and latencies (`Session.stats`, `Session.close`)."""
 
+    #: Each feed, by id: books pushed, skipped (and why), polled, the last score.
     feeds: tuple[FeedStats, ...]
+    #: Books pushed, all feeds (skipped ones included).
     pushed: int
+    #: Books skipped, all feeds.
     skipped: int
+    #: Signals handed over by `Session.poll`, all feeds.
     polled: int
     #: Pushed books whose signals have not been polled yet.
     pending: int
     #: Pushes that found the input ring full and waited for room.
     push_waits: int
-    #: Push -> emit latency of the polled signals: the ring, the score, the output ring.
-    push_to_emit_ns: Latency
+    #: Push -> emit latency of the polled signals: the input ring, the score, the output ring.
+    push_to_emit: Latency
     #: Receive -> emit latency of the polled signals pushed with a ``recv_ns``: wire to signal
     #: where the caller stamps each frame's arrival with `Session.now_ns`.
-    recv_to_emit_ns: Latency
-    #: (caller, worker) cores planned; the caller is pinned only when asked.
-    cores_used: tuple[int, int]
-    pin_note: str | None
-    caller_pinned: bool | None
-    worker_pinned: bool
+    recv_to_emit: Latency
+    #: (caller, worker) cores: asked for, used, pinned (the caller only when asked).
+    pinning: Pinning
+    #: Input ring capacity, books.
     capacity: int
+    #: Output queue capacity, signals.
     out_capacity: int
+    #: Time since the session started, ns.
     uptime_ns: int
     closed: bool
 
     @classmethod
-    def _from_raw(cls, raw: dict[str, Any]) -> SessionStats:
-        feeds = tuple(
-            FeedStats(
-                exchange=f["exchange"],
-                symbol=f["symbol"],
-                pushed=int(f["pushed"]),
-                skipped=int(f["skipped"]),
-                skip_reasons=tuple(SkipReason(c, w, int(n)) for c, w, n in f["skip_reasons"]),
-                last_bad=f["last_bad"],
-                polled=int(f["polled"]),
-                last_ts=None if f["last"] is None else int(f["last"][0]),
-                last_score=None if f["last"] is None else float(f["last"][1]),
-                last_signal=None if f["last"] is None else int(f["last"][2]),
-            )
-            for f in raw["feeds"]
-        )
+    def _from_core(cls, s: _core.SessionStats) -> SessionStats:
         return cls(
-            feeds=feeds,
-            pushed=int(raw["pushed"]),
-            skipped=int(raw["skipped"]),
-            polled=int(raw["polled"]),
-            pending=int(raw["pending"]),
-            push_waits=int(raw["push_waits"]),
-            push_to_emit_ns=Latency._from_raw(raw["push_to_emit"]),
-            recv_to_emit_ns=Latency._from_raw(raw["recv_to_emit"]),
-            cores_used=tuple(raw["cores_used"]),
-            pin_note=raw["pin_note"],
-            caller_pinned=raw["caller_pinned"],
-            worker_pinned=bool(raw["worker_pinned"]),
-            capacity=int(raw["capacity"]),
-            out_capacity=int(raw["out_capacity"]),
-            uptime_ns=int(raw["uptime_ns"]),
-            closed=bool(raw["closed"]),
+            feeds=tuple(s.feeds),
+            pushed=s.pushed,
+            skipped=s.skipped,
+            polled=s.polled,
+            pending=s.pending,
+            push_waits=s.push_waits,
+            push_to_emit=s.push_to_emit,
+            recv_to_emit=s.recv_to_emit,
+            pinning=s.pinning,
+            capacity=s.capacity,
+            out_capacity=s.out_capacity,
+            uptime_ns=s.uptime_ns,
+            closed=s.closed,
         )
 
     def summary(self) -> str:
         """One line for a terminal: books, skips, latency percentiles."""
-        p, r = self.push_to_emit_ns, self.recv_to_emit_ns
-        wire = f"; recv->emit p50 {r.p50:,} ns, p99 {r.p99:,} ns" if r.count else ""
+        p, r = self.push_to_emit, self.recv_to_emit
+        wire = f"; recv->emit p50 {r.p50_ns:,} ns, p99 {r.p99_ns:,} ns" if r.count else ""
         return (
             f"{len(self.feeds)} feeds, {self.pushed:,} books ({self.skipped:,} skipped), "
-            f"{self.pending:,} pending; push->emit p50 {p.p50:,} ns, p99 {p.p99:,} ns{wire}"
+            f"{self.pending:,} pending; push->emit p50 {p.p50_ns:,} ns, "
+            f"p99 {p.p99_ns:,} ns{wire}"
         )
 
 
@@ -342,7 +278,7 @@ class Session:
 
     def stats(self) -> SessionStats:
         """Counts per feed (pushed, skipped and why, polled, last score) and latencies."""
-        return SessionStats._from_raw(self._inner.stats())
+        return SessionStats._from_core(self._inner.stats())
 
     def close(self) -> SessionStats:
         """Stop taking books, score every pushed one, join the worker.
@@ -355,7 +291,7 @@ class Session:
         EngineError
             The worker died (its panic).
         """
-        return SessionStats._from_raw(self._inner.close())
+        return SessionStats._from_core(self._inner.close())
 
 
 def _as_array(x: ArrayLike, dtype: type[np.integer[Any]], name: str) -> NDArray[Any]:

@@ -18,6 +18,8 @@ from lobflow._engine_cli import register as _register_engine  # noqa: E402
 from lobflow.backtest._cli import register as _register_backtest  # noqa: E402
 from lobflow.collect._cli import register as _register_collect  # noqa: E402
 from lobflow.features._cli import register as _register_features  # noqa: E402
+from lobflow.io._cli import register as _register_io  # noqa: E402
+from lobflow.sweep._cli import register as _register_sweep  # noqa: E402
 from lobflow.train._cli import register as _register_train  # noqa: E402
 
 for _register in (
@@ -26,6 +28,8 @@ for _register in (
     _register_train,
     _register_backtest,
     _register_engine,
+    _register_sweep,
+    _register_io,
 ):
     _register(app)
 for _command in app.registered_commands:

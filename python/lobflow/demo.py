@@ -1,11 +1,14 @@
 """`make demo`: the whole pipeline on one machine, offline, in a few minutes.
 
 1. the simulated venue and the real collector against it (so the collector is seen working);
-2. features -> training (chronological split) -> weights export, on the bundled sample;
-3. the backtest on the held-out part;
+2. features -> training (chronological split; the threshold chosen by backtesting the
+   validation part with the demo's costs) -> weights, on the bundled sample, which is
+   synthetic and says so;
+3. the backtest of the held-out part with the same costs, and what its numbers mean;
 4. `Engine(weights).run` on the held-out part, checked against the trained pipeline, plus
    throughput on a few million generated ticks and paced latency percentiles;
-5. the HTML report; and the commands to do each step on your own data.
+5. the HTML report (PnL against threshold and fee among its figures); and the commands to do
+   each step on your own data.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from rich.console import Console
 from rich.panel import Panel
 
 import lobflow
-from lobflow import _core, backtest, report
+from lobflow import backtest, diagnostics, report
 from lobflow._feed import scan_books
+from lobflow.backtest._by_threshold import pnl_by_threshold
 from lobflow.collect.simbook import simulate_books
-from lobflow.data.make_sample import SAMPLE
+from lobflow.data import SAMPLE
 from lobflow.train import fit, save_model
 
 console = Console()
@@ -38,6 +42,7 @@ def _step(n: int, text: str) -> None:
 
 def _collect(out: Path, seconds: float) -> None:
     from lobflow.collect import SimExchange, acollect
+    from lobflow.collect._status import table
 
     async def go() -> None:
         async with SimExchange(seed=7) as sim:
@@ -51,7 +56,7 @@ def _collect(out: Path, seconds: float) -> None:
                 flush_every_s=2.0,
                 live=False,
             )
-        console.print(stats.table())
+        console.print(table(stats))
 
     asyncio.run(go())
     rows = scan_books(out / "processed")
@@ -64,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=Path("demo-out"))
     ap.add_argument("--collect-seconds", type=float, default=15.0)
     ap.add_argument("--throughput-ticks", type=int, default=3_000_000)
-    ap.add_argument("--fee-bps", type=float, default=0.0)
+    ap.add_argument("--fee-bps", type=float, default=1.0, help="taker fee, bps (default 1)")
     args = ap.parse_args(argv)
     out: Path = args.out
     t_start = time.perf_counter()
@@ -73,39 +78,58 @@ def main(argv: list[str] | None = None) -> None:
     _step(1, "collect: the real collector against the simulated venue (all four REST formats)")
     _collect(out / "collected", args.collect_seconds)
 
-    _step(2, "features -> train (chronological, purged) -> export")
+    _step(2, "features -> train (chronological, purged, threshold against costs) -> weights")
     books = pl.read_parquet(SAMPLE)
-    console.print(f"bundled sample: {books.height:,} snapshots from lobflow's simulated venue")
+    hours = (books["ts"][-1] - books["ts"][0]) / 3.6e12
+    console.print(
+        f"bundled sample: {books.height:,} snapshots of one feed, 100 ms apart ({hours:.1f} h). "
+        "[bold]Synthetic[/]: a large-tick market (one tick is 1 bps) whose level-0 queue "
+        "imbalance leans the next moves, an edge put there to be found "
+        "(python/lobflow/data/make_sample.py). Real books are seldom this kind."
+    )
+    # One set of costs for everything below: the threshold is chosen for them, the held-out
+    # backtest pays them.
+    costs = backtest.BacktestConfig(taker_fee_bps=args.fee_bps)
+    console.print(f"costs, in training and backtest alike: {report.describe_costs(costs)}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = fit(
             books,
             horizon_ns=1_000_000_000,
             windows_ms=(1000, 2000, 5000),
-            fee_bps=args.fee_bps,
+            execution=costs,
             progress=True,
         )
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}")
     model_dir = save_model(result, out / "model")
     m = result.metrics
-    console.print(
-        f"test IC {m['test']['ic']:.4f} (baseline qi_0 {m['baseline_qi0']['ic']:.4f}), "
-        f"R² {m['test']['r2']:.4f}, hit rate {m['test']['hit_rate']:.3f}, "
-        f"threshold {m['threshold']:.4g}; saved {model_dir}/"
-    )
+    for line in report.explain_training(m):
+        console.print(f"  {line}")
+    console.print(f"saved {model_dir}/ (pipeline, metrics.json, weights.txt, manifest)")
 
-    _step(3, "backtest on the held-out part (taker, 5 ms data + 10 ms order latency)")
+    _step(3, "backtest of the held-out part, with the same costs")
     test = result.test_rows(books)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        bt = backtest.run(test, result.weights, backtest.BacktestConfig(taker_fee_bps=args.fee_bps))
+        bt = backtest.run(test, result.weights, costs)
     for w in caught:
         console.print(f"[yellow]engine:[/] {w.message}")
     console.print(report.summary_table(bt, f"held-out backtest ({test.height:,} snapshots)"))
+    for line in report.explain(bt.metrics, costs):
+        console.print(f"  {line}")
+    assert bt.scores is not None
+    assert bt.engine is not None
+    fees = (0.0, 0.5, 1.0, 2.0, 3.0)
+    at_fees = pnl_by_threshold(test, bt.scores, costs, [result.weights.threshold], fees)
+    console.print(
+        "  The same threshold at other fees: "
+        + ", ".join(f"{fee:g} bps {at_fees.pnl_bps[i, 0]:+.0f}" for i, fee in enumerate(fees))
+        + " bps of one order's notional (the report draws every threshold)."
+    )
 
     _step(4, "Engine(weights).run on the held-out part: same numbers as scikit-learn")
-    engine = lobflow.Engine(result.weights, cores=bt.engine["cores_used"])
+    engine = lobflow.Engine(result.weights, cores=bt.engine.cores_used)
     res = engine.run(test, record_features=True)
     assert res.features is not None
     ref = result.pipeline.predict(res.features)
@@ -116,33 +140,32 @@ def main(argv: list[str] | None = None) -> None:
     paced = engine.run(big.head(200_000), pace_ns=20_000)
     console.print(f"flat out: {flat.summary()}")
     console.print(f"paced 20 µs: {paced.summary()}")
-    if paced.p50_over_core_to_core is not None:  # a paced run on two cores
-        ratio = f"paced p50 / core-to-core p50 = {paced.p50_over_core_to_core:.1f}"
-        if not paced.core_to_core_steady:
-            ratio += " (the core-to-core latency moved during the run: no one floor fits it)"
-        console.print(ratio)
-        # Inside the test: on one core there is no core-to-core figure, and no hand-off.
-        floor = _core.handoff_latency(paced.cores_used, 100_000)["p50"]
+    used = paced.cores_used
+    if used[0] != used[1]:  # a floor needs two cores
+        stamped = diagnostics.stamped_latency(used, 100_000).p50
+        c2c = diagnostics.core_to_core_latency(used, 100_000).p50
         console.print(
-            f"hand-off floor (each side writing a line of its own, as any SPSC ring does) "
-            f"p50 {floor:.0f} ns: paced p50 = {paced.latency_ns['p50'] / floor:.1f}x it"
-        )
-        stamped = _core.stamped_latency(paced.cores_used, 100_000)["p50"]
-        console.print(
-            f"stamped floor (one message across one line, timed with the engine's own clock "
-            f"reads) p50 {stamped:.0f} ns: paced p50 = {paced.latency_ns['p50'] / stamped:.2f}x it"
+            f"the floor of that metric (lobflow.diagnostics.stamped_latency: one message at a "
+            f"time across one line, timed with the engine's own clock reads) p50 "
+            f"{stamped:.0f} ns: paced p50 = {paced.latency.p50_ns / stamped:.2f}x it "
+            f"(bare core-to-core line p50 {c2c:.0f} ns)"
         )
 
     _step(5, "report")
-    path = report.write_report(
+    path = report.build_report(
         out / "report",
+        test,
         bt,
-        weights=result.weights,
-        latency_ns=paced.latency_ns,
-        latency_buckets=paced.latency_buckets,
-        ic=report.ic_by_horizon(test, res.scores),
-        title="lobflow demo: held-out backtest",
-        extra={"train": m, "engine_flat": flat.summary(), "engine_paced": paced.summary()},
+        result.weights,
+        validation=m.validation_curve,
+        paced=paced,
+        title="lobflow demo: held-out backtest of the bundled (synthetic) sample",
+        extra={
+            "train": m.as_dict(),
+            "engine_flat": flat.summary(),
+            "engine_paced": paced.summary(),
+        },
+        progress=True,
     )
     console.print(f"wrote {path}")
 
@@ -154,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
 
         df = pl.read_parquet(files[0])
         zero = lobflow.Weights((10, 20, 50), 0.0, 0.0, (0.0,) * 18)
-        eng = lobflow.Engine(zero, cores=bt.engine["cores_used"]).run(df, record_features=True)
+        eng = lobflow.Engine(zero, cores=bt.engine.cores_used).run(df, record_features=True)
         pf = features.compute(df).select(lobflow.FEATURE_NAMES).to_numpy()
         assert eng.features is not None
         scale = np.maximum(np.abs(pf).max(axis=0), 1e-300)
@@ -169,12 +192,12 @@ def main(argv: list[str] | None = None) -> None:
             "  lobflow collect --exchange kucoin,binance --symbol BTC-USDT "
             "--duration 10m --out data/\n"
             "  lobflow train data/processed --horizon 1s --windows-ms 1000,2000,5000 "
-            "--out model/\n"
-            "  lobflow export model/ --out weights.txt\n"
-            f"  lobflow backtest {FEED} --weights weights.txt\n"
-            f"  lobflow report {FEED} --weights weights.txt\n"
-            "  python -c 'import lobflow; "
-            'print(lobflow.Engine("weights.txt").run("books.parquet").summary())\'',
+            "--fee-bps 1 --out model/\n"
+            f"  lobflow backtest {FEED} --weights model/weights.txt --held-out model/ "
+            "--fee-bps 1\n"
+            f"  lobflow report {FEED} --weights model/weights.txt --held-out model/ "
+            "--out report/\n"
+            f"  lobflow run {FEED} --weights model/weights.txt",
             title=f"done in {time.perf_counter() - t_start:.0f} s",
         )
     )

@@ -13,7 +13,7 @@ from lobflow._core import (
 )
 
 if TYPE_CHECKING:
-    from lobflow.collect.poller import CollectStats
+    from lobflow.collect.stats import CollectStats
 
 
 class LobflowWarning(UserWarning):

@@ -77,7 +77,8 @@ def bake(
     if coef.shape != (N_FEATURES,):
         msg = f"the model must use the {N_FEATURES} contract features, got {coef.shape[0]}"
         raise ValueError(msg)
-    _check_names(pipeline, check_windows(windows_ms))
+    windows = check_windows(windows_ms)
+    _check_names(pipeline, windows)
     intercept = (
         float(np.ravel(model.intercept_)[0])
         if np.ndim(model.intercept_)
@@ -87,8 +88,8 @@ def bake(
     scale = scaler.scale_ if scaler.with_std else np.ones(N_FEATURES)
     w = coef / scale
     b = intercept - float(np.sum(coef * mean / scale))
-    _warn_rounding_only(coef, w, mean, scale, windows_ms)
-    return Weights(tuple(windows_ms), float(threshold), b, tuple(w.tolist()), comments)  # type: ignore[arg-type]
+    _warn_rounding_only(coef, w, mean, scale, windows)
+    return Weights(windows, float(threshold), b, tuple(w.tolist()), comments)
 
 
 def _warn_rounding_only(

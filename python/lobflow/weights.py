@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ import numpy as np
 from lobflow import _core
 from lobflow._files import atomic_write
 from lobflow._schema import as_number, check_windows, feature_names
+from lobflow.errors import WeightsFormatError
 
 if TYPE_CHECKING:
     import os
@@ -18,6 +20,14 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
 N_FEATURES = 18
+
+#: The largest weights file (or text) `Weights` reads, in bytes. A file is ~1 KB: 21 lines of
+#: numbers and a few comments. Without a limit `--weights /dev/zero` read until the OOM killer
+#: ended the process, and 100 MB of blank lines took gigabytes to parse.
+MAX_WEIGHTS_BYTES = 1 << 20
+
+#: A comment line after the first (indented ones too, as the engine's parser takes them).
+_COMMENT = re.compile(r"^[^\S\n]*#([^\n]*)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -105,19 +115,31 @@ class Weights:
 
     @classmethod
     def from_text(cls, text: str, source: str = "<string>") -> Weights:
-        """Parse weights-file text; errors name ``source`` and the line."""
+        """Parse weights-file text; errors name ``source`` and the line.
+
+        Text longer than `MAX_WEIGHTS_BYTES` (UTF-8) is a `WeightsFormatError`.
+        """
+        if len(text) > MAX_WEIGHTS_BYTES or len(text.encode()) > MAX_WEIGHTS_BYTES:
+            raise _too_large(source)
         windows, threshold, bias, coef = _core.parse_weights(text, source)
-        # Indented comments too: the format (and the Rust parser) takes them for comments.
-        lines = (line.strip() for line in text.splitlines()[1:])
-        comments = tuple(line[1:].strip() for line in lines if line.startswith("#"))
+        # One pass that builds only the comment lines (a list of every line cost 50 bytes per
+        # blank one). The parser has checked that the first line is the header, a comment too.
+        comments = tuple(m[1].strip() for m in _COMMENT.finditer(text) if m.start() > 0)
         return cls(windows, threshold, bias, tuple(coef), comments)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Weights:
-        """Read a weights file; a malformed one raises `WeightsFormatError` with path:line."""
+        """Read a weights file; a malformed one raises `WeightsFormatError` with path:line.
+
+        A file over `MAX_WEIGHTS_BYTES` is refused having read no more than one byte past it.
+        """
         p = Path(path)
+        with p.open("rb") as fh:
+            data = fh.read(MAX_WEIGHTS_BYTES + 1)
+        if len(data) > MAX_WEIGHTS_BYTES:
+            raise _too_large(str(p))
         # Python's own decode error names neither the file nor the line; the engine's does.
-        text = _core.weights_text(p.read_bytes(), str(p))
+        text = _core.weights_text(data, str(p))
         return cls.from_text(text, str(p))
 
     def score(self, features: ArrayLike) -> NDArray[np.float64]:
@@ -141,3 +163,10 @@ class Weights:
         out[s > self.threshold] = 1
         out[s < -self.threshold] = -1
         return out
+
+
+def _too_large(source: str) -> WeightsFormatError:
+    return WeightsFormatError(
+        f"{source}: larger than {MAX_WEIGHTS_BYTES:,} bytes (MAX_WEIGHTS_BYTES), and a weights "
+        "file is a few KB: is it the right file?"
+    )

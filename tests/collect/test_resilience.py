@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import logging
 import math
 import subprocess
 import sys
@@ -241,3 +242,44 @@ def test_the_cli_reports_a_negative_rate_instead_of_hanging(tmp_path: Path) -> N
     assert done.returncode == 1, done.stderr
     assert "hz" in done.stderr
     assert "must be a number > 0" in done.stderr
+
+
+def _unknown() -> bytes:
+    return (P / "kucoin_error_invalid_parameter.doc.json").read_bytes()  # 400100
+
+
+def test_an_unknown_symbol_before_any_good_answer_stops_the_feed_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="lobflow.collect"):
+        stats = run(KU, "kucoin", [_unknown()], tmp_path, 1.5)
+    assert stats.venues["kucoin"].requests == 1
+    assert "BTC-USDT" in caplog.text
+    assert "400100" in caplog.text
+
+
+def test_an_unknown_symbol_after_good_answers_is_a_glitch_retried_with_back_off(
+    tmp_path: Path,
+) -> None:
+    t = now_ms()
+    answers = [kucoin_ok(1, t), _unknown(), _unknown(), kucoin_ok(2, t + 2), kucoin_ok(3, t + 3)]
+    stats = run(KU, "kucoin", answers, tmp_path, 4.0)
+    assert read(tmp_path, "processed")["seq"].to_list() == [1, 2, 3]
+    assert stats.venues["kucoin"].errors["unknown_symbol"] == 2
+
+
+def test_an_unknown_symbol_that_persists_after_good_answers_stops_the_feed_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(poller, "UNKNOWN_SYMBOL_PERSIST_S", 0.8)
+    with caplog.at_level(logging.WARNING, logger="lobflow.collect"):
+        stats = run(KU, "kucoin", [kucoin_ok(1, now_ms()), _unknown()], tmp_path, 4.0)
+    ku = stats.venues["kucoin"]
+    assert read(tmp_path, "processed")["seq"].to_list() == [1]
+    assert ku.errors["unknown_symbol"] >= 2
+    stopped = [r for r in caplog.records if "this feed stops" in r.getMessage()]
+    assert len(stopped) == 1
+    assert "BTC-USDT" in stopped[0].getMessage()
+    assert "400100" in stopped[0].getMessage()
+    # It stopped: far fewer polls than 4 s of back-off would have made.
+    assert ku.requests == 1 + ku.errors["unknown_symbol"]

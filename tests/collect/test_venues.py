@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -101,12 +102,19 @@ def test_real_bodies_parse(
             Kind.RATE_LIMITED,
             0.7,
         ),
-        ("kucoin", 200, {}, "kucoin_error_symbol_not_exists_v2_symbols.json", Kind.FATAL, 0),
-        ("kucoin", 200, {}, "kucoin_error_invalid_parameter.doc.json", Kind.FATAL, 0),
+        (
+            "kucoin",
+            200,
+            {},
+            "kucoin_error_symbol_not_exists_v2_symbols.json",
+            Kind.UNKNOWN_SYMBOL,
+            0,
+        ),
+        ("kucoin", 200, {}, "kucoin_error_invalid_parameter.doc.json", Kind.UNKNOWN_SYMBOL, 0),
         ("kraken", 200, {}, "kraken_error_too_many_requests.json", Kind.RATE_LIMITED, 5.0),
-        ("kraken", 200, {}, "kraken_error_unknown_pair.json", Kind.FATAL, 0),
-        ("kraken", 200, {}, "kraken_error_invalid_arguments.json", Kind.FATAL, 0),
-        ("bybit", 200, {}, "bybit_error_not_supported_symbols.json", Kind.FATAL, 0),
+        ("kraken", 200, {}, "kraken_error_unknown_pair.json", Kind.UNKNOWN_SYMBOL, 0),
+        ("kraken", 200, {}, "kraken_error_invalid_arguments.json", Kind.UNKNOWN_SYMBOL, 0),
+        ("bybit", 200, {}, "bybit_error_not_supported_symbols.json", Kind.UNKNOWN_SYMBOL, 0),
         ("bybit", 403, {}, None, Kind.BANNED, 600.0),
         (
             "binance",
@@ -117,7 +125,7 @@ def test_real_bodies_parse(
             77.0,
         ),
         ("binance", 429, {"Retry-After": "3"}, None, Kind.RATE_LIMITED, 3.0),
-        ("binance", 400, {}, "binance_error_invalid_symbol.json", Kind.FATAL, 0),
+        ("binance", 400, {}, "binance_error_invalid_symbol.json", Kind.UNKNOWN_SYMBOL, 0),
         ("binance", 451, {}, "binance_error_451_restricted_location.json", Kind.RETRY, 0),
         ("binance", 502, {}, None, Kind.RETRY, 0),
         ("kucoin", 200, {}, None, Kind.RETRY, 0),
@@ -188,3 +196,89 @@ def test_bybit_answers_without_seq_are_ordered_by_their_update_id() -> None:
     restarted = VENUES["bybit"].classify(200, {}, json.dumps(doc).encode()).book
     assert restarted is not None
     assert restarted.extra["reset"]
+
+
+WS = P / "ws"
+
+
+@pytest.mark.parametrize(
+    ("venue", "rest", "ws"),
+    [
+        ("binance", "BTCUSDT", "btcusdt"),
+        ("bybit", "BTCUSDT", "BTCUSDT"),
+        ("kraken", "XBTUSDT", "BTC/USDT"),
+        ("kucoin", "BTC-USDT", "BTC-USDT"),
+    ],
+)
+def test_each_venue_spells_symbols_both_ways(venue: str, rest: str, ws: str) -> None:
+    v = VENUES[venue]
+    assert v.symbol("btc-usdt") == rest
+    assert v.ws_symbol("BTC-USDT") == ws
+    assert v.unified(rest) == "BTC-USDT"
+    assert v.unified(ws) == "BTC-USDT"
+    assert v.unified(v.symbol("ETH-EUR")) == "ETH-EUR"
+    with pytest.raises(ValueError, match="symbol"):
+        v.symbol("BTC/../USDT")
+    assert v.unified("../x") is None
+
+
+def test_the_registry_is_the_venue_modules_and_nothing_else_names_a_venue() -> None:
+    import lobflow.collect
+
+    assert sorted(VENUES) == ["binance", "bybit", "kraken", "kucoin"]
+    assert all(v.name == name for name, v in VENUES.items())
+    # The poller, the streamer and the writer use venues through the interface only: no
+    # venue's name appears in them as a string (a fifth venue is one file).
+    root = Path(lobflow.collect.__file__).parent
+    for f in root.rglob("*.py"):
+        rel = f.relative_to(root)
+        if rel.parts[0] in ("venues", "sim") or rel.name.startswith("sim"):
+            continue
+        text = f.read_text()
+        for name in VENUES:
+            assert f'"{name}"' not in text, f"{rel} names {name}"
+
+
+def test_kraken_checksum_matches_the_docs_worked_example() -> None:
+    from lobflow.collect.venues.kraken import checksum
+
+    doc = json.loads((WS / "kraken_ws_v2_checksum_vector.json").read_bytes())
+    asks = [tuple(x) for x in doc["asks_low_to_high"]]
+    bids = [tuple(x) for x in doc["bids_high_to_low"]]
+    assert checksum(asks, bids, 1, 8) == doc["checksum"] == 3310070434
+
+
+def test_kraken_checksum_of_the_docs_snapshot_and_update_needs_the_pairs_precision() -> None:
+    from lobflow.collect.venues.kraken import checksum
+
+    snap = json.loads((WS / "kraken_ws_v2_book_snapshot.doc.json").read_bytes(), parse_float=str)
+    upd = json.loads((WS / "kraken_ws_v2_book_update.doc.json").read_bytes(), parse_float=str)
+    (book,) = snap["data"]
+    asks = [(a["price"], a["qty"]) for a in book["asks"]]
+    bids = [(b["price"], b["qty"]) for b in book["bids"]]
+    # MATIC/USD: price precision 4, qty precision 8 (0.566 counts as 0.5660).
+    assert checksum(asks, bids, 4, 8) == book["checksum"] == 2439117997
+    # The JSON numbers' own text (trailing zeros gone) gives another checksum.
+    raw = "".join(f"{p}{q}" for p, q in [*asks, *bids]).replace(".", "")
+    assert zlib.crc32(raw.encode()) != book["checksum"]
+    with pytest.raises(ValueError, match="more than 3 decimals"):
+        checksum(asks, bids, 3, 8)  # 0.5668 cannot be a 3-decimal price
+    # The update's one bid (0.5657) replaces that level's qty; the book stays 10 deep.
+    (change,) = upd["data"][0]["bids"]
+    bids = [(p, change["qty"] if p == change["price"] else q) for p, q in bids]
+    assert checksum(asks, bids, 4, 8) == upd["data"][0]["checksum"] == 2114181697
+
+
+def test_decimal_units_are_exact_and_refuse_what_they_cannot_hold() -> None:
+    from lobflow.collect.decimals import fixed_text, units
+
+    assert units("60650.00000000", 2) == units("60650", 2) == 6_065_000
+    assert units("0.1", 1) + units("0.2", 1) == units("0.3", 1)
+    assert units("1e-05", 8) == 1000
+    assert fixed_text(units("0.566", 4), 4) == "0.5660"
+    assert units("60650.01", 8) / 10**8 == 60650.01
+    for bad in ("", ".", "NaN", "inf", "1e400", "0x10", "1,5"):
+        with pytest.raises(ValueError, match=r"decimal|range"):
+            units(bad, 8)
+    with pytest.raises(ValueError, match="more than 2 decimals"):
+        units("0.125", 2)

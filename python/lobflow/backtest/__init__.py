@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lobflow._choices import Mode, OnZero
+from lobflow.backtest._metrics import BacktestMetrics
 from lobflow.backtest._run import BacktestConfig, BacktestResult, run
 
-__all__ = ["BacktestConfig", "BacktestResult", "run"]
+__all__ = ["BacktestConfig", "BacktestMetrics", "BacktestResult", "Mode", "OnZero", "run"]

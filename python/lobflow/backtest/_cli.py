@@ -3,94 +3,167 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from lobflow._choices import Mode, OnZero
+from lobflow._cli_options import (
+    CoresOption,
+    FeeOption,
+    LatencyOption,
+    ModeOption,
+    OnZeroOption,
+    execution,
+)
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from lobflow.backtest import BacktestResult
+    from lobflow.backtest import BacktestConfig, BacktestResult
+    from lobflow.backtest._by_threshold import PnlByThreshold
 
 # The options both commands share, declared once.
 Books = Annotated[Path, typer.Argument(help="one feed of processed books (Parquet file or folder)")]
 WeightsFile = Annotated[Path, typer.Option("--weights", help="weights file")]
-Mode = Annotated[str, typer.Option(help="taker | passive")]
-FeeBps = Annotated[float, typer.Option(help="taker fee, bps")]
-LatencyMs = Annotated[float, typer.Option(help="order-entry latency, ms")]
-Cores = Annotated[str, typer.Option(help="engine cores producer,worker")]
+HeldOut = Annotated[
+    Path | None,
+    typer.Option(
+        help="a folder written by `lobflow train`: backtest only the rows it held out "
+        "(from the start of its test part)",
+        show_default=False,
+    ),
+]
+
+
+def _books(books: Path, held_out: Path | None) -> pl.DataFrame:
+    from lobflow._feed import named_read_errors, scan_books
+
+    lf = scan_books(books)
+    if held_out is not None:
+        import polars as pl
+
+        from lobflow.train import load_model
+
+        start = load_model(held_out).split_ts["test_start"]
+        lf = lf.filter(pl.col("ts") >= start)
+    with named_read_errors(books):
+        df = lf.collect()
+    if df.height == 0 and held_out is not None:
+        msg = f"{books} has no rows in the part {held_out} held out: trained on other books?"
+        raise ValueError(msg)
+    return df
 
 
 def _run(
-    books: Path, weights: Path, mode: str, fee_bps: float, latency_ms: float, cores: str
+    books: Path, weights: Path, cfg: BacktestConfig, held_out: Path | None
 ) -> tuple[pl.DataFrame, BacktestResult]:
-    from lobflow._engine_cli import _cores
-    from lobflow._feed import scan_books
-    from lobflow._schema import finite
-    from lobflow.backtest import BacktestConfig, run
+    from lobflow.backtest import run
 
-    if mode not in ("taker", "passive"):
-        raise typer.BadParameter("--mode takes taker or passive")
-    c = _cores(cores)
-    if not 0 <= latency_ms <= 1e12:  # NaN too; 1e12 ms is 31 years
-        msg = f"--latency-ms must be in 0..1e12 ms, got {latency_ms}"
-        raise ValueError(msg)
-    finite("--fee-bps", fee_bps)
-    cfg = BacktestConfig(
-        mode=mode,  # type: ignore[arg-type]
-        taker_fee_bps=fee_bps,
-        order_latency_ns=int(latency_ms * 1e6),
-        cores=(c[0], c[1]),
-    )
-    df = scan_books(books).collect()
-    return df, run(df, weights, cfg)
+    df = _books(books, held_out)
+    return df, run(df, weights, cfg, progress=True)
+
+
+def _trained(model_dir: Path | None) -> tuple[BacktestConfig | None, PnlByThreshold | None]:
+    """The costs a model's threshold was chosen for and its validation curve (metrics.json).
+
+    Only for what is shown beside the backtest (a note, a curve): a metrics.json that is
+    missing or does not read as `lobflow train` writes it gives None.
+    """
+    import json
+
+    import numpy as np
+
+    from lobflow.backtest import BacktestConfig
+    from lobflow.backtest._by_threshold import PnlByThreshold
+
+    if model_dir is None:
+        return None, None
+    try:
+        doc = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+        fields: dict[str, Any] = dict(doc["execution"])
+        cores = fields.pop("cores", None)  # JSON has lists; None: chosen for the machine
+        if cores is not None:
+            fields["cores"] = tuple(cores)
+        cfg = BacktestConfig(**fields)
+        c = doc["validation_curve"]
+        curve = PnlByThreshold(
+            tuple(map(float, c["thresholds"])),
+            tuple(map(float, c["fees_bps"])),
+            np.asarray(c["pnl_bps"], dtype=np.float64),
+            np.asarray(c["trades"], dtype=np.int64),
+        )
+    except (OSError, ValueError, TypeError, KeyError):
+        return None, None
+    return cfg, curve
+
+
+def _explained(res: BacktestResult, trained: BacktestConfig | None, model_dir: Path | None) -> None:
+    """What the numbers mean, and whether they are for the costs the threshold was chosen for."""
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from lobflow.report import describe_costs, explain
+
+    console = Console()
+    for line in explain(res.metrics, res.config):
+        console.print(line)
+    if trained is not None and replace(trained, cores=res.config.cores) != res.config:
+        console.print(
+            f"[yellow]note:[/] the threshold in {model_dir} was chosen for "
+            f"{describe_costs(trained)}; this backtest assumes {describe_costs(res.config)}"
+        )
 
 
 def backtest(
     books: Books,
     weights: WeightsFile = Path("weights.txt"),
-    mode: Mode = "taker",
-    fee_bps: FeeBps = 1.0,
-    latency_ms: LatencyMs = 10.0,
-    cores: Cores = "2,4",
+    held_out: HeldOut = None,
+    mode: ModeOption = Mode.TAKER,
+    fee_bps: FeeOption = 1.0,
+    latency_ms: LatencyOption = 10.0,
+    on_zero: OnZeroOption = OnZero.HOLD,
+    cores: CoresOption = None,
 ) -> None:
     """Backtest the engine's signals on recorded books; print the metrics."""
     from rich.console import Console
 
     from lobflow.report import summary_table
 
-    _, res = _run(books, weights, mode, fee_bps, latency_ms, cores)
+    cfg = execution(mode, fee_bps, latency_ms, on_zero, cores)
+    _, res = _run(books, weights, cfg, held_out)
     Console().print(summary_table(res))
+    _explained(res, _trained(held_out)[0], held_out)
 
 
 def report(
     books: Books,
     weights: WeightsFile = Path("weights.txt"),
     out: Annotated[Path, typer.Option(help="output folder")] = Path("report"),
-    mode: Mode = "taker",
-    fee_bps: FeeBps = 1.0,
-    latency_ms: LatencyMs = 10.0,
-    cores: Cores = "2,4",
+    held_out: HeldOut = None,
+    mode: ModeOption = Mode.TAKER,
+    fee_bps: FeeOption = 1.0,
+    latency_ms: LatencyOption = 10.0,
+    on_zero: OnZeroOption = OnZero.HOLD,
+    cores: CoresOption = None,
 ) -> None:
-    """Backtest, then write an HTML report with PNGs (equity, position, latency, weights, IC)."""
+    """Backtest, then write an HTML report with PNGs.
+
+    Equity, position, PnL against threshold and fee, latency, weights, IC by horizon.
+    """
     from rich.console import Console
 
-    from lobflow import Engine, Weights
-    from lobflow.report import ic_by_horizon, summary_table, write_report
+    from lobflow._paths import check_output
+    from lobflow.report import build_report, summary_table
 
-    df, res = _run(books, weights, mode, fee_bps, latency_ms, cores)
-    w = Weights.load(weights)
-    paced = Engine(w, cores=res.config.cores).run(df.head(100_000), pace_ns=20_000)
-    assert res.scores is not None
-    path = write_report(
-        out,
-        res,
-        weights=w,
-        latency_ns=paced.latency_ns,
-        latency_buckets=paced.latency_buckets,
-        ic=ic_by_horizon(df, res.scores),
-    )
+    check_output(out, [("the books", books), ("the weights", weights)])
+    cfg = execution(mode, fee_bps, latency_ms, on_zero, cores)
+    df, res = _run(books, weights, cfg, held_out)
+    trained, curve = _trained(held_out)
+    path = build_report(out, df, res, weights, validation=curve, progress=True)
     Console().print(summary_table(res))
+    _explained(res, trained, held_out)
     Console().print(f"report: {path}")
 
 

@@ -8,11 +8,13 @@ from typing import Annotated
 
 import typer
 
+from lobflow.collect.venues import DEFAULT_EXCHANGE, VENUES
+
 
 def collect(
     exchange: Annotated[
-        str, typer.Option(help="comma-separated: kucoin,kraken,bybit,binance")
-    ] = "kucoin",
+        str, typer.Option(help=f"comma-separated: {','.join(VENUES)}")
+    ] = DEFAULT_EXCHANGE,
     symbol: Annotated[
         str, typer.Option(help="comma-separated unified symbols, e.g. BTC-USDT")
     ] = "BTC-USDT",
@@ -35,6 +37,7 @@ def collect(
 
     from lobflow._units import parse_duration
     from lobflow.collect import collect as run
+    from lobflow.collect._status import table
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     urls: dict[str, str] = {}
@@ -54,7 +57,7 @@ def collect(
         live=live,
         spread_feeds=spread,
     )
-    Console(stderr=True).print(stats.table())
+    Console(stderr=True).print(table(stats))
 
 
 def sim_exchange(

@@ -21,22 +21,28 @@ import math
 import random
 import signal
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
-import numpy as np
 from aiolimiter import AsyncLimiter
 from yarl import URL
 
-from lobflow.collect.venues import VENUES, Book, Kind, Venue, validate
-from lobflow.collect.writer import PartWriter, recover
+from lobflow.collect._http import ACCEPT_ENCODING, read_capped
+from lobflow.collect._status import status_loop
+from lobflow.collect.stats import CollectStats, VenueStats
+from lobflow.collect.venues import (
+    DEFAULT_EXCHANGE,
+    MAX_BAN_PAUSE_S,
+    VENUES,
+    Book,
+    Kind,
+    Venue,
+    unified_symbol,
+    validate,
+)
+from lobflow.collect.writer import PartWriter, check_out, recover
 from lobflow.errors import CollectorError
-
-if TYPE_CHECKING:
-    from rich.table import Table
 
 log = logging.getLogger("lobflow.collect")
 
@@ -52,83 +58,9 @@ SEQ_RESET_AFTER = 3
 #: could not be written are reported.
 SHUTDOWN_WRITE_ATTEMPTS = 3
 SHUTDOWN_RETRY_PAUSE_S = 1.0
-
-
-@dataclass
-class VenueStats:
-    """Counters and timing samples of one venue."""
-
-    requests: int = 0
-    rows: int = 0
-    duplicates: int = 0
-    #: Answers older than one already written (a lower sequence: a lagging replica or cache).
-    stale: int = 0
-    #: Times the venue's sequence started over (Bybit's u == 1, or a lower one that persists).
-    seq_resets: int = 0
-    skipped_late: int = 0
-    paused_polls: int = 0
-    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    invalid: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    jitter_ns: list[int] = field(default_factory=list)
-    latency_ns: list[int] = field(default_factory=list)
-
-    def pct(self, which: str, q: float) -> float:
-        """A percentile of the jitter or latency samples, in ms."""
-        xs = self.jitter_ns if which == "jitter" else self.latency_ns
-        return float(np.percentile(xs, q)) / 1e6 if xs else float("nan")
-
-
-@dataclass
-class CollectStats:
-    """What a collection run did, per venue."""
-
-    venues: dict[str, VenueStats] = field(default_factory=dict)
-    raw_rows: int = 0
-    processed_rows: int = 0
-    elapsed_s: float = 0.0
-    #: CPU seconds of this process while polling (start to stop, periodic flushes included).
-    polling_cpu_s: float = 0.0
-    #: Wall seconds of the same period.
-    polling_wall_s: float = 0.0
-    #: CPU seconds of the final flush and compaction at shutdown.
-    shutdown_cpu_s: float = 0.0
-    #: Periodic flushes that failed (their rows were kept and written by a later flush).
-    write_errors: int = 0
-
-    def table(self) -> Table:
-        """A rich table of rows, errors and timing per venue."""
-        from rich.table import Table
-
-        t = Table(title=f"collected in {self.elapsed_s:.1f} s")
-        for c in (
-            "venue",
-            "requests",
-            "rows",
-            "dups",
-            "stale",
-            "late",
-            "paused",
-            "errors",
-            "invalid",
-            "jitter p50/p99 ms",
-            "latency p50/p99 ms",
-        ):
-            t.add_column(c)
-        for name, v in self.venues.items():
-            t.add_row(
-                name,
-                str(v.requests),
-                str(v.rows),
-                str(v.duplicates),
-                str(v.stale),
-                str(v.skipped_late),
-                str(v.paused_polls),
-                ", ".join(f"{k}:{n}" for k, n in v.errors.items()) or "0",
-                ", ".join(f"{k}:{n}" for k, n in v.invalid.items()) or "0",
-                f"{v.pct('jitter', 50):.2f}/{v.pct('jitter', 99):.2f}",
-                f"{v.pct('latency', 50):.2f}/{v.pct('latency', 99):.2f}",
-            )
-        return t
+#: After good answers, an "unknown symbol" answer is a venue glitch (KuCoin answers 400100 for
+#: many things): retried with back-off, and the feed stops only when it persists this long.
+UNKNOWN_SYMBOL_PERSIST_S = 30.0
 
 
 class _VenueState:
@@ -149,6 +81,14 @@ class _VenueState:
         self.n_symbols = n_symbols
 
     def pause(self, seconds: float, why: str) -> None:
+        if not seconds <= MAX_BAN_PAUSE_S:  # also inf and NaN: never a pause without end
+            log.warning(
+                "%s asked a pause of %s s: capped at %.0f s",
+                self.venue.name,
+                seconds,
+                MAX_BAN_PAUSE_S,
+            )
+            seconds = MAX_BAN_PAUSE_S
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
         log.warning("%s paused %.1f s: %s", self.venue.name, seconds, why)
 
@@ -159,7 +99,12 @@ class _VenueState:
 
 
 class _FeedOrder:
-    """One feed's duplicate, staleness and time-order checks."""
+    """One feed's duplicate, staleness and time-order checks.
+
+    `verdict` judges an answer without marking it seen; `commit` marks it once its row is
+    queued, so an answer that fails validation leaves no trace (a later valid answer with the
+    same sequence is news, not a duplicate).
+    """
 
     def __init__(self, venue: str, symbol: str) -> None:
         self.where = f"{venue} {symbol}"
@@ -168,19 +113,21 @@ class _FeedOrder:
         self.last_ts = -1
         self.last_venue_ts: int | None = None
         self.lower = 0
+        self._digest: bytes | None = None
+        self._restart = False
+        #: Whether the venue has answered this feed with a book yet.
+        self.answered = False
+        #: When the current run of "unknown symbol" answers after good ones began.
+        self.unknown_since: float | None = None
 
-    def verdict(self, book: Book, body: bytes, stats: VenueStats) -> str | None:
+    def verdict(self, book: Book, body: bytes) -> str | None:
         """None when `book` is news; else why it is not ("duplicate" or "stale")."""
+        self._restart = False
         if book.seq is None:
-            digest = hashlib.blake2b(body, digest_size=16).digest()
-            if digest == self.last_hash:
-                return "duplicate"
-            self.last_hash = digest
-            return None
+            self._digest = hashlib.blake2b(body, digest_size=16).digest()
+            return "duplicate" if self._digest == self.last_hash else None
         last = self.last_seq
         if last is None or book.seq > last:
-            self.lower = 0
-            self.last_seq = book.seq
             return None
         if book.seq == last:
             self.lower = 0
@@ -194,12 +141,24 @@ class _FeedOrder:
             and book.venue_ts_ns > self.last_venue_ts
         )
         if book.extra.get("reset") or newer or self.lower >= SEQ_RESET_AFTER:
-            log.warning("%s: sequence started over (%d after %d)", self.where, book.seq, last)
-            stats.seq_resets += 1
-            self.lower = 0
-            self.last_seq = book.seq
+            self._restart = True
             return None
         return "stale"
+
+    def commit(self, book: Book, ts: int, stats: VenueStats) -> None:
+        """Mark `book` (judged news by the last `verdict`, its row queued at `ts`) as seen."""
+        if book.seq is None:
+            self.last_hash = self._digest
+        else:
+            if self._restart:
+                log.warning(
+                    "%s: sequence started over (%d after %s)", self.where, book.seq, self.last_seq
+                )
+                stats.seq_resets += 1
+            self.lower = 0
+            self.last_seq = book.seq
+        self.last_ts = ts
+        self.last_venue_ts = book.venue_ts_ns
 
 
 def _ingest(
@@ -221,10 +180,11 @@ def _ingest(
         elif out.kind is Kind.RETRY:
             st.backoff(out.reason)
         else:
-            log.error("%s %s: %s; this feed stops", venue.name, unified, out.reason)
-            return False
+            return _unknown_symbol(st, unified, order, out.reason)
         return True
     st.failures = 0
+    order.answered = True
+    order.unknown_since = None
     assert out.book is not None
     venue_ts = out.book.venue_ts_ns
     if venue_ts is not None and abs(venue_ts - recv_ns) > MAX_CLOCK_SKEW_NS:
@@ -239,24 +199,22 @@ def _ingest(
             )
         stats.invalid["bad_ts"] += 1
         return True
-    why = order.verdict(out.book, body, stats)
+    book, issues = validate(out.book)
+    for issue in issues:
+        stats.invalid[issue] += 1
+    if book is None:
+        return True
+    why = order.verdict(book, body)
     if why == "duplicate":
         stats.duplicates += 1
         return True
     if why == "stale":
         stats.stale += 1
         return True
-    book, issues = validate(out.book)
-    for issue in issues:
-        stats.invalid[issue] += 1
-    if book is None:
-        return True
     ts = venue_ts if venue_ts is not None else recv_ns
     if ts < order.last_ts:
         stats.invalid["ts_backwards"] += 1
         return True
-    order.last_ts = ts
-    order.last_venue_ts = venue_ts
     row: dict[str, Any] = {"ts": ts}
     for side, levels in (("bid", book.bids), ("ask", book.asks)):
         for i, (px, sz) in enumerate(levels):
@@ -264,7 +222,38 @@ def _ingest(
             row[f"{side}_sz_{i}"] = sz
     row.update(ts_local=recv_ns, seq=book.seq)
     processed.add(venue.name, unified, ts, row)
+    order.commit(book, ts, stats)
     stats.rows += 1
+    return True
+
+
+def _unknown_symbol(st: _VenueState, unified: str, order: _FeedOrder, reason: str) -> bool:
+    """The venue says `unified` does not exist: False when the feed must stop."""
+    name = st.venue.name
+    if not order.answered:
+        log.error("%s %s: %s; this feed stops", name, unified, reason)
+        return False
+    now = time.monotonic()
+    if order.unknown_since is None:
+        order.unknown_since = now
+        log.warning(
+            "%s %s: %s after good answers: a glitch, retried with back-off (the feed stops if "
+            "it persists %.0f s)",
+            name,
+            unified,
+            reason,
+            UNKNOWN_SYMBOL_PERSIST_S,
+        )
+    elif now - order.unknown_since >= UNKNOWN_SYMBOL_PERSIST_S:
+        log.error(
+            "%s %s: %s for %.0f s after good answers; this feed stops",
+            name,
+            unified,
+            reason,
+            now - order.unknown_since,
+        )
+        return False
+    st.backoff(reason)
     return True
 
 
@@ -309,8 +298,10 @@ async def _poll_feed(
             stats.jitter_ns.append(int((sent - due) * 1e9))
             ts_local = time.time_ns()
             try:
-                async with session.get(url) as resp:
-                    body = await resp.read()
+                # Redirects are never followed: a 3xx to another host could inject its books,
+                # and a venue's book endpoint has no reason to move.
+                async with session.get(url, allow_redirects=False) as resp:
+                    read = await read_capped(resp, venue.max_body_bytes)
                     status = resp.status
                     headers = dict(resp.headers)
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
@@ -321,6 +312,7 @@ async def _poll_feed(
         recv_ns = time.time_ns()
         stats.requests += 1
         stats.latency_ns.append(recv_ns - ts_local)
+        body = read.data
         raw.add(
             venue.name,
             unified,
@@ -333,6 +325,31 @@ async def _poll_feed(
                 "body": body.decode("utf-8", "replace"),
             },
         )
+        if 300 <= status < 400:
+            stats.redirects += 1
+            if stats.redirects == 1 or stats.redirects % 100 == 0:
+                log.warning(
+                    "%s %s: HTTP %d redirect to %r not followed (%d so far)",
+                    venue.name,
+                    unified,
+                    status,
+                    headers.get("Location", ""),
+                    stats.redirects,
+                )
+            st.backoff(f"HTTP {status} redirect")
+            continue
+        if read.problem:
+            stats.errors[read.problem] += 1
+            if stats.errors[read.problem] == 1:
+                log.warning(
+                    "%s %s: answer %s (cap %d bytes on the wire and unpacked); a bad answer",
+                    venue.name,
+                    unified,
+                    read.problem.replace("_", " "),
+                    venue.max_body_bytes,
+                )
+            st.backoff(read.problem)
+            continue
         answer = (status, headers, body, recv_ns)
         try:
             if not _ingest(venue, st, unified, order, stats, processed, answer):
@@ -341,11 +358,12 @@ async def _poll_feed(
             stats.errors["internal"] += 1
             if stats.errors["internal"] == 1:
                 log.exception("%s %s: answer not processed (kept in raw)", venue.name, unified)
+            st.backoff("internal error")
 
 
 async def acollect(
     *,
-    exchanges: list[str] | tuple[str, ...] = ("kucoin",),
+    exchanges: list[str] | tuple[str, ...] = (DEFAULT_EXCHANGE,),
     symbols: list[str] | tuple[str, ...] = ("BTC-USDT",),
     hz: float = 3.0,
     duration_s: float | None = None,
@@ -372,6 +390,7 @@ async def acollect(
     if unknown:
         msg = f"unknown exchange(s) {unknown}; known: {sorted(VENUES)}"
         raise ValueError(msg)
+    symbols = list(dict.fromkeys(unified_symbol(s) for s in symbols))
     _check_positive("hz (polls per second)", hz)
     for e, rate in (hz_per_venue or {}).items():
         _check_positive(f"hz_per_venue[{e!r}]", rate)
@@ -379,9 +398,8 @@ async def acollect(
     _check_positive("timeout_s", timeout_s)
     if duration_s is not None:
         _check_positive("duration_s", duration_s)
-    for s in symbols:
-        VENUES["kucoin"].symbol(s)  # validates the unified form
     root = Path(out)
+    check_out(root)
     recovered = recover(root)
     if recovered:
         log.info("recovered %d interrupted writes under %s", recovered, root)
@@ -410,8 +428,10 @@ async def acollect(
     cpu0 = time.process_time()
     start = t0 + 0.05
     async with aiohttp.ClientSession(
-        headers={"User-Agent": "lobflow-collector"},
+        headers={"User-Agent": "lobflow-collector", "Accept-Encoding": ACCEPT_ENCODING},
         timeout=aiohttp.ClientTimeout(total=timeout_s),
+        # Unpacked by `read_capped` within the venue's cap: aiohttp's own has no limit.
+        auto_decompress=False,
     ) as session:
         # With `spread_feeds`, feeds are phased evenly over a poll period instead of firing
         # together: jitter p99 drops ~10x (no burst to wait behind) but the loop wakes once per
@@ -434,7 +454,7 @@ async def acollect(
             for i, (e, s) in enumerate(feeds)
         ]
         flusher = asyncio.create_task(_flush_loop(raw, processed, stop, stats))
-        status = asyncio.create_task(_status_loop(stats, stop, live))
+        status = asyncio.create_task(status_loop(stats, stop, live))
         try:
             if duration_s is not None:
                 try:
@@ -547,29 +567,37 @@ def _final_flush(writer: PartWriter) -> str | None:
     return None
 
 
-async def _status_loop(stats: CollectStats, stop: asyncio.Event, live: bool | None) -> None:
-    import sys
-
-    if live is False or (live is None and not sys.stderr.isatty()):
-        while not stop.is_set():
-            await asyncio.sleep(10)
-            for name, v in stats.venues.items():
-                log.info(
-                    "%s: %d rows, %d requests, jitter p99 %.2f ms",
-                    name,
-                    v.rows,
-                    v.requests,
-                    v.pct("jitter", 99),
-                )
-        return
-    from rich.live import Live
-
-    with Live(stats.table(), refresh_per_second=2, transient=False) as view:
-        while not stop.is_set():
-            await asyncio.sleep(0.5)
-            view.update(stats.table())
-
-
-def collect(**kwargs: Any) -> CollectStats:  # noqa: ANN401 - the keywords of `acollect`
+def collect(
+    *,
+    exchanges: list[str] | tuple[str, ...] = (DEFAULT_EXCHANGE,),
+    symbols: list[str] | tuple[str, ...] = ("BTC-USDT",),
+    hz: float = 3.0,
+    duration_s: float | None = None,
+    out: str | Path = "data",
+    base_urls: dict[str, str] | None = None,
+    flush_every_s: float = 5.0,
+    timeout_s: float = 2.0,
+    live: bool | None = None,
+    hz_per_venue: dict[str, float] | None = None,
+    stop: asyncio.Event | None = None,
+    enforce_budgets: bool = True,
+    spread_feeds: bool = False,
+) -> CollectStats:
     """Blocking wrapper of `acollect` (same arguments)."""
-    return asyncio.run(acollect(**kwargs))
+    return asyncio.run(
+        acollect(
+            exchanges=exchanges,
+            symbols=symbols,
+            hz=hz,
+            duration_s=duration_s,
+            out=out,
+            base_urls=base_urls,
+            flush_every_s=flush_every_s,
+            timeout_s=timeout_s,
+            live=live,
+            hz_per_venue=hz_per_venue,
+            stop=stop,
+            enforce_budgets=enforce_budgets,
+            spread_feeds=spread_feeds,
+        )
+    )

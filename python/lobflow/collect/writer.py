@@ -6,10 +6,17 @@ writes ``.<name>.tmp`` in the partition folder, fsyncs it and renames it to ``<n
 what is lost on a crash is at most the rows of the last interval. On clean shutdown the parts
 of each partition are compacted into one file the same way, and only then are the small parts
 removed; a crash in between leaves a ``.compacting`` marker the next start-up resolves.
+
+Recovery touches only what the collector itself wrote: names of its own pattern (`PART`,
+`TEMP`), inside its own partition folders (`PARTITION`), and markers whose every listed name is
+one of its parts. Anything else under ``--out`` is the user's and is left alone.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -23,6 +30,23 @@ import pyarrow.parquet as pq
 
 from lobflow._files import atomic_write
 from lobflow._schema import BOOK_COLUMNS
+from lobflow.errors import CollectorError
+
+log = logging.getLogger("lobflow.collect")
+
+#: A part file's name: written by a flush (random suffix) or by compaction.
+PART = re.compile(r"part-[0-9]{1,20}-(?:[0-9a-f]{8}|compacted)\.parquet")
+#: The temp file `atomic_write` fills before renaming it to a part's name.
+TEMP = re.compile(r"\.(part-[0-9]{1,20}-(?:[0-9a-f]{8}|compacted)\.parquet)\.tmp")
+#: Partition folder names, one per level below the kind's folder.
+PARTITION = (
+    re.compile(r"exchange=[a-z0-9_]{1,32}"),
+    re.compile(r"symbol=[A-Z0-9]{1,20}-[A-Z0-9]{1,20}"),
+    re.compile(r"date=[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+)
+#: The compaction marker, and the first line that says the collector wrote it.
+MARKER = ".compacting"
+MARKER_HEADER = "lobflow compacting"
 
 #: Columns of a part file (the partition values `exchange`/`symbol` live in the path). Fixed
 #: types, so that a part whose venue sends no sequence still has an int64 `seq` column.
@@ -72,6 +96,7 @@ class PartWriter:
         key = (exchange, symbol, _date(ts_ns))
         cols = self._rows.get(key)
         if cols is None:
+            self.partition(*key)  # a name that would leave the folder fails here, not at flush
             cols = self._rows[key] = {name: [] for name in self.schema.names}
         for name, values in cols.items():
             values.append(row[name])
@@ -81,8 +106,13 @@ class PartWriter:
         return time.monotonic() - self._last_flush >= self.flush_every_s
 
     def partition(self, exchange: str, symbol: str, date: str) -> Path:
-        """The folder of one partition."""
-        return self.root / f"exchange={exchange}" / f"symbol={symbol}" / f"date={date}"
+        """The folder of one partition; a ValueError for names outside the venues' alphabets."""
+        names = (f"exchange={exchange}", f"symbol={symbol}", f"date={date}")
+        for name, pattern in zip(names, PARTITION, strict=True):
+            if not pattern.fullmatch(name):
+                msg = f"partition {name!r} is not a collector partition name ({pattern.pattern})"
+                raise ValueError(msg)
+        return self.root.joinpath(*names)
 
     def take(self) -> dict[tuple[str, str, str], Columns]:
         """Hand over the buffered rows and start a new buffer (call on the adding thread)."""
@@ -134,12 +164,12 @@ class PartWriter:
     def compact(self) -> int:
         """Merge each partition's parts into one file; returns partitions compacted."""
         done = 0
-        for folder in sorted({p.parent for p in self.root.glob("**/part-*.parquet")}):
-            parts = sorted(folder.glob("part-*.parquet"))
+        for folder in sorted(_partitions(self.root.parent, (self.kind,))):
+            parts = sorted(p for p in folder.iterdir() if PART.fullmatch(p.name))
             if len(parts) < 2:
                 continue
-            marker = folder / ".compacting"
-            marker.write_text("\n".join(p.name for p in parts))
+            marker = folder / MARKER
+            marker.write_text(marker_text([p.name for p in parts]))
             df = pl.concat([pl.read_parquet(p) for p in parts], how="vertical_relaxed")
             if "ts" in df.columns:
                 df = df.sort("ts", maintain_order=True)
@@ -156,18 +186,83 @@ class PartWriter:
         return done
 
 
-def recover(root: Path) -> int:
-    """Finish compactions interrupted by a crash and remove stray temp files; returns fixes."""
+def marker_text(parts: list[str]) -> str:
+    """The content of a compaction marker listing `parts` (names in the marker's folder)."""
+    return "\n".join([MARKER_HEADER, *parts]) + "\n"
+
+
+def check_out(root: Path) -> None:
+    """Refuse an output place the collector cannot write, before it collects anything.
+
+    A file, a path under a file, or a folder without write permission is a `CollectorError`
+    naming it (a collector would otherwise run for its whole duration and lose every row).
+    """
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        msg = f"--out {root} is a file, not a folder"
+        raise CollectorError(msg)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        # An unnamed temp file where the OS has them: nothing is left if we die here.
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as e:
+        msg = f"--out {root} is not a folder the collector can write: {e.strerror or e}"
+        raise CollectorError(msg) from e
+
+
+def _partitions(root: Path, kinds: tuple[str, ...]) -> list[Path]:
+    """The collector's partition folders under `root` (real folders with its names only)."""
+    found = []
+    for kind in kinds:
+        level = [root / kind]
+        for pattern in PARTITION:
+            level = [
+                child
+                for folder in level
+                if folder.is_dir() and not folder.is_symlink()
+                for child in folder.iterdir()
+                if pattern.fullmatch(child.name) and child.is_dir() and not child.is_symlink()
+            ]
+        found.extend(level)
+    return found
+
+
+def _marker_parts(marker: Path) -> list[str] | None:
+    """The part names a marker lists, or None when it is not one the collector wrote."""
+    try:
+        lines = [line.strip() for line in marker.read_text().splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError):
+        return None
+    if lines and lines[0] == MARKER_HEADER:
+        lines = lines[1:]
+    if not lines or not all(PART.fullmatch(name) for name in lines):
+        return None
+    return lines
+
+
+def recover(root: Path, kinds: tuple[str, ...] = ("raw", "processed")) -> int:
+    """Finish compactions interrupted by a crash and remove the collector's stray temp files.
+
+    Only inside the collector's own partition folders (`PARTITION`), only files of its own
+    naming (`TEMP`) and markers listing nothing but its parts; returns the fixes made.
+    """
     fixed = 0
-    for tmp in Path(root).glob("**/.*.tmp"):
-        tmp.unlink()
-        fixed += 1
-    for marker in Path(root).glob("**/.compacting"):
+    for folder in _partitions(Path(root), kinds):
+        for entry in folder.iterdir():
+            if TEMP.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink():
+                entry.unlink()
+                fixed += 1
+        marker = folder / MARKER
+        if not marker.is_file() or marker.is_symlink():
+            continue
+        names = _marker_parts(marker)
+        if names is None:
+            log.warning("%s is not a compaction marker of the collector's: left alone", marker)
+            continue
         # The compacted file was renamed in (it is newer than every listed part) or it was not:
         # either way, deleting the listed parts is only right in the first case.
-        folder = marker.parent
-        listed = [folder / n for n in marker.read_text().split()]
-        names = {p.name for p in listed}
+        listed = [folder / n for n in names]
         compacted = [c for c in folder.glob("part-*-compacted.parquet") if c.name not in names]
         newest_part = max((p.stat().st_mtime_ns for p in listed if p.exists()), default=0)
         if any(c.stat().st_mtime_ns >= newest_part for c in compacted):

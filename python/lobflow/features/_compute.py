@@ -3,9 +3,9 @@
 polars hands the columns of each feed to `lobflow._core` without a copy, which computes all
 18 features in one fused pass (validation included, in parallel runs of rows: see
 `rust/lobflow-core/src/feature_columns.rs`) and hands them back as a struct column that is
-unnested without a copy. Column-at-a-time polars expressions needed ~40 passes over memory
-per row and ran at 2.5-5 M rows/s; the plugin is bound by the kernel faulting in the output's
-fresh pages (docs/features.md).
+unnested without a copy. Column-at-a-time polars expressions need ~40 passes over memory
+per row; the plugin reads each input column once and is bound by the kernel faulting in the
+output's fresh pages (docs/features.md).
 
 Causal windows without look-ahead: the window of row n holds the rows m <= n of its feed with
 ``ts_m > ts_n - W`` — a row index ends it, so a later row with an equal timestamp never counts.
@@ -24,7 +24,13 @@ import polars as pl
 from polars.plugins import register_plugin_function
 
 from lobflow import _core
-from lobflow._feed import check_ts_dtype, holds_numbers, scan_books, ts_beyond_int64
+from lobflow._feed import (
+    check_ts_dtype,
+    holds_numbers,
+    named_read_errors,
+    scan_books,
+    ts_beyond_int64,
+)
 from lobflow._schema import (
     BOOK_COLUMNS,
     CONTRACT_COLUMNS,
@@ -33,6 +39,7 @@ from lobflow._schema import (
     LEVELS,
     check_windows,
 )
+from lobflow._skipped import SKIP_HINT, warn_if_too_many
 
 Books = pl.DataFrame | pl.LazyFrame | str | os.PathLike[str]
 
@@ -100,8 +107,8 @@ def _feature_struct(
 ) -> pl.Expr:
     """All 18 features as a struct column (the plugin call), per feed of the `split` keys.
 
-    The plugin groups the rows into feeds itself: polars' `over` around it took 2-7 s for
-    10^7 rows of 4 feeds, gathering and scattering every column per feed.
+    The plugin groups the rows into feeds itself: polars' `over` around it gathers and
+    scatters every column per feed, which costs more than the features.
     """
     args = [ts, *(_f64(c) for c in BOOK_COLUMNS)]
     if row is not None:
@@ -134,6 +141,7 @@ def _skip_bad(lf: pl.LazyFrame, split: list[str]) -> pl.LazyFrame:
         (pl.col("ts") >= 0)
         & bid.is_finite()
         & ask.is_finite()
+        & (bid > 0)  # and so the ask, above it
         & (bid < ask)
         & pl.all_horizontal([_size_carried(_f64(c)) for c in sizes])
     ).fill_null(False)
@@ -227,7 +235,9 @@ def compute(
         ``"raise"``: `ValueError` naming the first bad row (its position in `books`) and
         column; for a lazy result, a ``polars.exceptions.ComputeError`` with the same message
         when it is collected. ``"skip"``: drop rows that break the contract before computing
-        (they enter neither OFI nor the windows, as in the engine).
+        (they enter neither OFI nor the windows, as in the engine); an eager result warns
+        (`LobflowWarning`) when more than 10 % of the rows were skipped, as every stage does
+        (a lazy one cannot know: compare heights).
     lazy
         Return a LazyFrame (always the case for a LazyFrame input), e.g. to
         ``.sink_parquet(...)``. The windows need whole feeds, so even the streaming engine
@@ -248,14 +258,42 @@ def compute(
     >>> features.compute(df)["rolling_spread_10ms"].to_list()
     [2.0, 3.0]
     """
+    if lazy or isinstance(books, pl.LazyFrame):
+        return _plan(books, windows_ms, on_bad)[0]
+    df, total = counted(books, windows_ms, on_bad)
+    if on_bad == "skip":
+        warn_if_too_many("features.compute", total - df.height, total, SKIP_HINT, stacklevel=2)
+    return df
+
+
+def _plan(
+    books: Books, windows_ms: tuple[int, int, int], on_bad: Literal["raise", "skip"]
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The features plan of `books`, and the input it reads."""
     w = check_windows(windows_ms)
     lf, keys = _open(books, on_bad)
     # One feed (the usual case) needs no grouping: one pass over the key columns tells.
     split = keys if _several_feeds(lf, keys) else []
-    out = _features(lf, w, keys, split, on_bad=on_bad)
-    if lazy or isinstance(books, pl.LazyFrame):
-        return out
-    return collect(out, "in-memory" if isinstance(books, pl.DataFrame) else "streaming")
+    return _features(lf, w, keys, split, on_bad=on_bad), lf
+
+
+def counted(
+    books: pl.DataFrame | str | os.PathLike[str],
+    windows_ms: tuple[int, int, int],
+    on_bad: Literal["raise", "skip"],
+) -> tuple[pl.DataFrame, int]:
+    """`compute(books, windows_ms, on_bad=on_bad)` and the number of input rows, unwarned.
+
+    For the stages that compute features on their way (training), and say themselves how
+    many rows were skipped.
+    """
+    with named_read_errors(books):
+        out, lf = _plan(books, windows_ms, on_bad)
+        df = collect(out, "in-memory" if isinstance(books, pl.DataFrame) else "streaming")
+        if isinstance(books, pl.DataFrame):
+            return df, books.height
+        # A Parquet scan's row count comes from its footers.
+        return df, int(lf.select(pl.len()).collect().item())
 
 
 def _join_keys(keys: list[str]) -> tuple[list[str], list[pl.Expr]]:

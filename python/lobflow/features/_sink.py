@@ -10,18 +10,22 @@ that tail, whatever the input.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 import pyarrow.parquet as pq
 
+from lobflow._feed import named_read_errors
 from lobflow._files import atomic_write
+from lobflow._paths import check_output
 from lobflow._schema import CONTRACT_COLUMNS, DEFAULT_WINDOWS_MS, check_windows
+from lobflow._skipped import SKIP_HINT, warn_if_too_many
 from lobflow.features._compute import Books, _features, _open, _several_feeds, collect
 
 if TYPE_CHECKING:
-    import os
+    from collections.abc import Callable
 
 _SINK_ROW = "_sink_row"  # input row number, carried through the slices
 
@@ -33,6 +37,7 @@ def sink(
     *,
     on_bad: Literal["raise", "skip"] = "raise",
     slice_rows: int = 1_000_000,
+    progress: Callable[[int, int], object] | None = None,
 ) -> int:
     """Write the features of `books` to the Parquet file `out` with bounded memory.
 
@@ -41,7 +46,8 @@ def sink(
     in memory: one slice of `slice_rows` input rows is held at a time, plus the rows of each
     feed inside the longest window before it. The file appears under its name only when
     complete (written to a hidden temp file beside it, synced, then renamed); on an error
-    nothing is left behind.
+    nothing is left behind. `progress`, if given, is called with (input rows done, input
+    rows in all) after each slice: a progress bar's update.
 
     Returns the number of rows written.
 
@@ -63,6 +69,24 @@ def sink(
     if slice_rows < 1:
         msg = f"slice_rows must be at least 1, got {slice_rows}"
         raise ValueError(msg)
+    if isinstance(books, str | os.PathLike):
+        check_output(out, [("the books", books)], option="out")
+    with named_read_errors(books):
+        written, total = _sink(books, Path(out), w, on_bad, slice_rows, progress)
+    if on_bad == "skip":
+        warn_if_too_many("features.sink", total - written, total, SKIP_HINT, stacklevel=2)
+    return written
+
+
+def _sink(
+    books: Books,
+    out: Path,
+    w: tuple[int, int, int],
+    on_bad: Literal["raise", "skip"],
+    slice_rows: int,
+    progress: Callable[[int, int], object] | None = None,
+) -> tuple[int, int]:
+    """`sink`'s work: the rows written and the input's rows."""
     lf, keys = _open(books, on_bad)
     reach = max(w) * 1_000_000
     # The row index first: after a `select`, polars no longer pushes a slice down to the scan
@@ -79,10 +103,10 @@ def sink(
         )
         return collect(plan, "in-memory")
 
-    written = 0
+    written = total = 0
 
     def write_slices(path: Path) -> None:
-        nonlocal written
+        nonlocal written, total
         tail: pl.DataFrame | None = None
         with _ParquetAppender(path, dictionary=keys) as sink_file:
             # Pulled slice by slice: `collect_batches` runs ahead of a slow consumer and held
@@ -99,14 +123,16 @@ def sink(
                 written += new.height
                 kept = frame
                 if feats.height < frame.height:  # rows skipped: they stay out of the tail
-                    kept = frame.filter(pl.col(_SINK_ROW).is_in(feats[_SINK_ROW]))
+                    kept = frame.filter(pl.col(_SINK_ROW).is_in(feats[_SINK_ROW].implode()))
                 tail = kept.filter(_tail(split, reach))
+                if progress is not None:
+                    progress(min(offset + slice_rows, total), total)
             if written == 0:  # still a readable file, with the schema
                 empty = _features(src.head(0), w, keys, [], on_bad=on_bad)
                 sink_file.write(collect(empty, "in-memory"))
 
-    atomic_write(Path(out), write_slices)
-    return written
+    atomic_write(out, write_slices)
+    return written, total
 
 
 def _tail(keys: list[str], reach: int) -> pl.Expr:
@@ -129,8 +155,8 @@ class _ParquetAppender:
 
     def __init__(self, path: Path, *, dictionary: list[str]) -> None:
         self.path = path
-        # Dictionary-encode the keys only: trying it on the float features cost 40 % of the
-        # write for the same file size.
+        # Dictionary-encode the keys only: on the float features it slows the write for no
+        # smaller a file.
         self.dictionary = dictionary
         self.writer: pq.ParquetWriter | None = None
 

@@ -14,11 +14,19 @@ import numpy as np
 import polars as pl
 from scipy.stats import spearmanr
 
+from lobflow.backtest._by_threshold import paid_fee_bps
+from lobflow.report._explain import explain
+from lobflow.report._pnl import breakdown_figure, threshold_figure
+
 if TYPE_CHECKING:
+    import os
+
     from matplotlib.figure import Figure
     from rich.table import Table
 
+    from lobflow._core import Latency
     from lobflow.backtest import BacktestResult
+    from lobflow.backtest._by_threshold import PnlByThreshold
     from lobflow.weights import Weights
 
 
@@ -49,17 +57,23 @@ def _png(fig: Figure, path: Path) -> str:
 
 
 def write_report(
-    out_dir: str | Path,
+    out_dir: str | os.PathLike[str],
     result: BacktestResult,
     *,
     weights: Weights | None = None,
-    latency_ns: dict[str, int] | None = None,
-    latency_buckets: list[tuple[int, int]] | None = None,
+    latency: Latency | None = None,
     ic: dict[float, float] | None = None,
+    by_threshold: PnlByThreshold | None = None,
+    validation: PnlByThreshold | None = None,
     title: str = "lobflow report",
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``report.html`` and the PNGs into `out_dir`; return the HTML path."""
+    """Write ``report.html`` and the PNGs into `out_dir`; return the HTML path.
+
+    `by_threshold` is the reported part backtested at many thresholds and fees
+    (`lobflow.backtest.pnl_by_threshold`); `validation` the curve training chose the
+    threshold from (`TrainMetrics.validation_curve`), drawn beside it.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,6 +90,16 @@ def write_report(
     t = (result.ts - result.ts[0]) / 1e9
     images: list[tuple[str, str]] = []
 
+    images.append(("Where the PnL went", _png(breakdown_figure(result.metrics), d / "pnl.png")))
+    if by_threshold is not None:
+        fig = threshold_figure(
+            by_threshold,
+            threshold=weights.threshold if weights is not None else None,
+            fee_bps=paid_fee_bps(result.config),
+            validation=validation,
+        )
+        images.append(("PnL against threshold and fee", _png(fig, d / "threshold.png")))
+
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
     a1.plot(t, result.equity, lw=0.8)
     a1.set_ylabel("equity (marked to mid)")
@@ -91,15 +115,21 @@ def write_report(
     ax.set_xlabel("seconds")
     images.append(("Position", _png(fig, d / "position.png")))
 
-    if latency_ns:
+    if latency is not None and latency.count:
         fig, ax = plt.subplots(figsize=(8, 3.2))
-        if latency_buckets:
-            edges = np.array([v for v, _ in latency_buckets], dtype=float)
-            counts = np.array([c for _, c in latency_buckets], dtype=float)
-            ax.bar(edges / 1.25, counts, width=edges - edges / 1.25, align="edge")
-            ax.set_xscale("log")
-            ax.set_ylabel("ticks")
-        for k, v in latency_ns.items():
+        edges = np.array([v for v, _ in latency.buckets], dtype=float)
+        counts = np.array([c for _, c in latency.buckets], dtype=float)
+        ax.bar(edges / 1.25, counts, width=edges - edges / 1.25, align="edge")
+        ax.set_xscale("log")
+        ax.set_ylabel("ticks")
+        marks = {
+            "p50": latency.p50_ns,
+            "p90": latency.p90_ns,
+            "p99": latency.p99_ns,
+            "p99.9": latency.p999_ns,
+            "max": latency.max_ns,
+        }
+        for k, v in marks.items():
             ax.axvline(v, color="tab:red", lw=0.8, ls="--")
             ax.annotate(
                 f"{k} {v:,} ns",
@@ -131,7 +161,11 @@ def write_report(
         images.append(("IC by horizon", _png(fig, d / "ic.png")))
 
     rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in result.metrics.items()
+        f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>"
+        for k, v in result.metrics.as_dict().items()
+    )
+    meaning = "".join(
+        f"<p>{html.escape(line)}</p>" for line in explain(result.metrics, result.config)
     )
     figs = "".join(
         f'<h2>{html.escape(name)}</h2><img src="data:image/png;base64,{b64}">'
@@ -142,7 +176,8 @@ def write_report(
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto}}
 td{{padding:2px 12px}} img{{max-width:100%}} pre{{background:#f4f4f4;padding:1em}}</style></head>
-<body><h1>{html.escape(title)}</h1><h2>Metrics</h2><table>{rows}</table>
+<body><h1>{html.escape(title)}</h1><h2>What the numbers mean</h2>{meaning}
+<h2>Metrics</h2><table>{rows}</table>
 <p>Execution assumptions: <code>{cfg}</code></p>{figs}<h2>Run details</h2><pre>{more}</pre>
 </body></html>"""
     path = d / "report.html"
@@ -163,6 +198,6 @@ def summary_table(result: BacktestResult, title: str = "backtest") -> Table:
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for k, v in result.metrics.items():
+    for k, v in result.metrics.as_dict().items():
         table.add_row(k, _fmt(v))
     return table

@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
-from lobflow.train._fit import TrainResult, fit, load_model, save_model
+from lobflow._choices import ModelKind
+from lobflow.train._fit import SavedModel, TrainResult, fit, load_model, save_model
+from lobflow.train._metrics import Fit, Rows, Trading, TrainMetrics
 
-__all__ = ["TrainResult", "fit", "load_model", "save_model"]
+__all__ = [
+    "Fit",
+    "ModelKind",
+    "Rows",
+    "SavedModel",
+    "Trading",
+    "TrainMetrics",
+    "TrainResult",
+    "fit",
+    "load_model",
+    "save_model",
+]

@@ -2,23 +2,23 @@
 
 No leakage: the split is chronological, each boundary is purged by the horizon (a training
 label may not look into the validation period), and the CV folds keep a gap of at least the
-horizon in rows. The threshold is chosen on validation against costs, and every metric is
-reported on the untouched test part next to a naive baseline.
+horizon in rows. The threshold is chosen by backtesting the validation part with the
+execution the model is meant for (`lobflow.train._threshold`), and every metric is reported
+on the untouched test part next to a naive baseline.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
 import joblib
 import numpy as np
 import polars as pl
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
@@ -26,16 +26,32 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from lobflow import features as feats
-from lobflow._schema import FEED_KEYS, check_windows, feature_names, finite
+from lobflow._choices import ModelKind, ModelLike, choice
+from lobflow._feed import scan_books
+from lobflow._progress import progress_bar
+from lobflow._schema import FEED_KEYS, check_windows, feature_names
+from lobflow._skipped import SKIP_HINT, warn_if_too_many
+from lobflow.backtest import BacktestConfig
+from lobflow.backtest._by_threshold import candidate_thresholds, paid_fee_bps
 from lobflow.errors import LobflowWarning
 from lobflow.export import ROUNDING_ONLY, bake
+from lobflow.features._compute import counted
+from lobflow.train._manifest import MANIFEST, verified_pipeline, write_manifest
+from lobflow.train._metrics import Fit, Rows, TrainMetrics
+from lobflow.train._threshold import (
+    NEVER,
+    choose_threshold,
+    curve_fees,
+    part_feeds,
+    score_feeds,
+    trade,
+)
 
 if TYPE_CHECKING:
     import os
+    from collections.abc import Callable
 
     from lobflow.weights import Weights
-
-ModelKind = Literal["ridge", "logistic"]
 
 
 def _hold_rounding_noise_constant(x: np.ndarray, names: list[str]) -> np.ndarray:
@@ -62,16 +78,17 @@ def _hold_rounding_noise_constant(x: np.ndarray, names: list[str]) -> np.ndarray
     return x
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainResult:
     """A fitted pipeline, its baked weights, and out-of-sample metrics."""
 
     pipeline: Pipeline
     weights: Weights
-    metrics: dict[str, Any]
+    metrics: TrainMetrics
     windows_ms: tuple[int, int, int]
     horizon_ns: int
     model: ModelKind
+    #: Where validation and test start (``val_start``, ``test_start``), ns.
     split_ts: dict[str, int] = field(default_factory=dict)
 
     def test_rows(self, books: pl.DataFrame) -> pl.DataFrame:
@@ -79,35 +96,32 @@ class TrainResult:
         return books.filter(pl.col("ts") >= self.split_ts["test_start"])
 
 
-def _progress(show: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-        disable=not show,
-    )
-
-
-def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+def _fit_metrics(y: np.ndarray, pred: np.ndarray, *, r2: bool = True) -> Fit:
     ss_res = float(np.sum((y - pred) ** 2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     moved = y != 0
     ic = float(spearmanr(pred, y).statistic) if np.std(pred) > 0 and np.std(y) > 0 else 0.0
     hit = float(np.mean(np.sign(pred[moved]) == np.sign(y[moved]))) if moved.any() else float("nan")
-    return {"r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0, "ic": ic, "hit_rate": hit}
+    # R² of log-odds against returns in bps means nothing.
+    return Fit(
+        r2=(1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0) if r2 else None, ic=ic, hit_rate=hit
+    )
 
 
-def _choose_threshold(score: np.ndarray, y: np.ndarray, cost: np.ndarray) -> tuple[float, float]:
-    """Threshold maximising net bps on validation: each trade earns sign·move - cost."""
-    candidates = np.unique(np.quantile(np.abs(score), np.linspace(0.0, 0.995, 200)))
-    best = (float(candidates[-1]), -math.inf)
-    for t in candidates:
-        sig = np.where(score > t, 1.0, np.where(score < -t, -1.0, 0.0))
-        net = float(np.sum(sig * y - np.abs(sig) * cost))
-        if net > best[1]:
-            best = (float(t), net)
-    return best
+def _counting_scorer(
+    advance: Callable[[], object],
+) -> Callable[[Pipeline, np.ndarray, np.ndarray], float]:
+    """The estimator's own score (R² or accuracy, `GridSearchCV`'s default) and a step.
+
+    `GridSearchCV` scores each fit once, in this process (``n_jobs=1``): one progress step
+    per fit of the grid.
+    """
+
+    def score(estimator: Pipeline, x: np.ndarray, y: np.ndarray) -> float:
+        advance()
+        return float(estimator.score(x, y))
+
+    return score
 
 
 def fit(
@@ -115,8 +129,8 @@ def fit(
     *,
     horizon_ns: int = 1_000_000_000,
     windows_ms: tuple[int, int, int] = (1000, 2000, 5000),
-    model: ModelKind = "ridge",
-    fee_bps: float = 1.0,
+    model: ModelLike = ModelKind.RIDGE,
+    execution: BacktestConfig | None = None,
     val_frac: float = 0.2,
     test_frac: float = 0.2,
     n_splits: int = 4,
@@ -136,26 +150,26 @@ def fit(
     model
         ``"ridge"`` (regression on the return) or ``"logistic"`` (on its sign; the score is
         the decision function).
-    fee_bps
-        Taker fee per trade; the cost of a trade is half the spread (in bps) plus this.
-        Finite; negative for a rebate.
+    execution
+        The execution the threshold is chosen for (default ``BacktestConfig()``: taker,
+        1 bps fee, 5 + 10 ms latency): each candidate threshold's signals are backtested on
+        the validation part with it, and the one that makes the most is kept. Backtest with
+        the same config to see what was trained for.
     val_frac, test_frac
         Chronological fractions for validation (threshold) and test (metrics).
     n_splits
         Time-series CV folds for the regularisation strength.
     progress
-        Show rich progress bars.
+        Show a progress bar on a terminal (features, each CV fit, each threshold's backtest).
     """
     windows = check_windows(windows_ms)
-    # NaN or inf made every threshold's net return NaN or -inf, and metrics.json invalid.
-    finite("fee_bps", fee_bps)
-    if model not in ("ridge", "logistic"):
-        msg = f"model must be 'ridge' or 'logistic', got {model!r}"
-        raise ValueError(msg)
+    kind = choice(ModelKind, model, "model")
+    cfg = execution if execution is not None else BacktestConfig()
     names = list(feature_names(windows))
-    with _progress(progress) as bar:
-        task = bar.add_task("features + labels", total=4)
-        frame = feats.compute(books, windows, on_bad="skip")
+    with progress_bar(progress) as bar:
+        task = bar.add_task("features and labels", total=None)
+        frame, total = counted(books, windows, "skip")
+        warn_if_too_many("training", total - frame.height, total, SKIP_HINT, stacklevel=2)
         keys = [k for k in FEED_KEYS if k in frame.columns]
         labelled = feats.labels(frame, horizon_ns)
         assert isinstance(labelled, pl.DataFrame)
@@ -176,7 +190,7 @@ def fit(
         if min(train.height, val.height, test.height) < 50:
             msg = "not enough rows in one of train/validation/test after purging by the horizon"
             raise ValueError(msg)
-        if model == "logistic":
+        if kind == ModelKind.LOGISTIC:
             # The sign of "no move" is neither class: labelling it "down" would teach the
             # classifier P(up) against P(not up) and skew every signal short.
             train = train.filter(pl.col("fwd_ret_bps") != 0)
@@ -190,12 +204,10 @@ def fit(
                 raise ValueError(msg)
         x_tr, y_tr = train.select(names).to_numpy(), train["fwd_ret_bps"].to_numpy()
         x_tr = _hold_rounding_noise_constant(x_tr, names)
-        bar.advance(task)
-        bar.update(task, description="time-series CV")
         cv = purged_folds(train["ts"].to_numpy(), train["fwd_ts"].to_numpy(), n_splits)
-        if model == "ridge":
+        if kind == ModelKind.RIDGE:
             pipe = Pipeline([("scaler", StandardScaler()), ("model", Ridge())])
-            grid = {"model__alpha": [0.1, 1.0, 10.0, 100.0, 1000.0]}
+            grid: dict[str, list[float]] = {"model__alpha": [0.1, 1.0, 10.0, 100.0, 1000.0]}
             target = y_tr
         else:
             pipe = Pipeline(
@@ -204,73 +216,84 @@ def fit(
             grid = {"model__C": [0.01, 0.1, 1.0, 10.0]}
             target = (y_tr > 0).astype(int)
             _check_both_classes(target, cv)
-        search = GridSearchCV(pipe, grid, cv=cv, n_jobs=1).fit(x_tr, target)
+        fits = len(cv) * len(next(iter(grid.values())))
+        bar.update(task, total=1, completed=1)
+        task = bar.add_task(f"time-series CV ({len(cv)} folds)", total=fits)
+        scorer = _counting_scorer(lambda: bar.advance(task))
+        search = GridSearchCV(pipe, grid, cv=cv, n_jobs=1, scoring=scorer).fit(x_tr, target)
         best: Pipeline = search.best_estimator_
-        bar.advance(task)
-        bar.update(task, description="threshold on validation")
 
-        def score(df: pl.DataFrame) -> np.ndarray:
-            x = df.select(names).to_numpy()
-            s = best.predict(x) if model == "ridge" else best.decision_function(x)
-            return np.asarray(s, dtype=np.float64)
-
-        def cost(df: pl.DataFrame) -> np.ndarray:
-            half = (df["spread"] / df["mid"] * 1e4 / 2).to_numpy()
-            return half + fee_bps
-
-        val_scores = score(val)
-        threshold, val_net = _choose_threshold(val_scores, val["fwd_ret_bps"].to_numpy(), cost(val))
-        if val_net <= 0:
+        # The threshold: the validation part backtested at each candidate, as the model will be.
+        unscored = bake(best, windows, 0.0)
+        source = books.lazy() if isinstance(books, pl.DataFrame) else scan_books(books)
+        val_parts = score_feeds(unscored, cfg, part_feeds(source, t0, t1))
+        test_parts = score_feeds(unscored, cfg, part_feeds(source, t1, None))
+        val_scores = [s for _, s in val_parts]
+        n_candidates = len(candidate_thresholds(np.concatenate(val_scores))) if val_scores else 0
+        runs = n_candidates * len(curve_fees(cfg)) * len(val_parts)
+        task = bar.add_task("threshold: backtests of the validation part", total=runs)
+        threshold, on_val, curve = choose_threshold(val_parts, cfg, lambda: bar.advance(task))
+        if threshold == NEVER:
             # Nothing beats the costs on validation: say so and trade nothing, rather than
             # pick the least bad losing threshold.
-            threshold = float(np.abs(val_scores).max() * 1.01)
+            latency_ms = (cfg.md_latency_ns + cfg.order_latency_ns) / 1e6
             warnings.warn(
-                f"no threshold beats costs (half-spread + {fee_bps} bps fee) on validation; "
-                f"threshold set above every validation score ({threshold:.4g}): no trades",
+                f"no threshold makes money on validation after costs ({cfg.mode} orders, "
+                f"{paid_fee_bps(cfg):g} bps fee, {latency_ms:g} ms latency): the model will "
+                "not trade (threshold above every score)",
                 LobflowWarning,
                 stacklevel=2,
             )
-        bar.advance(task)
-        bar.update(task, description="test metrics")
+        task = bar.add_task("test part", total=None)
         y_te = test["fwd_ret_bps"].to_numpy()
-        s_te = score(test)
-        sig = np.where(s_te > threshold, 1.0, np.where(s_te < -threshold, -1.0, 0.0))
-        metrics: dict[str, Any] = {
-            "model": model,
-            "alpha_or_C": next(iter(search.best_params_.values())),
-            "horizon_ns": horizon_ns,
-            "windows_ms": list(windows),
-            "rows": {"train": train.height, "val": val.height, "test": test.height},
-            "median_spacing_ms": median_dt / 1e6,
-            "threshold": threshold,
-            "val_net_bps": val_net,
-            "test": _metrics(y_te, s_te),
-            "test_trades": int(np.count_nonzero(sig)),
-            "test_net_bps": float(np.sum(sig * y_te - np.abs(sig) * cost(test))),
+        x_te = test.select(names).to_numpy()
+        s_te = best.predict(x_te) if kind == ModelKind.RIDGE else best.decision_function(x_te)
+        metrics = TrainMetrics(
+            model=kind,
+            regularization=float(next(iter(search.best_params_.values()))),
+            horizon_ns=horizon_ns,
+            windows_ms=windows,
+            rows=Rows(
+                train=train.height,
+                val=val.height,
+                test=test.height,
+                input=total,
+                skipped=total - frame.height,
+            ),
+            val_start_ns=int(t0),
+            test_start_ns=int(t1),
+            median_spacing_ms=median_dt / 1e6,
+            execution=cfg,
+            threshold=threshold,
+            trades=threshold != NEVER,
+            validation=on_val,
+            validation_curve=curve,
+            test_trading=trade(test_parts, cfg, threshold),
+            test=_fit_metrics(y_te, np.asarray(s_te, dtype=np.float64), r2=kind == ModelKind.RIDGE),
             # Naive baseline: the level-0 queue imbalance, the classic one-feature predictor,
             # scaled by least squares on the training part.
-            "baseline_qi0": _baseline(train, test),
-        }
-        if model != "ridge":
-            # R² of log-odds against returns in bps means nothing; JSON has no NaN.
-            metrics["test"]["r2"] = None
+            baseline_qi0=_baseline(train, test),
+        )
         weights = bake(
             best,
             windows,
             threshold,
             comments=(
-                f"lobflow {model} model, horizon {horizon_ns} ns, trained on {train.height} rows",
-                f"test IC {metrics['test']['ic']:.4f}, hit rate {metrics['test']['hit_rate']:.4f}",
+                f"lobflow {kind} model, horizon {horizon_ns} ns, trained on {train.height} rows",
+                f"test IC {metrics.test.ic:.4f}, hit rate {metrics.test.hit_rate:.4f}",
+                f"threshold chosen on validation for {cfg.mode} orders at "
+                f"{paid_fee_bps(cfg):g} bps"
+                + ("" if metrics.trades else ": nothing made money there, so it never trades"),
             ),
         )
-        bar.advance(task)
+        bar.update(task, total=1, completed=1)
     return TrainResult(
         best,
         weights,
         metrics,
         windows,
         horizon_ns,
-        model,
+        kind,
         {"val_start": int(t0), "test_start": int(t1)},
     )
 
@@ -331,16 +354,22 @@ def _check_both_classes(target: np.ndarray, cv: list[tuple[np.ndarray, np.ndarra
             raise ValueError(msg)
 
 
-def _baseline(train: pl.DataFrame, test: pl.DataFrame) -> dict[str, float]:
+def _baseline(train: pl.DataFrame, test: pl.DataFrame) -> Fit:
     x, y = train["qi_0"].to_numpy(), train["fwd_ret_bps"].to_numpy()
     beta = float(np.dot(x, y) / max(np.dot(x, x), 1e-300))
-    return _metrics(test["fwd_ret_bps"].to_numpy(), beta * test["qi_0"].to_numpy())
+    return _fit_metrics(test["fwd_ret_bps"].to_numpy(), beta * test["qi_0"].to_numpy())
 
 
 def save_model(result: TrainResult, out: str | os.PathLike[str]) -> Path:
-    """Write ``pipeline.joblib``, ``metrics.json`` and ``weights.txt`` into `out`."""
+    """Write ``pipeline.joblib``, ``metrics.json``, ``weights.txt`` and ``manifest.json``.
+
+    The manifest, written last, records the pickle's SHA-256 and size; `load_model` unpickles
+    nothing without it.
+    """
     d = Path(out)
     d.mkdir(parents=True, exist_ok=True)
+    # A save that does not finish leaves no manifest behind, and so no loadable folder.
+    (d / MANIFEST).unlink(missing_ok=True)
     joblib.dump(
         {
             "pipeline": result.pipeline,
@@ -353,37 +382,55 @@ def save_model(result: TrainResult, out: str | os.PathLike[str]) -> Path:
         d / "pipeline.joblib",
     )
     # JSON has no NaN: a metric that cannot be computed (a hit rate with no moves) is null.
-    metrics = json.dumps(_finite_or_none(result.metrics), indent=2, default=float, allow_nan=False)
+    metrics = json.dumps(result.metrics.as_dict(), indent=2, allow_nan=False)
     (d / "metrics.json").write_text(metrics + "\n")
     result.weights.save(d / "weights.txt")
+    write_manifest(d)  # last, once the pickle it vouches for is in place
     return d
 
 
-def _finite_or_none(x: object) -> object:
-    """`x` with every NaN or infinite float (in dicts and lists too) as None."""
-    if isinstance(x, dict):
-        return {k: _finite_or_none(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_finite_or_none(v) for v in x]
-    if isinstance(x, float | np.floating) and not math.isfinite(x):
-        return None
-    return x
+@dataclass(frozen=True)
+class SavedModel:
+    """What `save_model` wrote and `load_model` read back: the pipeline and how it was trained."""
+
+    pipeline: Pipeline
+    windows_ms: tuple[int, int, int]
+    horizon_ns: int
+    model: ModelKind
+    #: The threshold training chose (`TrainMetrics.threshold`).
+    threshold: float
+    #: Where validation and test start (``val_start``, ``test_start``), ns.
+    split_ts: dict[str, int]
 
 
-def load_model(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """What `save_model` wrote: the pipeline and its training parameters."""
+def load_model(path: str | os.PathLike[str]) -> SavedModel:
+    """What `save_model` wrote: the pipeline and its training parameters.
+
+    ``pipeline.joblib`` is a pickle: loading it runs the code it names, so a model folder is
+    code. Nothing is unpickled unless the folder's ``manifest.json`` records the pickle's
+    bytes (`lobflow.train._manifest`); load only model folders you made or trust.
+    """
     p = Path(path) / "pipeline.joblib"
+    data = verified_pipeline(Path(path))
     try:
-        saved = joblib.load(p)
+        saved = joblib.load(io.BytesIO(data))
     except OSError:
         raise
     except Exception as e:  # unpickling a damaged file can raise almost anything
         msg = f"{p} is not a model written by `lobflow train` ({type(e).__name__}: {e})"
         raise ValueError(msg) from e
-    if not (isinstance(saved, dict) and {"pipeline", "windows_ms", "threshold"} <= saved.keys()):
+    keys = {"pipeline", "windows_ms", "horizon_ns", "model", "threshold", "split_ts"}
+    if not (isinstance(saved, dict) and keys <= saved.keys()):
         msg = f"{p} is not a model written by `lobflow train`"
         raise ValueError(msg)
-    return saved
+    return SavedModel(
+        pipeline=saved["pipeline"],
+        windows_ms=check_windows(saved["windows_ms"]),
+        horizon_ns=int(saved["horizon_ns"]),
+        model=choice(ModelKind, saved["model"], "model"),
+        threshold=float(saved["threshold"]),
+        split_ts={k: int(v) for k, v in saved["split_ts"].items()},
+    )
 
 
-__all__ = ["TrainResult", "fit", "load_model", "save_model"]
+__all__ = ["SavedModel", "TrainResult", "fit", "load_model", "save_model"]

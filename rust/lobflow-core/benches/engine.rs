@@ -3,8 +3,8 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lobflow_core::engine::{Engine, EngineConfig, RunOptions};
 use lobflow_core::feed::Feed;
-use lobflow_core::scorer::{Weights, N_FEATURES};
 use lobflow_core::tick::L2Tick;
+use lobflow_core::weights::{Weights, N_FEATURES};
 use std::time::Duration;
 
 fn columns(n: usize) -> (Vec<i64>, Vec<Vec<f64>>) {
@@ -46,7 +46,7 @@ fn bench(crit: &mut Criterion) {
         weights,
         EngineConfig {
             capacity: 131_072,
-            cores: [0, 1],
+            cores: Some([0, 1]),
         },
     )
     .expect("engine");

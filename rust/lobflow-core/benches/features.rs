@@ -6,8 +6,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use lobflow_core::feature_columns;
 use lobflow_core::features::FeatureState;
 use lobflow_core::feed::Feed;
-use lobflow_core::scorer::{Weights, N_FEATURES};
 use lobflow_core::scoring::ScoreState;
+use lobflow_core::weights::{Weights, N_FEATURES};
 use std::hint::black_box;
 
 struct Snap {

@@ -2,9 +2,9 @@
 //! two-thread throughput item by item and in batches of 64 (what the engine moves), round-trip
 //! latency over two queues, and the core-to-core floor.
 //!
-//! On the VMs lobflow is developed on the host moves the two vCPUs between ~21 and ~200 ns
-//! apart every few seconds to minutes, which moves every queue's throughput by 1.5-2x, and
-//! criterion measures one queue after another. So after criterion's groups a paired run
+//! On VMs the host can move the two vCPUs nearer or further apart every few seconds to
+//! minutes, which moves every queue's throughput with them, and criterion measures one queue
+//! after another. So after criterion's groups a paired run
 //! (`cargo bench --bench ring`; not under `cargo test`) takes every queue once per round, in a
 //! shuffled order (round trips too), each after a short core-to-core probe, and prints per
 //! state the median of each and the median ratio of ours to rtrb's within the same round.
@@ -45,11 +45,9 @@ trait SpscBatch: Spsc {
     fn pop_batch(rx: &mut Self::Rx, out: &mut [Item]) -> usize;
 }
 
-/// Our ring; `Ours<true>` pushes its batches with non-temporal stores
-/// (`push_batch_streaming`), as the engine may flat out when the cores are far apart.
-struct Ours<const STREAMING: bool = false>;
-type OursStreaming = Ours<true>;
-impl<const STREAMING: bool> Spsc for Ours<STREAMING> {
+/// Our ring.
+struct Ours;
+impl Spsc for Ours {
     type Tx = lobflow_core::ring::Producer<Item>;
     type Rx = lobflow_core::ring::Consumer<Item>;
     fn make(cap: usize) -> (Self::Tx, Self::Rx) {
@@ -64,13 +62,9 @@ impl<const STREAMING: bool> Spsc for Ours<STREAMING> {
     }
 }
 
-impl<const STREAMING: bool> SpscBatch for Ours<STREAMING> {
+impl SpscBatch for Ours {
     fn push_batch(tx: &mut Self::Tx, items: &[Item]) -> usize {
-        if STREAMING {
-            tx.push_batch_streaming(items)
-        } else {
-            tx.push_batch(items)
-        }
+        tx.push_batch(items)
     }
     fn pop_batch(rx: &mut Self::Rx, out: &mut [Item]) -> usize {
         rx.pop_batch(out)
@@ -123,7 +117,7 @@ impl Spsc for Crossbeam {
 /// thread's affinity, so planning after pinning the main thread would see one core only.
 fn cores() -> [usize; 2] {
     static CORES: std::sync::OnceLock<[usize; 2]> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| pin::plan([0, 1]).used)
+    *CORES.get_or_init(|| pin::plan(Some([0, 1])).used)
 }
 
 /// One lap through every slot, so that no queue takes its page faults inside a timing
@@ -312,13 +306,6 @@ fn bench(crit: &mut Criterion) {
     g.bench_function("lobflow_push_batch", |b| {
         b.iter_custom(|it| (0..it).map(|_| throughput_batched::<Ours>(N)).sum());
     });
-    g.bench_function("lobflow_push_batch_streaming", |b| {
-        b.iter_custom(|it| {
-            (0..it)
-                .map(|_| throughput_batched::<OursStreaming>(N))
-                .sum()
-        });
-    });
     g.bench_function("rtrb_chunks", |b| {
         b.iter_custom(|it| (0..it).map(|_| throughput_batched::<Rtrb>(N)).sum());
     });
@@ -347,7 +334,7 @@ enum Kind {
 }
 
 /// The entries of the paired run, by name.
-const PAIRED: [(&str, Kind, Run); 9] = [
+const PAIRED: [(&str, Kind, Run); 8] = [
     ("lobflow", Kind::Items, throughput::<Ours>),
     ("rtrb", Kind::Items, throughput::<Rtrb>),
     ("crossbeam_ArrayQueue", Kind::Items, throughput::<Crossbeam>),
@@ -355,11 +342,6 @@ const PAIRED: [(&str, Kind, Run); 9] = [
         "lobflow_push_batch",
         Kind::Items,
         throughput_batched::<Ours>,
-    ),
-    (
-        "lobflow_push_batch_streaming",
-        Kind::Items,
-        throughput_batched::<OursStreaming>,
     ),
     ("rtrb_chunks", Kind::Items, throughput_batched::<Rtrb>),
     ("lobflow_round_trip", Kind::Trips, round_trip::<Ours>),
@@ -417,8 +399,8 @@ fn paired() {
         "\npaired run: {PAIRED_ROUNDS} rounds x {k} entries: {N} items of 88 B each, or \
          {PAIRED_TRIPS} round trips"
     );
-    // The threshold between the two states the AMD VMs move between (21-46 ns and 160-260
-    // ns); the Xeon VM of 2026-12-02 sat at 50-80 ns, below it.
+    // The threshold between the two states some VMs move between: the vCPUs in one core
+    // complex or in two.
     for (state, is_far) in [
         ("cores close (<= 80 ns)", false),
         ("cores far (> 80 ns)", true),

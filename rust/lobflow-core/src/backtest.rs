@@ -7,7 +7,7 @@
 //! the snapshot that produced the signal unless both latencies are zero.
 
 use crate::error::{Error, Result};
-use crate::feed::Feed;
+use crate::feed::{Feed, ASK_PX, ASK_SZ, BID_PX, BID_SZ, BOOK_COLUMNS};
 use std::collections::VecDeque;
 
 /// How orders execute.
@@ -136,9 +136,10 @@ pub fn run(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Result<Outcome> {
     if !cfg.taker_fee_bps.is_finite() || !cfg.maker_fee_bps.is_finite() {
         return Err(Error::Config("fees must be finite".into()));
     }
+    check_inputs(feed, signals)?;
     let c = &feed.cols;
-    // Saturating: latencies summing past 2^64 ns, or a u64 past i64, wrapped to ~0 and filled
-    // orders at the very snapshot that decided them. Saturated, they never arrive.
+    // Saturating: latencies summing past 2^64 ns, or a u64 past i64, would wrap to ~0 and
+    // fill orders at the very snapshot that decided them. Saturated, they never arrive.
     let lat =
         i64::try_from(cfg.md_latency_ns.saturating_add(cfg.order_latency_ns)).unwrap_or(i64::MAX);
     let min_hold = i64::try_from(cfg.min_hold_ns).unwrap_or(i64::MAX);
@@ -206,6 +207,41 @@ pub fn run(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Result<Outcome> {
     }
     out.unfilled_qty += inflight.iter().map(|o| o.qty.abs()).sum::<f64>();
     Ok(out)
+}
+
+/// The backtest's input checks, the first failure named by its row: every row passes the
+/// engine's own checks ([`Feed::check_row`]: finite positive level-0 prices, an uncrossed
+/// book, finite non-negative sizes, time never going back), a deeper level that holds size
+/// has a finite positive price (a taker order walks into it), and every signal is −1, 0 or 1.
+/// `signals` is as long as the feed (checked before).
+fn check_inputs(feed: &Feed<'_>, signals: &[i8]) -> Result<()> {
+    let mut last_ts = i64::MIN;
+    for (j, &signal) in signals.iter().enumerate() {
+        if let Some(bad) = feed.check_row(j, last_ts) {
+            return Err(feed.first_bad_at(j, bad));
+        }
+        last_ts = feed.ts[j];
+        for (px, sz) in [(BID_PX, BID_SZ), (ASK_PX, ASK_SZ)] {
+            for k in 1..5 {
+                let p = feed.cols[px + k][j];
+                if feed.cols[sz + k][j] > 0.0 && !(p.is_finite() && p > 0.0) {
+                    return Err(Error::Feed {
+                        column: BOOK_COLUMNS[px + k].to_string(),
+                        row: j,
+                        msg: format!("price {p} of a level that holds size is not finite and > 0"),
+                    });
+                }
+            }
+        }
+        if !(-1..=1).contains(&signal) {
+            return Err(Error::Feed {
+                column: "signal".to_string(),
+                row: j,
+                msg: format!("signal {signal} is not -1, 0 or 1"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Position, cash and fees paid so far.
@@ -596,5 +632,37 @@ mod tests {
             ..Config::default()
         };
         assert!(run(&f, &[1], &bad).is_err());
+    }
+
+    #[test]
+    fn bad_books_and_signals_are_errors_naming_the_row() {
+        let (ts, cols) = books(&[100.0, 101.0, 102.0, 103.0], &[0, 10, 20, 30]);
+        let cases: [(usize, usize, f64, &str); 5] = [
+            (ASK_PX, 2, 90.0, "crossed"),
+            (BID_PX, 1, f64::NAN, "NaN"),
+            (BID_PX, 3, -5.0, "zero or negative"),
+            (BID_PX, 2, 0.0, "zero or negative"),
+            (ASK_PX + 3, 1, f64::NAN, "holds size"),
+        ];
+        for (col, row, v, why) in cases {
+            let mut bad = cols.clone();
+            bad[col][row] = v;
+            let err = run(&feed(&ts, &bad), &[0, 0, 0, 0], &Config::default()).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains(&format!("row {row},")) && msg.contains(why),
+                "{col} {row}: {msg}"
+            );
+        }
+        // A deeper level that holds nothing may carry any price (a short book's padding).
+        let mut padded = cols.clone();
+        padded[ASK_PX + 4][1] = f64::NAN;
+        padded[ASK_SZ + 4][1] = 0.0;
+        assert!(run(&feed(&ts, &padded), &[0, 0, 0, 0], &Config::default()).is_ok());
+        let back = [0, 10, 5, 30];
+        let err = run(&feed(&back, &cols), &[0; 4], &Config::default()).unwrap_err();
+        assert!(err.to_string().contains("row 2,"), "{err}");
+        let err = run(&feed(&ts, &cols), &[0, 1, 44, 0], &Config::default()).unwrap_err();
+        assert!(err.to_string().contains("row 2, column `signal`"), "{err}");
     }
 }

@@ -5,18 +5,18 @@ use crossbeam_utils::CachePadded;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Round trips timed together as one sample. Timing each trip alone adds a clock read
-/// (~20 ns here) to every sample, and on this VM it made the one-way figure 1.7× the one of
-/// the same bounce timed in bulk: the probe must not flatter what it is compared with.
+/// Round trips timed together as one sample. Timing each trip alone adds a clock read to
+/// every sample, which on some CPUs costs a crossing far more than its own few ns: this probe
+/// is the bare line, and [`stamped_latency`] is the one with the clock reads in.
 pub const TRIPS_PER_SAMPLE: usize = 64;
 
 /// Wall time after which a probe stops with the samples it has (at least one), however many
 /// round trips were asked for.
 ///
 /// A round trip needs both threads running at once. A host that time-slices the two vCPUs on
-/// one physical core answers each only at a switch (~8 ms on one core here), and a 16 384-trip
-/// probe would then take minutes, during which Ctrl-C is not looked at; on these machines one
-/// takes 1-8 ms.
+/// one physical core answers each only at a scheduler switch (milliseconds), and a
+/// 16 384-trip probe would then take minutes, during which Ctrl-C is not looked at; with two
+/// cores running at once one takes a few ms.
 pub const PROBE_BUDGET: Duration = Duration::from_secs(1);
 
 /// The value the pinging thread leaves on the line when it stops, so that the echo stops too.
@@ -57,9 +57,9 @@ pub fn core_to_core_latency(cores: [usize; 2], round_trips: usize) -> crate::Res
     core_to_core_latency_on(&ball, cores, round_trips)
 }
 
-/// [`core_to_core_latency`] bouncing `ball`, e.g. a line of the memory to be measured
-/// ([`crate::ring::Producer::probe_line`]): on NUMA machines the latency depends on the node
-/// the line lives on. Nothing else may use `ball` meanwhile.
+/// [`core_to_core_latency`] bouncing `ball`, a line of the caller's memory (on NUMA
+/// machines the latency depends on the node it lives on). Nothing else may use `ball`
+/// meanwhile.
 ///
 /// # Errors
 /// As [`core_to_core_latency`].
@@ -79,8 +79,8 @@ pub fn core_to_core_latency_on(
 /// This is the floor of any SPSC ring's hand-off, lobflow's included, and it is not
 /// [`core_to_core_latency`]'s: a line bounced between two writers crosses once per hop, while
 /// a value written on one line and read from another makes the writer take the line back from
-/// the reader (an invalidation) before the reader fetches it again. On the Xeon VM (model 167)
-/// it measured 135 ns where the shared line measured 55.
+/// the reader (an invalidation) before the reader fetches it again, which can cost more than
+/// twice the shared line's crossing.
 ///
 /// # Errors
 /// As [`core_to_core_latency`].
@@ -106,11 +106,10 @@ pub fn handoff_latency(cores: [usize; 2], round_trips: usize) -> crate::Result<C
 /// score in between.
 ///
 /// [`core_to_core_latency`] times 64 round trips per clock read, so it leaves out what the
-/// reads themselves cost, and on some CPUs that is much more than their own few ns: on the
-/// Xeon VM (model 167) a single `rdtsc` per round trip added ~40 ns to each crossing of the
-/// bounced line, and this probe measures 133-256 ns (from one minute to the next) where the
-/// bulk bounce measures 52-62 ns. Both ends are pinned as the engine's threads are; the
-/// pinging thread (`cores[0]`, the producer's) sends a message 1 µs after the previous one
+/// reads themselves cost, and on some CPUs that is much more than their own few ns (one
+/// `rdtsc` per round trip can add tens of ns to each crossing of the bounced line), so this
+/// probe can measure a few times the bulk bounce. Both ends are pinned as the engine's
+/// threads are; the pinging thread (`cores[0]`, the producer's) sends a message 1 µs after the previous one
 /// was answered, so each crosses alone, as a paced tick does. The cores' clocks are assumed
 /// to agree, as the engine's latency assumes too.
 ///
@@ -130,8 +129,8 @@ pub fn stamped_latency(cores: [usize; 2], messages: usize) -> crate::Result<C2cR
 /// The pause before each stamped message.
 ///
 /// Sent right after the previous answer, a message often overtakes the echo's next look at
-/// the line: the sender still owns it, and the message crosses in one transfer (a bimodal
-/// 45-160 ns here). A paced tick never does: its reader has been polling the line for
+/// the line: the sender still owns it, and the message crosses in one transfer (the figure
+/// turns bimodal). A paced tick never does: its reader has been polling the line for
 /// microseconds, so the writer must first take the line back from it and the reader then
 /// fetch it again. The gap makes every message cross as a paced tick does.
 const GAP: Duration = Duration::from_micros(1);
@@ -160,7 +159,7 @@ fn stamped(cores: [usize; 2], messages: usize, budget: Duration) -> crate::Resul
                         _ => {}
                     }
                 }
-                arrived.push(crate::engine::stamp_after(&clock));
+                arrived.push(crate::clock::stamp_after(&clock));
                 ball.store(2 * i + 2, Ordering::Release);
             }
             arrived
@@ -178,7 +177,7 @@ fn stamped(cores: [usize; 2], messages: usize, budget: Duration) -> crate::Resul
                 while Instant::now() < due {
                     std::hint::spin_loop();
                 }
-                sent.push(crate::engine::stamp_after(&clock));
+                sent.push(crate::clock::stamp_after(&clock));
                 ball.store(2 * i as u64 + 1, Ordering::Release);
                 while ball.load(Ordering::Acquire) != 2 * i as u64 + 2 {
                     std::hint::spin_loop();
@@ -306,7 +305,7 @@ fn two_cores(cores: [usize; 2], count: usize, what: &str) -> crate::Result<[usiz
     if count == 0 {
         return Err(crate::Error::Config(format!("{what} must be ≥ 1")));
     }
-    let plan = pin::plan(cores);
+    let plan = pin::plan(Some(cores));
     if plan.used[0] == plan.used[1] {
         // Two spinning threads on one core answer each other once per scheduler switch: the
         // probe would take minutes and measure the scheduler, not a crossing.
@@ -352,9 +351,9 @@ mod tests {
     }
 
     #[test]
-    fn measures_on_a_ring_of_its_own() {
-        let (tx, _rx) = crate::ring::RingBuffer::<u64>::new(4).unwrap();
-        let r = core_to_core_latency_on(tx.probe_line(), [0, 1], 100).unwrap();
+    fn measures_on_a_line_of_the_callers() {
+        let line = CachePadded::new(AtomicU64::new(0));
+        let r = core_to_core_latency_on(&line, [0, 1], 100).unwrap();
         assert_eq!(
             r.round_trips,
             TRIPS_PER_SAMPLE * 2,

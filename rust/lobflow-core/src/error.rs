@@ -26,7 +26,8 @@ pub enum Error {
         /// The memory the system had available, where that is what refused the ring.
         available: Option<u64>,
     },
-    /// A malformed weights file (see `docs/weights-format.md`); `line` is 1-based.
+    /// A malformed weights file (docs/weights-format.md); `line` is 1-based, 0 for the whole
+    /// file.
     #[error("{path}:{line}: {msg}")]
     WeightsFormat {
         /// The file the text came from (or a label such as `<string>`).

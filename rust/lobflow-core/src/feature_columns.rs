@@ -30,7 +30,7 @@ pub use table::{Chunked, Table};
 
 use crate::error::{Error, Result};
 use crate::feed::{Bad, Feed};
-use crate::scorer::N_FEATURES;
+use crate::weights::N_FEATURES;
 use crate::windows::windows_are_valid;
 use kernel::compute_run;
 use scatter::Scatter;
@@ -87,9 +87,9 @@ pub fn compute_table(
     windows_ms: [u64; 3],
 ) -> Result<[Vec<f64>; N_FEATURES]> {
     // Zeroed allocations come from fresh pages of the kernel: no pass of our own to clear them.
-    // (Faulting those pages in is most of the time at 10^7 rows; huge pages made repeated
-    // calls twice as fast but a process's first call three times slower on our VMs, whose
-    // balloon hands freed huge pages back to the host: docs/features.md.)
+    // (Faulting those pages in is most of the time on long tables. Huge pages are not asked
+    // for: they made a process's first call slower on VMs whose balloon hands freed huge
+    // pages back to the host; docs/experiments.md.)
     let mut cols: [Vec<f64>; N_FEATURES] = std::array::from_fn(|_| vec![0.0; table.len()]);
     compute_table_into(
         table,

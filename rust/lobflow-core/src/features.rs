@@ -4,7 +4,7 @@
 //! The nine point features come from the snapshot and the previous one; the nine window means
 //! from the ring of prefix sums in `windows.rs`.
 
-use crate::scorer::N_FEATURES;
+use crate::weights::N_FEATURES;
 use crate::windows::{Window, Windows};
 
 /// Features 0–8 (`mid` … `qi_4`): what a snapshot gives without the windows.

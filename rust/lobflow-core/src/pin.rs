@@ -1,17 +1,21 @@
 //! Best-effort thread pinning: what was asked, what exists, what was used — always reported.
 
+/// The design's cores, (producer, worker): on the machines lobflow is built for, two cores
+/// of their own away from core 0, which takes most interrupts.
+pub const DESIGN_CORES: [usize; 2] = [2, 4];
+
 /// Outcome of planning where the producer and worker threads run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PinReport {
-    /// Cores asked for, (producer, worker).
-    pub requested: [usize; 2],
+    /// Cores asked for, (producer, worker); `None`: chosen automatically ([`auto_cores`]).
+    pub requested: Option<[usize; 2]>,
     /// Cores chosen, (producer, worker).
     pub used: [usize; 2],
     /// Cores this process may run on.
     pub available: Vec<usize>,
-    /// True when `used != requested`.
+    /// True when cores were asked for and `used` differs, or the OS did not list its cores.
     pub fell_back: bool,
-    /// A sentence for the user when the plan differs from the request.
+    /// A sentence for the user when the plan cannot honour what was asked.
     pub note: Option<String>,
 }
 
@@ -26,15 +30,40 @@ pub fn available_cores() -> Vec<usize> {
     ids
 }
 
-/// Plans the (producer, worker) cores against this machine's cores.
-pub fn plan(requested: [usize; 2]) -> PinReport {
+/// The cores a run uses when none are named: [`DESIGN_CORES`] where this process may run on
+/// both, else the last two of its cores (the last one twice on a single core; `[0, 1]`,
+/// unpinned, when the OS does not list them).
+pub fn auto_cores(available: &[usize]) -> [usize; 2] {
+    match available {
+        [] => [0, 1],
+        [only] => [*only, *only],
+        _ if DESIGN_CORES.iter().all(|c| available.contains(c)) => DESIGN_CORES,
+        [.., a, b] => [*a, *b],
+    }
+}
+
+/// Plans the (producer, worker) cores against this machine's cores; `None` chooses them.
+pub fn plan(requested: Option<[usize; 2]>) -> PinReport {
     plan_with(requested, &available_cores())
 }
 
-/// Plans against an explicit list of available cores: requested cores that exist are kept,
-/// the others are replaced by existing ones, preferring two distinct cores.
-pub fn plan_with(requested: [usize; 2], available: &[usize]) -> PinReport {
-    let mut used = requested;
+/// Plans against an explicit list of available cores. Named cores that exist are kept, the
+/// others are replaced by existing ones, preferring two distinct cores, and the note says
+/// so; unnamed ones are [`auto_cores`], with a note only when the OS did not list its cores.
+pub fn plan_with(requested: Option<[usize; 2]>, available: &[usize]) -> PinReport {
+    let Some(asked) = requested else {
+        let note = available
+            .is_empty()
+            .then(|| "the OS did not list this process's cores; threads run unpinned".to_string());
+        return PinReport {
+            requested,
+            used: auto_cores(available),
+            available: available.to_vec(),
+            fell_back: available.is_empty(),
+            note,
+        };
+    };
+    let mut used = asked;
     if !available.is_empty() {
         for i in 0..2 {
             if !available.contains(&used[i]) {
@@ -47,10 +76,10 @@ pub fn plan_with(requested: [usize; 2], available: &[usize]) -> PinReport {
             }
         }
     }
-    let fell_back = used != requested;
+    let fell_back = used != asked;
     let note = if available.is_empty() {
         Some(format!(
-            "the OS did not list this process's cores; threads run unpinned (asked for {requested:?})"
+            "the OS did not list this process's cores; threads run unpinned (asked for {asked:?})"
         ))
     } else if fell_back {
         let shared = if used[0] == used[1] {
@@ -59,8 +88,9 @@ pub fn plan_with(requested: [usize; 2], available: &[usize]) -> PinReport {
             ""
         };
         Some(format!(
-            "cores {} and {} requested but this machine has cores {available:?}; using {} and {}{shared}",
-            requested[0], requested[1], used[0], used[1]
+            "cores {} and {} requested but this process may run on cores {available:?}; \
+             using {} and {}{shared}",
+            asked[0], asked[1], used[0], used[1]
         ))
     } else {
         None
@@ -86,7 +116,7 @@ mod tests {
 
     #[test]
     fn keeps_existing_cores() {
-        let r = plan_with([2, 4], &[0, 1, 2, 3, 4, 5]);
+        let r = plan_with(Some([2, 4]), &[0, 1, 2, 3, 4, 5]);
         assert_eq!(r.used, [2, 4]);
         assert!(!r.fell_back);
         assert!(r.note.is_none());
@@ -94,7 +124,7 @@ mod tests {
 
     #[test]
     fn falls_back_visibly_on_two_cores() {
-        let r = plan_with([2, 4], &[0, 1]);
+        let r = plan_with(Some([2, 4]), &[0, 1]);
         assert_eq!(r.used, [0, 1]);
         assert!(r.fell_back);
         assert!(r.note.unwrap().contains("[0, 1]"));
@@ -102,27 +132,48 @@ mod tests {
 
     #[test]
     fn keeps_the_valid_half_and_avoids_sharing() {
-        assert_eq!(plan_with([1, 4], &[0, 1]).used, [1, 0]);
-        assert_eq!(plan_with([7, 0], &[0, 1, 2]).used, [1, 0]);
+        assert_eq!(plan_with(Some([1, 4]), &[0, 1]).used, [1, 0]);
+        assert_eq!(plan_with(Some([7, 0]), &[0, 1, 2]).used, [1, 0]);
     }
 
     #[test]
     fn one_core_is_shared_and_said() {
-        let r = plan_with([2, 4], &[0]);
+        let r = plan_with(Some([2, 4]), &[0]);
         assert_eq!(r.used, [0, 0]);
         assert!(r.note.unwrap().contains("share one core"));
     }
 
     #[test]
     fn unknown_topology_is_reported() {
-        let r = plan_with([2, 4], &[]);
+        let r = plan_with(Some([2, 4]), &[]);
         assert!(r.fell_back);
         assert!(r.note.is_some());
     }
 
     #[test]
     fn this_machine_plans_without_panicking() {
-        let r = plan([2, 4]);
+        let r = plan(Some([2, 4]));
         assert!(r.available.is_empty() || r.available.contains(&r.used[0]));
+    }
+
+    #[test]
+    fn automatic_cores_are_the_design_ones_where_they_exist_else_the_last_two() {
+        for (available, want) in [
+            (&[0, 1, 2, 3, 4, 5][..], [2, 4]),
+            (&[0, 1][..], [0, 1]),
+            (&[0, 1, 2, 3][..], [2, 3]),
+            (&[3, 7, 9][..], [7, 9]),
+            (&[5][..], [5, 5]),
+        ] {
+            let r = plan_with(None, available);
+            assert_eq!(r.used, want, "{available:?}");
+            assert!(
+                r.note.is_none() && !r.fell_back,
+                "no note when nothing was asked"
+            );
+            assert_eq!(r.requested, None);
+        }
+        let unknown = plan_with(None, &[]);
+        assert!(unknown.fell_back && unknown.note.is_some());
     }
 }

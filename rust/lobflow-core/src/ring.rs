@@ -18,8 +18,8 @@
 //!   which says why).
 //! - Slots are stored in cache-line-aligned blocks of eight, so that a batch of a multiple of
 //!   eight slots never shares a cache line with the next batch, which the other core may be
-//!   using (a plain boxed slice is aligned only to its item, 8 bytes for a tick). On this VM
-//!   no throughput change could be told from its run-to-run spread; the property is cheap.
+//!   using (a plain boxed slice is aligned only to its item, 8 bytes for a tick). The
+//!   property costs nothing.
 
 use crate::sync::{Arc, AtomicUsize, Ordering, UnsafeCell};
 use crossbeam_utils::CachePadded;
@@ -33,9 +33,6 @@ pub struct RingBuffer<T> {
     tail: CachePadded<AtomicUsize>,
     mask: usize,
     blocks: Box<[Block<T>]>,
-    /// A spare line beside the indices that the ring itself never touches, for latency probes
-    /// (see [`Producer::probe_line`]).
-    probe: CachePadded<std::sync::atomic::AtomicU64>,
 }
 
 /// Slots per [`Block`].
@@ -110,12 +107,12 @@ impl<T> RingBuffer<T> {
         }
         // Zeroed rather than left uninitialised, so that every page of the slots is touched
         // here: an untouched 11.5 MB ring page-faults once every 46 ticks of its first lap,
-        // inside the pushes of a run, so ~2 % of a paced run's first-lap ticks took a fault.
+        // inside the pushes of a run, where a paced run's ticks are timed.
         // Asked for fallibly first: an infallible allocation that fails aborts the process,
         // and a capacity is a user's number (2^40 slots asked for 97 TB). The slots are then
-        // built by `collect`, as before: built by `extend` into the reserved vector instead,
-        // the engine ran 14 % slower flat out (33.0 against 28.3 M ticks/s, 36 / 38 runs),
-        // presumably from where the slots then landed relative to the other buffers.
+        // built by `collect`: built by `extend` into the reserved vector, the engine ran
+        // measurably slower flat out, presumably from where the slots then landed relative to
+        // the other buffers.
         let n_blocks = capacity.div_ceil(BLOCK);
         let bytes = n_blocks.saturating_mul(std::mem::size_of::<Block<T>>());
         // The allocator may grant what the machine cannot hold (overcommit): then zeroing the
@@ -150,7 +147,6 @@ impl<T> RingBuffer<T> {
             tail: CachePadded::new(AtomicUsize::new(0)),
             mask: capacity - 1,
             blocks,
-            probe: CachePadded::new(std::sync::atomic::AtomicU64::new(0)),
         });
         let producer = Producer {
             ring: Arc::clone(&ring),
@@ -311,15 +307,6 @@ unsafe impl<T: Send> Send for Producer<T> {}
 unsafe impl<T: Send> Send for Consumer<T> {}
 
 impl<T> Producer<T> {
-    /// A cache line of the ring's own allocation, beside its indices, that the ring never
-    /// touches. Bouncing it between two cores ([`crate::c2c::core_to_core_latency_on`]) gives
-    /// the cross-core latency of the ring's own memory, which on NUMA machines depends on the
-    /// node it lives on. (On the VMs lobflow is developed on, what moves the figure between
-    /// 21 and ~200 ns is the host moving the vCPUs, for every line alike: docs/engine.md.)
-    pub fn probe_line(&self) -> &std::sync::atomic::AtomicU64 {
-        &self.ring.probe
-    }
-
     /// Appends `value`, or hands it back in [`PushError::Full`] when no slot is free.
     ///
     /// # Errors
@@ -356,8 +343,8 @@ impl<T> Producer<T> {
     {
         let n = self.free_for(items.len());
         // One copy per run, not a slot at a time: the slot loop's index arithmetic kept it from
-        // becoming a memcpy, and the engine's flat-out rate went up ~8 % (docs/ring.md). A
-        // single item (a paced run's every push) stays an inline copy, not a call to memcpy.
+        // becoming a memcpy. A single item (a paced run's every push) stays an inline copy,
+        // not a call to memcpy.
         #[cfg(not(loom))]
         if RingBuffer::<T>::SLOTS_CONTIGUOUS && n > 1 {
             for (slots, at, len) in self.ring.runs(self.tail, n) {
@@ -377,61 +364,6 @@ impl<T> Producer<T> {
         }
         self.publish(n);
         n
-    }
-
-    /// [`Self::push_batch`] with non-temporal stores (`movnti`): the slots are written to
-    /// memory without first being read into this core's cache.
-    ///
-    /// A ring that is run through lap after lap hands every slot line back and forth: the
-    /// consumer reads it, and a lap later the producer's ordinary store must first take the
-    /// line back from the consumer's cache (a read-for-ownership) before it can write it.
-    /// When the two cores sit in different core complexes each of those is a ~200 ns round
-    /// trip, and the engine's producer, waiting on them, became the bottleneck: flat out,
-    /// 20.0 M ticks/s, against 29.9 M with non-temporal stores, which need no ownership first
-    /// (medians of ~40 runs each; docs/engine.md). That was while [`Self::push_batch`] wrote a
-    /// slot at a time; copying whole runs, it does as well (37.3 against 36.7 M). Not for a
-    /// consumer that waits on each item: the line then comes from memory instead of from the
-    /// producer's cache.
-    ///
-    /// Items that are not a whole number of 8-byte words, 8-aligned (and every target other
-    /// than x86-64) take the ordinary path.
-    #[inline]
-    pub fn push_batch_streaming(&mut self, items: &[T]) -> usize
-    where
-        T: bytemuck::Pod,
-    {
-        // Miri cannot run `movnti`; under it (and loom) the ordinary path stands in. Items of
-        // whole 8-byte words always have contiguous slots (eight of them fill whole lines);
-        // the check costs nothing, being a constant.
-        #[cfg(all(target_arch = "x86_64", not(loom), not(miri)))]
-        if std::mem::size_of::<T>() % 8 == 0 && RingBuffer::<T>::SLOTS_CONTIGUOUS {
-            if let Ok(words) = bytemuck::try_cast_slice::<T, i64>(items) {
-                let per_item = std::mem::size_of::<T>() / 8;
-                let n = self.free_for(items.len());
-                // A run at a time, as `push_batch`: no slot arithmetic between the stores.
-                for (slots, at, len) in self.ring.runs(self.tail, n) {
-                    let dst = slots.cast::<i64>();
-                    let src = &words[at * per_item..(at + len) * per_item];
-                    for (w, &word) in src.iter().enumerate() {
-                        // SAFETY: the run's slots are free, as in `push_batch`, and `runs`
-                        // makes them `len` consecutive items inside the slot array, so
-                        // `dst + w` (w < len · size_of::<T>() / 8) lies inside them. It is
-                        // 8-aligned: the array starts on a cache line and items are a multiple
-                        // of 8 bytes apart. Writing all of an item's words fully initialises
-                        // it: `T: Pod` has no padding.
-                        unsafe { std::arch::x86_64::_mm_stream_si64(dst.add(w), word) };
-                    }
-                }
-                // Non-temporal stores are weakly ordered: the Release store in `publish` does
-                // not order them. `sfence` does, and is what `_mm_stream_si64` requires
-                // before any other access to the memory it wrote.
-                // SAFETY: `sfence` (SSE, in the x86-64 baseline) reads and writes no memory.
-                unsafe { std::arch::x86_64::_mm_sfence() };
-                self.publish(n);
-                return n;
-            }
-        }
-        self.push_batch(items)
     }
 
     /// How many of `want` slots are free from `tail` on (all of them if the cached `head`
@@ -567,8 +499,7 @@ impl<T> Consumer<T> {
     /// wait, it keeps asking for the slot's lines, so the request that follows the
     /// producer's write brings them over alongside the new `tail`, instead of the pop
     /// fetching them only after it has seen `tail`: one cross-core transfer instead of two
-    /// in a row. On this VM it took the paced p50 from 419 to 305 ns when the cores were
-    /// ~190 ns apart. A hint only: no memory is read into the program, so it cannot observe
+    /// in a row. A hint only: no memory is read into the program, so it cannot observe
     /// a half-written slot; the pop still reads the slot only after its Acquire of `tail`.
     /// Not for a consumer that keeps up with a fast producer: it would pull lines the
     /// producer is still writing.
@@ -748,41 +679,6 @@ mod tests {
         }
         check(|i| std::array::from_fn::<u64, 11, _>(|w| u64::from(i) << 8 | w as u64));
         check(|i| i);
-    }
-
-    /// Streamed batches wrap, fill and drain like ordinary ones, for items of whole 8-byte
-    /// words (`movnti`) and for items that are not (the ordinary path).
-    #[test]
-    fn streamed_batches_wrap_and_keep_every_byte() {
-        fn check<T: bytemuck::Pod + PartialEq + std::fmt::Debug>(make: impl Fn(u32) -> T) {
-            let (mut p, mut c) = RingBuffer::<T>::new(8).unwrap();
-            let (mut next, mut expect) = (0u32, 0u32);
-            for _ in 0..20 {
-                let items: Vec<T> = (next..next + 5).map(&make).collect();
-                next += p.push_batch_streaming(&items) as u32;
-                while let Ok(v) = c.pop() {
-                    assert_eq!(v, make(expect));
-                    expect += 1;
-                    if expect % 3 == 0 {
-                        break; // leave some in flight, so batches straddle the wrap
-                    }
-                }
-            }
-            while let Ok(v) = c.pop() {
-                assert_eq!(v, make(expect));
-                expect += 1;
-            }
-            assert_eq!(expect, next);
-            assert!(next > 40, "the ring must have lapped several times");
-        }
-        // Every word of every item distinct, so a word written to the wrong place shows.
-        check(|i| std::array::from_fn::<u64, 11, _>(|w| u64::from(i) << 8 | w as u64));
-        check(|i| crate::tick::L2Tick {
-            ts: u64::from(i),
-            bid_px: [i as f32; 5],
-            ..crate::tick::L2Tick::default()
-        });
-        check(|i| [i as u8; 12]); // 12 bytes: not whole words, the ordinary path
     }
 
     #[test]

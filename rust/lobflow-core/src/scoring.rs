@@ -7,17 +7,15 @@
 //! `sum(d_i) / count_i`. The ring is the same as the features' (`windows.rs`). Per window,
 //! two of the three subtractions and multiplications go, and the select of a window that holds
 //! only this snapshot, and with them the 18 stores and reloads of a feature array; making `d`
-//! costs about as many instructions as that saves. On one thread of the Zen 4 VM it ran ~1.2×
-//! as fast as `update` + `score` (the median of 24 pairs of runs; criterion 36.0 against
-//! 28.3 M snapshots/s) with the same instructions to within 1 %: the gain is in the stores and
-//! the dependencies.
+//! costs about as many instructions as that saves: the gain is in the stores and the
+//! dependencies (`benches/features.rs` times it against `update` + `score`).
 //!
 //! The value is the same linear function of the same features as [`Weights::score`], summed in
 //! another order (as valid as that one: scikit-learn's differs from both); the two agree to
 //! within the rounding the prefix sums' rebase bounds (a unit test holds them to it).
 
 use crate::features::{rolling, windowed, FeedState, N_POINT};
-use crate::scorer::{add_products3, Weights};
+use crate::weights::{add_products3, Weights};
 
 /// Incremental score state of one feed under one model.
 #[derive(Clone, Debug)]
@@ -54,7 +52,7 @@ impl ScoreState {
     ///
     /// # Examples
     /// ```
-    /// use lobflow_core::scorer::Weights;
+    /// use lobflow_core::weights::Weights;
     /// use lobflow_core::scoring::ScoreState;
     /// let mut coef = [0.0; 18];
     /// coef[1] = 2.0; // spread
@@ -92,7 +90,7 @@ impl ScoreState {
 mod tests {
     use super::*;
     use crate::features::FeatureState;
-    use crate::scorer::N_FEATURES;
+    use crate::weights::N_FEATURES;
     use crate::windows::REBASE_EVERY;
 
     fn model(seed: u64) -> Weights {

@@ -13,7 +13,7 @@
 //!   level-0 prices and sizes as the caller's f64s, deeper sizes through `as f32` as the
 //!   88-byte tick carries them. `Engine::run` over a feed's pushed books (skipping the bad
 //!   ones) gives the same scores bit for bit whenever it reports `max_price_error == 0` and
-//!   `sizes_inexact == 0`: its tick then decodes to the very same f64s (docs/session.md).
+//!   `max_size_error == 0`: its tick then decodes to the very same f64s (docs/session.md).
 //! - **Bad books** are skipped and counted per feed (score NaN, signal 0, outside the feed's
 //!   OFI and windows), as `Engine::run` does with `OnBad::Skip`.
 //! - **Backpressure**: nothing is dropped. When the caller stops polling, the output ring
@@ -42,8 +42,10 @@ pub use record::{Book, Signal, SIGNAL_FIELD_OFFSETS, SIGNAL_SIZE};
 pub use stats::{FeedStats, SessionStats, SkipCount};
 
 // The engine's pieces a session shares, imported in one place.
-use crate::engine::{backoff, panic_message, stamp_after, summarize, Engine, LatencySummary, Spin};
-use crate::scorer::Weights;
+use crate::clock::stamp_after;
+use crate::engine::{backoff, panic_message, Engine, LatencySummary, Spin};
+use crate::engine::{new_histogram, record, summarize};
+use crate::weights::Weights;
 
 use crate::error::{Error, Result};
 use crate::pin::{self, PinReport};
@@ -122,13 +124,13 @@ impl Engine {
     /// # Examples
     /// ```
     /// use lobflow_core::engine::{Engine, EngineConfig};
-    /// use lobflow_core::scorer::Weights;
+    /// use lobflow_core::weights::Weights;
     /// use lobflow_core::session::SessionOptions;
     ///
     /// let mut coef = [0.0; 18];
     /// coef[1] = 1.0; // the spread
     /// let w = Weights { windows_ms: [10, 20, 50], threshold: 0.5, bias: 0.0, coef };
-    /// let engine = Engine::new(w, EngineConfig { capacity: 1024, cores: [0, 1] }).unwrap();
+    /// let engine = Engine::new(w, EngineConfig { capacity: 1024, cores: Some([0, 1]) }).unwrap();
     /// let session = engine.session(&SessionOptions::default()).unwrap();
     /// let btc = session.add_feed("binance", "BTC-USDT").unwrap();
     /// let mut book = [1.0; 20];
@@ -146,13 +148,17 @@ impl Engine {
 }
 
 impl Session {
-    fn start(model: Weights, engine_cores: [usize; 2], opts: &SessionOptions) -> Result<Self> {
+    fn start(
+        model: Weights,
+        engine_cores: Option<[usize; 2]>,
+        opts: &SessionOptions,
+    ) -> Result<Self> {
         opts.check_windows(model.windows_ms)?;
         let clock = quanta::Clock::new();
         let origin = stamp_after(&clock);
         let (tx, rx) = lane::lane::<Update>(opts.capacity)?;
         let (out_tx, out_rx) = RingBuffer::<Out>::new(opts.out_capacity)?;
-        let plan = pin::plan(opts.cores.unwrap_or(engine_cores));
+        let plan = pin::plan(opts.cores.or(engine_cores));
         // Unknown topology counts as shared: yielding is the safe choice there.
         let shared_core = plan.used[0] == plan.used[1] || plan.available.is_empty();
         let caller_pinned = opts.pin_caller.then(|| pin::pin_current(plan.used[0]));
@@ -162,6 +168,7 @@ impl Session {
             clock: clock.clone(),
             shared: Arc::clone(&shared),
             shared_core,
+            #[cfg(feature = "test-hooks")]
             panic_at_update: opts.panic_at_update,
         };
         let core = plan.used[1];

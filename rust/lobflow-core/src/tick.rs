@@ -73,10 +73,10 @@ const MAX_ANCHOR_QUANTA: f64 = 562_949_953_421_312.0;
 /// offset a tick holds exactly: an f32 holds integers only to 2^24, and a level-0 price that
 /// far out fails [`PriceCodec::carries`]) the result is within two ulps of `x`, which its f32
 /// cannot tell from `x`'s own but at an f32 tie; ±inf and NaN pass through. No branch for
-/// that range: the encoder runs this on all ten prices of every row, and the test and select
-/// were 11 % of its instructions (callgrind).
-/// `f64::round` compiles to a call on the baseline x86-64 target (no SSE4.1) and was 10 % of
-/// the engine's time.
+/// that range: the encoder runs this on all ten prices of every row, where a test and select
+/// would be a large share of its instructions.
+/// `f64::round` compiles to a call on the baseline x86-64 target (no SSE4.1), on every price
+/// of every row.
 #[inline]
 fn round_nearest(x: f64) -> f64 {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 · 2^52
@@ -225,20 +225,21 @@ const fn pow10(d: i32) -> f64 {
     x
 }
 
-/// `size` as a whole number of lots of `1 / scale` below 2^31, if it is one: if the lots, an
-/// integer, decode ([`SizeCodec::decode`]: divided by `scale`) to `size` bit for bit, i.e.
-/// `size` is the f64 nearest to a decimal on the lot's grid. The one test of "carried
-/// exactly", shared by [`SizeCodec::fit`] and [`SizeCodec::encode`] so that they agree.
-/// `size` is finite and ≥ 0, `scale` an exact power of ten.
+/// A size is a whole number of lots when `size · 10^d` is within this many ulps of an integer:
+/// a decimal size parsed to f64 and scaled by its power of ten lands a few ulps from it.
+const ON_GRID_ULPS: f64 = 8.0;
+
+/// `x` lots as a whole number below 2^31, if it is one (within [`ON_GRID_ULPS`]): the one test
+/// of "carried exactly", shared by [`SizeCodec::fit`] and [`SizeCodec::encode`] so that they
+/// agree. `x` is finite and ≥ 0.
 #[inline]
-fn whole_lots(size: f64, scale: f64) -> Option<u32> {
-    let x = size * scale;
+fn whole_lots(x: f64) -> Option<u32> {
     // The nearest integer without a float-to-int conversion or a libm call.
     let y = x + TWO_52;
     let k = y - TWO_52;
-    // k < 2^31 sits in y's low 31 mantissa bits. Bits, not `==`: -0.0 must not come back
-    // as 0.0.
-    (k < WHOLE_LOTS_LIMIT && (k / scale).to_bits() == size.to_bits()).then(|| y.to_bits() as u32)
+    // k < 2^31 sits in y's low 31 mantissa bits.
+    (k < WHOLE_LOTS_LIMIT && (x - k).abs() <= ON_GRID_ULPS * f64::EPSILON * x)
+        .then(|| y.to_bits() as u32)
 }
 
 /// Maps level-0 sizes to and from f32 lots: `size = k · lot`, `lot = 10^-decimals`.
@@ -289,11 +290,11 @@ impl SizeCodec {
                 continue;
             }
             for (d, n) in carried.iter_mut().enumerate() {
-                let scale = pow10(d as i32);
-                if v * scale >= WHOLE_LOTS_LIMIT {
+                let x = v * pow10(d as i32);
+                if x >= WHOLE_LOTS_LIMIT {
                     break; // and so for every finer lot
                 }
-                if whole_lots(v, scale).is_some() {
+                if whole_lots(x).is_some() {
                     *n += 1;
                 }
             }
@@ -329,29 +330,34 @@ impl SizeCodec {
         self.encode_exact(size).0
     }
 
-    /// [`Self::encode`], and whether [`Self::decode`] gives the size back bit for bit: as
-    /// whole lots, or as a value the f32 holds as it is (a float32 input under lots of 1);
-    /// false when the size kept only the f32's 24 bits (OFI over it then carries that
-    /// rounding), or was within a few ulps of the grid without being the f64 of a decimal
-    /// on it (`0.1 + 0.2`).
+    /// [`Self::encode`], and whether the f32 holds the size exactly: as whole lots, or as a
+    /// value the f32 holds as it is (a float32 input under lots of 1); false when the size
+    /// kept only the f32's 24 bits, and OFI over it then carries that rounding.
     #[inline]
+    #[allow(clippy::float_cmp)] // exactly the question: does the f32 hold `x` as it is?
     pub fn encode_exact(&self, size: f64) -> (f32, bool) {
-        if let Some(k) = whole_lots(size, self.scale) {
-            return (f32::from_bits(WHOLE_LOTS | k), true);
+        let x = size * self.scale;
+        let f = x as f32;
+        match whole_lots(x) {
+            Some(k) => (f32::from_bits(WHOLE_LOTS | k), true),
+            None => (f, f64::from(f) == x),
         }
-        let f = (size * self.scale) as f32;
-        // Decoded as it will be: -0.0's sign bit reads as the tag, and it comes back as 0.0.
-        (f, self.decode(f).to_bits() == size.to_bits())
     }
 
     /// Writes `bid` and `ask` into `t`'s level-0 sizes; returns how many of the two the f32s
-    /// hold only to 24 bits ([`Self::encode_exact`]).
+    /// hold only to 24 bits ([`Self::encode_exact`]), and the worst |decoded − size| of the
+    /// two: 0 when both come back bit for bit (but for -0.0, which comes back as 0.0), more
+    /// for a size that crossed as f32 and for one a few ulps off the decimal it comes back as
+    /// (`0.1 + 0.2` under lots of 0.1).
     #[inline]
-    pub fn encode_level0(&self, t: &mut L2Tick, bid: f64, ask: f64) -> usize {
+    pub fn encode_level0(&self, t: &mut L2Tick, bid: f64, ask: f64) -> (usize, f64) {
         let (b, b_exact) = self.encode_exact(bid);
         let (a, a_exact) = self.encode_exact(ask);
         (t.bid_sz[0], t.ask_sz[0]) = (b, a);
-        usize::from(!b_exact) + usize::from(!a_exact)
+        let err = (self.decode(b) - bid)
+            .abs()
+            .max((self.decode(a) - ask).abs());
+        (usize::from(!b_exact) + usize::from(!a_exact), err)
     }
 
     /// Lots → size, in f64: lots divided by the exact `10^decimals`, so a whole number of lots
@@ -636,30 +642,39 @@ mod tests {
     }
 
     #[test]
-    fn a_size_is_whole_lots_only_if_it_decodes_bit_for_bit() {
+    fn whole_lots_decode_to_the_f64_of_their_decimal() {
         let c = SizeCodec::with_decimals(1);
-        for text in ["0.3", "0.7", "12.5", "0", "214748364.7"] {
+        let mut t = L2Tick::default();
+        let mut beaten = 0;
+        for text in ["0.3", "0.7", "12.5", "0", "214748364.7", "1.1", "0.9"] {
             let v: f64 = text.parse().unwrap();
             let (k, exact) = c.encode_exact(v);
             assert!(exact, "{text}");
             assert_eq!(c.decode(k).to_bits(), v.to_bits(), "{text}");
+            assert_eq!(c.encode_level0(&mut t, v, v), (0, 0.0), "{text}");
+            // Multiplying the lots by the f64 nearest 0.1 does not always get there.
+            beaten += usize::from(f64::from(k.to_bits() & !WHOLE_LOTS) * c.lot != v);
         }
-        // A few ulps off its decimal: not whole lots, and said to be inexact (it crossed as
-        // an f32), though it is within 8 ulps of the grid.
+        assert!(beaten > 0, "no case where the old decoding was an ulp off");
+        // A few ulps off its decimal: whole lots all the same (carried as the decimal, not
+        // as an f32), but not back bit for bit, which the round-trip error says.
         for v in [0.1 + 0.2, 0.7f64.next_up(), 12.5f64.next_down()] {
             let (k, exact) = c.encode_exact(v);
-            assert!(!exact, "{v}");
-            assert!((c.decode(k) - v).abs() <= 6e-8 * v, "{v}");
+            assert!(exact, "{v}");
+            let back = c.decode(k);
+            assert_ne!(back, v);
+            assert!((back - v).abs() <= 4.0 * f64::EPSILON * v, "{v}");
+            let (inexact, err) = c.encode_level0(&mut t, v, 0.5);
+            assert_eq!((inexact, err), (0, (back - v).abs()), "{v}");
         }
-        // -0.0 comes back as 0.0 (its sign bit reads as the tag): not bit for bit.
-        let (k, exact) = c.encode_exact(-0.0);
-        assert!(!exact);
+        // Off the grid: crossed as f32, counted, and its error reported.
+        let (inexact, err) = c.encode_level0(&mut t, 0.123_456_789, 0.5);
+        assert_eq!(inexact, 1);
+        assert!(err > 0.0 && err <= 6e-8 * 0.123_456_789, "{err}");
+        // -0.0 comes back as 0.0 (its sign bit reads as the tag): no error in value.
+        let (k, _) = c.encode_exact(-0.0);
         assert_eq!(c.decode(k).to_bits(), 0);
-        // The fit counts only sizes its lots give back exactly.
-        assert_eq!(
-            SizeCodec::fit([0.1 + 0.2, 0.7f64.next_up()]),
-            SizeCodec::RAW
-        );
+        assert_eq!(c.encode_level0(&mut t, -0.0, 0.0), (0, 0.0));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The threaded engine against a direct float64 recomputation of `docs/feature-contract.md`.
 #![allow(clippy::many_single_char_names)] // b, a, qb, qa: the contract's own notation
 
-use lobflow_core::engine::{Engine, EngineConfig, RingStores, RunOptions};
+use lobflow_core::engine::{Engine, EngineConfig, RunOptions};
 use lobflow_core::feed::{Feed, OnBad};
-use lobflow_core::scorer::{Weights, N_FEATURES};
+use lobflow_core::weights::{Weights, N_FEATURES};
 use lobflow_core::Error;
 
 /// xorshift64*: deterministic, dependency-free test randomness.
@@ -135,31 +135,21 @@ fn run(
         w,
         EngineConfig {
             capacity: 1024,
-            cores: [0, 1],
+            cores: Some([0, 1]),
         },
     )?;
     engine.run(&feed, opts, &mut || true)
 }
 
-/// Each of the ring's store kinds: the 3 000 rows lap the 1 024-slot ring almost three times.
+/// The 3 000 rows lap the 1 024-slot ring almost three times.
 fn check_parity(base: f64, tick: f64, windows_ms: [u64; 3]) {
-    for ring_stores in [None, Some(RingStores::Cached), Some(RingStores::Streaming)] {
-        check_parity_with(base, tick, windows_ms, ring_stores);
-    }
-}
-
-fn check_parity_with(base: f64, tick: f64, windows_ms: [u64; 3], ring_stores: Option<RingStores>) {
     let (ts, cols) = books(3_000, base, tick, 7);
     let w = weights(0.05, windows_ms);
     let opts = RunOptions {
         record_features: true,
-        ring_stores,
         ..RunOptions::default()
     };
     let out = run(&ts, &cols, w.clone(), &opts).unwrap();
-    if let Some(kind) = ring_stores {
-        assert_eq!(out.ring_stores, kind);
-    }
     let got = out.features.unwrap();
     let want = reference(&ts, &cols, windows_ms);
     for j in 0..N_FEATURES {
@@ -319,14 +309,14 @@ fn interrupt_stops_a_paced_run() {
 }
 
 #[test]
-fn a_paced_run_on_one_core_skips_the_core_to_core_probe() {
+fn a_paced_run_on_one_core_finishes_promptly() {
     let (ts, cols) = books(20, 100.0, 0.01, 5);
     let feed = Feed::new(&ts, std::array::from_fn(|i| cols[i].as_slice())).unwrap();
     let engine = Engine::new(
         weights(0.0, [10, 20, 50]),
         EngineConfig {
             capacity: 1024,
-            cores: [0, 0],
+            cores: Some([0, 0]),
         },
     )
     .unwrap();
@@ -334,15 +324,14 @@ fn a_paced_run_on_one_core_skips_the_core_to_core_probe() {
         pace_ns: Some(1_000),
         ..RunOptions::default()
     };
-    // Two spinning probe threads on one core answer each other once per scheduler switch:
-    // the probe alone took minutes.
+    // Two threads on one core yield to each other instead of spinning.
     let t0 = std::time::Instant::now();
     let out = engine.run(&feed, &opts, &mut || true).unwrap();
     assert!(t0.elapsed().as_secs() < 10, "{:?}", t0.elapsed());
     assert_eq!(out.scores.len(), 20);
-    assert!(out.core_to_core_before.is_none() && out.core_to_core_after.is_none());
 }
 
+#[cfg(feature = "test-hooks")]
 #[test]
 fn a_worker_panic_becomes_an_error() {
     let (ts, cols) = books(10_000, 100.0, 0.01, 5);
@@ -365,7 +354,7 @@ fn fallback_is_reported_on_small_machines() {
         weights(0.0, [10, 20, 50]),
         EngineConfig {
             capacity: 1024,
-            cores: [2, 4],
+            cores: Some([2, 4]),
         },
     )
     .unwrap();
@@ -391,7 +380,7 @@ fn rings_smaller_than_a_batch_give_the_same_scores() {
             w.clone(),
             EngineConfig {
                 capacity,
-                cores: [0, 1],
+                cores: Some([0, 1]),
             },
         )
         .unwrap();
@@ -418,7 +407,7 @@ fn an_engine_reused_gives_each_feed_what_a_fresh_one_gives() {
     let w = weights(0.05, [10, 20, 50]);
     let config = EngineConfig {
         capacity: 1024,
-        cores: [0, 1],
+        cores: Some([0, 1]),
     };
     let feeds: Vec<_> = (0..3)
         .map(|seed| books(3_000 + 700 * seed as usize, 100.0, 0.01, 20 + seed))
@@ -467,7 +456,7 @@ fn capacity_must_be_a_power_of_two() {
         weights(0.0, [10, 20, 50]),
         EngineConfig {
             capacity: 1000,
-            cores: [0, 1],
+            cores: Some([0, 1]),
         },
     )
     .unwrap_err();
@@ -475,7 +464,7 @@ fn capacity_must_be_a_power_of_two() {
 }
 
 #[test]
-fn paced_runs_bracket_themselves_with_core_to_core_probes() {
+fn paced_runs_time_every_tick_and_flat_out_ones_a_sample() {
     let (ts, cols) = books(2_000, 100.0, 0.01, 6);
     let feed = Feed::new(&ts, std::array::from_fn(|i| cols[i].as_slice())).unwrap();
     let engine = Engine::new(weights(0.0, [10, 20, 50]), EngineConfig::default()).unwrap();
@@ -484,89 +473,37 @@ fn paced_runs_bracket_themselves_with_core_to_core_probes() {
         ..RunOptions::default()
     };
     let out = engine.run(&feed, &paced, &mut || true).unwrap();
-    let before = out
-        .core_to_core_before
-        .as_ref()
-        .expect("paced runs probe before");
-    let after = out.core_to_core_after.as_ref().expect("and after");
-    for r in [before, after] {
-        assert_eq!(r.cores, out.pin.used);
-        assert!(0.0 < r.one_way_ns_min && r.one_way_ns_min <= r.one_way_ns_p50);
-    }
-    let (lo, hi) = (
-        before.one_way_ns_p50.min(after.one_way_ns_p50),
-        before.one_way_ns_p50.max(after.one_way_ns_p50),
-    );
-    assert_eq!(out.core_to_core_steady(), Some(hi <= 1.5 * lo));
     assert_eq!(out.latency.count, 2_000, "every paced tick is timed");
-    assert_eq!(
-        out.ring_stores,
-        RingStores::Cached,
-        "paced, left to choose: cached"
-    );
-
-    // 2 000 rows do not lap a 131 072-slot ring: nothing to choose, nothing probed.
+    assert_eq!(out.latency.sampled_every, 1);
     let flat = engine
         .run(&feed, &RunOptions::default(), &mut || true)
         .unwrap();
-    assert!(flat.core_to_core_before.is_none() && flat.core_to_core_after.is_none());
-    assert_eq!(flat.core_to_core_steady(), None);
-    assert_eq!(flat.ring_stores, RingStores::Cached);
+    assert_eq!(flat.latency.sampled_every, 64);
+    assert!(flat.latency.count <= 2_000_u64.div_ceil(64));
+    assert!(flat
+        .scores
+        .iter()
+        .zip(&out.scores)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
 }
 
 #[test]
-fn auto_stores_follow_a_probe_of_the_cores_when_the_ring_laps() {
-    let (ts, cols) = books(5_000, 100.0, 0.01, 8);
+fn a_pace_beyond_the_clocks_range_waits_until_stopped_instead_of_wrapping() {
+    let (ts, cols) = books(3, 100.0, 0.01, 6);
     let feed = Feed::new(&ts, std::array::from_fn(|i| cols[i].as_slice())).unwrap();
-    let config = EngineConfig {
-        capacity: 1024,
-        cores: [0, 1],
-    };
-    let engine = Engine::new(weights(0.0, [10, 20, 50]), config).unwrap();
-    let out = engine
-        .run(&feed, &RunOptions::default(), &mut || true)
-        .unwrap();
-    if out.pin.used[0] == out.pin.used[1] {
-        // One core: nothing crosses, ordinary stores, no probe.
-        assert!(out.core_to_core_before.is_none());
-        assert_eq!(out.ring_stores, RingStores::Cached);
-        return;
-    }
-    let probe = out
-        .core_to_core_before
-        .as_ref()
-        .expect("a lapping run probes");
-    assert!(
-        probe.round_trips < 2_000,
-        "a short probe: {}",
-        probe.round_trips
-    );
-    assert!(out.core_to_core_after.is_none());
-    let far = probe.one_way_ns_p50 > 80.0;
-    assert_eq!(
-        out.ring_stores,
-        if far {
-            RingStores::Streaming
-        } else {
-            RingStores::Cached
-        },
-        "probe said {} ns",
-        probe.one_way_ns_p50
-    );
-    // Chosen by hand, a kind is kept whatever the probe would say, and unprobed.
-    for kind in [RingStores::Cached, RingStores::Streaming] {
+    let engine = Engine::new(weights(0.0, [10, 20, 50]), EngineConfig::default()).unwrap();
+    for pace in [1u64 << 62, (1u64 << 63) - 1, u64::MAX] {
         let opts = RunOptions {
-            ring_stores: Some(kind),
+            pace_ns: Some(pace),
             ..RunOptions::default()
         };
-        let forced = engine.run(&feed, &opts, &mut || true).unwrap();
-        assert_eq!(forced.ring_stores, kind);
-        assert!(forced.core_to_core_before.is_none());
-        assert!(forced
-            .scores
-            .iter()
-            .zip(&out.scores)
-            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        let mut calls = 0;
+        // A wrapped deadline would not wait at all and the run would end on its own.
+        let err = engine.run(&feed, &opts, &mut || {
+            calls += 1;
+            calls < 3
+        });
+        assert!(matches!(err, Err(Error::Interrupted)), "{pace}: {err:?}");
     }
 }
 

@@ -4,8 +4,8 @@
 #![cfg(target_os = "linux")]
 
 use lobflow_core::engine::{Engine, EngineConfig};
-use lobflow_core::scorer::Weights;
 use lobflow_core::session::{Book, Session, SessionOptions, Signal};
+use lobflow_core::weights::Weights;
 use lobflow_core::Error;
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ fn engine() -> Engine {
         w,
         EngineConfig {
             capacity: 1024,
-            cores: [0, 1],
+            cores: Some([0, 1]),
         },
     )
     .unwrap()
@@ -95,6 +95,7 @@ fn close_drains_every_pushed_book_and_keeps_them_for_poll() {
 }
 
 #[test]
+#[cfg(feature = "test-hooks")]
 fn a_worker_panic_is_an_error_not_a_hang() {
     let (s, id) = start(&SessionOptions {
         panic_at_update: Some(3),

@@ -5,8 +5,8 @@
 
 use lobflow_core::engine::{Engine, EngineConfig, RunOptions};
 use lobflow_core::feed::{Feed, OnBad};
-use lobflow_core::scorer::{Weights, N_FEATURES};
 use lobflow_core::session::{Book, SessionOptions, Signal};
+use lobflow_core::weights::{Weights, N_FEATURES};
 
 struct Rng(u64);
 
@@ -117,7 +117,7 @@ fn interleaved_feeds_with_bad_books_score_as_engine_run_bit_for_bit() {
         model(),
         EngineConfig {
             capacity: 4096,
-            cores: [0, 1],
+            cores: Some([0, 1]),
         },
     )
     .unwrap();
@@ -167,7 +167,7 @@ fn interleaved_feeds_with_bad_books_score_as_engine_run_bit_for_bit() {
         // The rule under which parity is promised: the replay's tick carried every level-0
         // price and size exactly.
         assert_eq!(want.max_price_error, 0.0, "feed {i}");
-        assert_eq!(want.sizes_inexact, 0, "feed {i}");
+        assert_eq!(want.max_size_error, 0.0, "feed {i}");
         let rows = &got[i];
         assert_eq!(rows.len(), feed.ts.len(), "feed {i}");
         let mut skipped = 0;

@@ -1,24 +1,95 @@
 //! `_core.backtest`: simulated execution of signals against one feed's books.
 
 use crate::errors::PyLobflowError;
-use lobflow_core::backtest::{run, Config, Mode, OnZero};
+use lobflow_core::backtest::{run, Config, Mode, OnZero, Outcome};
 use lobflow_core::feed::Feed;
-use numpy::{IntoPyArray, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
-/// Runs the backtest; `config` is a dict with the fields of `lobflow_core::backtest::Config`.
+/// What `_core.backtest` returns: the per-snapshot path and the fills, column by column.
+#[pyclass(frozen, get_all, name = "BacktestOutput", module = "lobflow._core")]
+pub struct PyBacktestOutput {
+    position: Py<PyArray1<f64>>,
+    cash: Py<PyArray1<f64>>,
+    equity: Py<PyArray1<f64>>,
+    fees: Py<PyArray1<f64>>,
+    fill_row: Py<PyArray1<i64>>,
+    fill_decision_row: Py<PyArray1<i64>>,
+    fill_qty: Py<PyArray1<f64>>,
+    fill_price: Py<PyArray1<f64>>,
+    fill_fee: Py<PyArray1<f64>>,
+    fill_slippage: Py<PyArray1<f64>>,
+    requested_qty: f64,
+    unfilled_qty: f64,
+}
+
+impl PyBacktestOutput {
+    fn new(py: Python<'_>, out: Outcome) -> Self {
+        let column = |f: fn(&lobflow_core::backtest::Fill) -> f64| {
+            out.fills
+                .iter()
+                .map(f)
+                .collect::<Vec<_>>()
+                .into_pyarray(py)
+                .unbind()
+        };
+        let rows = |f: fn(&lobflow_core::backtest::Fill) -> usize| {
+            out.fills
+                .iter()
+                .map(|x| f(x) as i64)
+                .collect::<Vec<_>>()
+                .into_pyarray(py)
+                .unbind()
+        };
+        Self {
+            fill_row: rows(|f| f.row),
+            fill_decision_row: rows(|f| f.decision_row),
+            fill_qty: column(|f| f.qty),
+            fill_price: column(|f| f.price),
+            fill_fee: column(|f| f.fee),
+            fill_slippage: column(|f| f.slippage),
+            requested_qty: out.requested_qty,
+            unfilled_qty: out.unfilled_qty,
+            position: out.position.into_pyarray(py).unbind(),
+            cash: out.cash.into_pyarray(py).unbind(),
+            equity: out.equity.into_pyarray(py).unbind(),
+            fees: out.fees.into_pyarray(py).unbind(),
+        }
+    }
+}
+
+/// Runs the backtest of `signals` against the feed's books (see `lobflow_core::backtest`).
 #[pyfunction]
-#[allow(clippy::needless_pass_by_value)] // PyO3 extracts arguments by value
-fn backtest<'py>(
-    py: Python<'py>,
-    ts: PyReadonlyArray1<'py, i64>,
-    cols: Vec<PyReadonlyArray1<'py, f64>>,
-    signals: PyReadonlyArray1<'py, i8>,
-    config: &Bound<'py, PyDict>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let cfg = parse_config(config)?;
+#[pyo3(signature = (ts, cols, signals, *, mode, order_size, max_position, on_zero,
+    min_hold_ns, md_latency_ns, order_latency_ns, taker_fee_bps, maker_fee_bps))]
+#[allow(clippy::needless_pass_by_value, clippy::too_many_arguments)] // one per config field
+fn backtest(
+    py: Python<'_>,
+    ts: PyReadonlyArray1<'_, i64>,
+    cols: Vec<PyReadonlyArray1<'_, f64>>,
+    signals: PyReadonlyArray1<'_, i8>,
+    mode: &str,
+    order_size: f64,
+    max_position: f64,
+    on_zero: &str,
+    min_hold_ns: u64,
+    md_latency_ns: u64,
+    order_latency_ns: u64,
+    taker_fee_bps: f64,
+    maker_fee_bps: f64,
+) -> PyResult<PyBacktestOutput> {
+    let cfg = Config {
+        mode: parse_mode(mode)?,
+        order_size,
+        max_position,
+        on_zero: parse_on_zero(on_zero)?,
+        min_hold_ns,
+        md_latency_ns,
+        order_latency_ns,
+        taker_fee_bps,
+        maker_fee_bps,
+    };
     let slices: Vec<&[f64]> = cols
         .iter()
         .map(|c| c.as_slice())
@@ -31,102 +102,31 @@ fn backtest<'py>(
     let out = py
         .detach(|| run(&feed, sig, &cfg))
         .map_err(PyLobflowError)?;
-    let d = PyDict::new(py);
-    d.set_item("position", out.position.into_pyarray(py))?;
-    d.set_item("cash", out.cash.into_pyarray(py))?;
-    d.set_item("equity", out.equity.into_pyarray(py))?;
-    d.set_item("fees", out.fees.into_pyarray(py))?;
-    let fills = &out.fills;
-    d.set_item(
-        "fill_row",
-        fills
-            .iter()
-            .map(|f| f.row as u64)
-            .collect::<Vec<_>>()
-            .into_pyarray(py),
-    )?;
-    d.set_item(
-        "fill_decision_row",
-        fills
-            .iter()
-            .map(|f| f.decision_row as u64)
-            .collect::<Vec<_>>()
-            .into_pyarray(py),
-    )?;
-    d.set_item(
-        "fill_qty",
-        fills
-            .iter()
-            .map(|f| f.qty)
-            .collect::<Vec<_>>()
-            .into_pyarray(py),
-    )?;
-    d.set_item(
-        "fill_price",
-        fills
-            .iter()
-            .map(|f| f.price)
-            .collect::<Vec<_>>()
-            .into_pyarray(py),
-    )?;
-    d.set_item(
-        "fill_fee",
-        fills
-            .iter()
-            .map(|f| f.fee)
-            .collect::<Vec<_>>()
-            .into_pyarray(py),
-    )?;
-    d.set_item(
-        "fill_slippage",
-        fills
-            .iter()
-            .map(|f| f.slippage)
-            .collect::<Vec<_>>()
-            .into_pyarray(py),
-    )?;
-    d.set_item("requested_qty", out.requested_qty)?;
-    d.set_item("unfilled_qty", out.unfilled_qty)?;
-    Ok(d)
+    Ok(PyBacktestOutput::new(py, out))
 }
 
-fn parse_config(d: &Bound<'_, PyDict>) -> PyResult<Config> {
-    let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
-        d.get_item(k)?
-            .ok_or_else(|| PyValueError::new_err(format!("backtest config is missing `{k}`")))
-    };
-    let mode = match get("mode")?.extract::<String>()?.as_str() {
-        "taker" => Mode::Taker,
-        "passive" => Mode::Passive,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "mode must be 'taker' or 'passive', got {other:?}"
-            )))
-        }
-    };
-    let on_zero = match get("on_zero")?.extract::<String>()?.as_str() {
-        "hold" => OnZero::Hold,
-        "flatten" => OnZero::Flatten,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "on_zero must be 'hold' or 'flatten', got {other:?}"
-            )))
-        }
-    };
-    Ok(Config {
-        mode,
-        order_size: get("order_size")?.extract()?,
-        max_position: get("max_position")?.extract()?,
-        on_zero,
-        min_hold_ns: get("min_hold_ns")?.extract()?,
-        md_latency_ns: get("md_latency_ns")?.extract()?,
-        order_latency_ns: get("order_latency_ns")?.extract()?,
-        taker_fee_bps: get("taker_fee_bps")?.extract()?,
-        maker_fee_bps: get("maker_fee_bps")?.extract()?,
-    })
+fn parse_mode(mode: &str) -> PyResult<Mode> {
+    match mode {
+        "taker" => Ok(Mode::Taker),
+        "passive" => Ok(Mode::Passive),
+        other => Err(PyValueError::new_err(format!(
+            "mode must be 'taker' or 'passive', got {other:?}"
+        ))),
+    }
+}
+
+fn parse_on_zero(on_zero: &str) -> PyResult<OnZero> {
+    match on_zero {
+        "hold" => Ok(OnZero::Hold),
+        "flatten" => Ok(OnZero::Flatten),
+        other => Err(PyValueError::new_err(format!(
+            "on_zero must be 'hold' or 'flatten', got {other:?}"
+        ))),
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyBacktestOutput>()?;
     m.add_function(wrap_pyfunction!(backtest, m)?)?;
     Ok(())
 }

@@ -10,7 +10,7 @@
 
 use lobflow_core::feature_columns::{compute_table, Chunked, Table};
 use lobflow_core::feed::BOOK_COLUMNS;
-use lobflow_core::scorer::{feature_names, N_FEATURES};
+use lobflow_core::weights::{feature_names, N_FEATURES};
 use lobflow_core::Error;
 use polars::prelude::*;
 use pyo3_polars::derive::polars_expr;

@@ -3,10 +3,13 @@
 #![deny(unsafe_code)]
 
 mod backtest;
+mod diagnostics;
 mod engine;
 mod errors;
 mod features;
+mod outputs;
 mod session;
+mod session_stats;
 
 use pyo3::prelude::*;
 
@@ -16,6 +19,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     engine::register(m)?;
+    outputs::register(m)?;
+    diagnostics::register(m)?;
     backtest::register(m)?;
     session::register(m)?;
     Ok(())

@@ -2,14 +2,14 @@
 
 use crate::engine::PyEngine;
 use crate::errors::PyLobflowError;
-use lobflow_core::engine::LatencySummary;
+use crate::session_stats::{PyFeedStats, PySessionStats};
 use lobflow_core::session::{
-    Book, Session, SessionOptions, SessionStats, Signal, SIGNAL_FIELD_OFFSETS, SIGNAL_SIZE,
+    Book, Session, SessionOptions, Signal, SIGNAL_FIELD_OFFSETS, SIGNAL_SIZE,
 };
 use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyList, PyTuple};
 use std::time::Duration;
 
 /// A live session; build it through `lobflow.Engine.session`.
@@ -21,8 +21,7 @@ pub struct PySession {
 #[pymethods]
 impl PySession {
     #[new]
-    #[pyo3(signature = (engine, capacity = 16_384, out_capacity = 65_536, cores = None, pin_caller = false, push_timeout_s = 1.0, max_window_ms = 3_600_000, panic_at_update = None))]
-    #[allow(clippy::too_many_arguments)] // one parameter per keyword argument
+    #[pyo3(signature = (engine, capacity = 16_384, out_capacity = 65_536, cores = None, pin_caller = false, push_timeout_s = 1.0, max_window_ms = 3_600_000))]
     fn new(
         py: Python<'_>,
         engine: &Bound<'_, PyEngine>,
@@ -32,7 +31,6 @@ impl PySession {
         pin_caller: bool,
         push_timeout_s: f64,
         max_window_ms: u64,
-        panic_at_update: Option<u64>,
     ) -> PyResult<Self> {
         let push_timeout = Duration::try_from_secs_f64(push_timeout_s).map_err(|_| {
             PyValueError::new_err(format!(
@@ -46,13 +44,9 @@ impl PySession {
             pin_caller,
             push_timeout,
             max_window_ms,
-            panic_at_update,
+            ..SessionOptions::default()
         };
-        let engine = &engine.get().inner;
-        let inner = py
-            .detach(|| engine.session(&opts))
-            .map_err(PyLobflowError)?;
-        Ok(Self { inner })
+        Self::start(py, engine, &opts)
     }
 
     /// Adds feed `(exchange, symbol)`; returns its id.
@@ -149,19 +143,30 @@ impl PySession {
     fn _noop(&self) {}
 
     /// Counts and latency percentiles so far.
-    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn stats(&self, py: Python<'_>) -> PyResult<PySessionStats> {
         let stats = py.detach(|| self.inner.stats());
-        stats_dict(py, &stats)
+        PySessionStats::new(py, stats)
     }
 
     /// Closes: drains, joins the worker; returns the final stats.
-    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    fn close(&self, py: Python<'_>) -> PyResult<PySessionStats> {
         let stats = self.waiting(py, |s, poll| s.close(poll))?;
-        stats_dict(py, &stats)
+        PySessionStats::new(py, stats)
     }
 }
 
 impl PySession {
+    /// Starts a session of `engine` without the GIL (the worker's start and pin).
+    fn start(
+        py: Python<'_>,
+        engine: &Bound<'_, PyEngine>,
+        opts: &SessionOptions,
+    ) -> PyResult<Self> {
+        let engine = &engine.get().inner;
+        let inner = py.detach(|| engine.session(opts)).map_err(PyLobflowError)?;
+        Ok(Self { inner })
+    }
+
     /// Runs `f` without the GIL, its `poll` checking for Ctrl-C: a pending signal stops the
     /// wait and becomes the error.
     #[allow(clippy::redundant_closure_for_method_calls)] // the path is not general enough
@@ -213,58 +218,28 @@ fn five(obj: &Bound<'_, PyAny>) -> PyResult<[f64; 5]> {
     obj.extract()
 }
 
-fn latency_dict<'py>(py: Python<'py>, l: &LatencySummary) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("count", l.count)?;
-    d.set_item("p50", l.p50_ns)?;
-    d.set_item("p90", l.p90_ns)?;
-    d.set_item("p99", l.p99_ns)?;
-    d.set_item("p99.9", l.p999_ns)?;
-    d.set_item("max", l.max_ns)?;
-    Ok(d)
-}
-
-fn stats_dict<'py>(py: Python<'py>, s: &SessionStats) -> PyResult<Bound<'py, PyDict>> {
-    let feeds = PyList::empty(py);
-    for f in &s.feeds {
-        let d = PyDict::new(py);
-        d.set_item("exchange", &f.exchange)?;
-        d.set_item("symbol", &f.symbol)?;
-        d.set_item("pushed", f.pushed)?;
-        d.set_item("skipped", f.skipped)?;
-        let reasons: Vec<(&str, &str, u64)> = f
-            .skip_reasons
-            .iter()
-            .map(|r| (r.column, r.why, r.count))
-            .collect();
-        d.set_item("skip_reasons", reasons)?;
-        d.set_item("last_bad", &f.last_bad)?;
-        d.set_item("polled", f.polled)?;
-        d.set_item("last", f.last)?;
-        feeds.append(d)?;
-    }
-    let d = PyDict::new(py);
-    d.set_item("feeds", feeds)?;
-    d.set_item("pushed", s.pushed)?;
-    d.set_item("skipped", s.skipped)?;
-    d.set_item("polled", s.polled)?;
-    d.set_item("pending", s.pending)?;
-    d.set_item("push_waits", s.push_waits)?;
-    d.set_item("push_to_emit", latency_dict(py, &s.push_to_emit)?)?;
-    d.set_item("recv_to_emit", latency_dict(py, &s.recv_to_emit)?)?;
-    d.set_item("cores_used", (s.pin.used[0], s.pin.used[1]))?;
-    d.set_item("pin_note", &s.pin.note)?;
-    d.set_item("caller_pinned", s.caller_pinned)?;
-    d.set_item("worker_pinned", s.worker_pinned)?;
-    d.set_item("capacity", s.capacity)?;
-    d.set_item("out_capacity", s.out_capacity)?;
-    d.set_item("uptime_ns", s.uptime_ns)?;
-    d.set_item("closed", s.closed)?;
-    Ok(d)
+/// Test hook (feature `test-hooks`): a session of `engine` whose worker panics on update
+/// `update`, to prove that a panic becomes an `EngineError`.
+#[cfg(feature = "test-hooks")]
+#[pyfunction]
+fn _session_panicking_at(
+    py: Python<'_>,
+    engine: &Bound<'_, PyEngine>,
+    update: u64,
+) -> PyResult<PySession> {
+    let opts = SessionOptions {
+        panic_at_update: Some(update),
+        ..SessionOptions::default()
+    };
+    PySession::start(py, engine, &opts)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySession>()?;
+    m.add_class::<PySessionStats>()?;
+    m.add_class::<PyFeedStats>()?;
+    #[cfg(feature = "test-hooks")]
+    m.add_function(wrap_pyfunction!(_session_panicking_at, m)?)?;
     m.add("SIGNAL_SIZE", SIGNAL_SIZE)?;
     m.add("SIGNAL_FIELD_OFFSETS", SIGNAL_FIELD_OFFSETS.to_vec())?;
     Ok(())

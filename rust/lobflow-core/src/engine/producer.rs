@@ -1,7 +1,8 @@
 //! The producer thread: validates each feed row, encodes it into an `L2Tick`, (paces,) stamps
 //! and pushes it into the ring.
 
-use super::{backoff, stamp_after, Engine, RingStores, RunCtx, Spin, BATCH, SKIPPED};
+use super::{backoff, Engine, RunCtx, Spin, BATCH, SKIPPED};
+use crate::clock::{stamp_after, ticks_per_ns};
 use crate::error::{Error, Result};
 use crate::feed::{Feed, OnBad, ASK_PX, BID_PX, BOOK_COLUMNS};
 use crate::ring::Producer;
@@ -12,19 +13,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const AHEAD: usize = 2048;
 /// How often (rows) the producer looks at the stop flag when it is not blocked.
 const STOP_CHECK_EVERY: usize = 4096;
-/// How often (spins, ~25 ns each) a paced producer waiting for a tick's time looks at it.
+/// How often (spins of a `pause` each) a paced producer waiting for a tick's time looks at the
+/// stop flag.
 const STOP_CHECK_SPINS: u32 = 1024;
 const PREFETCH_ROWS: usize = 2 * BATCH;
 
 /// What the producer hands back.
 pub(super) struct ProducerOut {
     /// Its end of the ring, moved back out: the threads own their ends (two ends left in
-    /// one stack frame shared a cache line and made paced runs 2x slower).
+    /// one stack frame would share a cache line between the two cores).
     pub(super) tx: Producer<L2Tick>,
     pub(super) pinned: bool,
     pub(super) skipped: usize,
     pub(super) max_price_error: f64,
     pub(super) sizes_inexact: usize,
+    pub(super) max_size_error: f64,
 }
 
 impl Engine {
@@ -43,18 +46,16 @@ impl Engine {
             stop,
             every,
             shared_core,
-            stores,
         } = *ctx;
         let mut last_ts = i64::MIN;
         let mut skipped = 0;
         let mut max_err = 0.0f64;
-        let mut sizes_inexact = 0;
+        let (mut sizes_inexact, mut max_size_error) = (0, 0.0f64);
         let pace_start = self.clock.raw();
-        let pace_ticks = opts.pace_ns.map(|ns| self.clock_ticks_per_ns() * ns as f64);
+        let pace_ticks = opts.pace_ns.map(|ns| ticks_per_ns(&self.clock) * ns as f64);
         // Flat out, ticks cross the ring in batches (one index store per batch); paced, each
         // tick goes alone so that batching never adds to the measured latency.
         let batch_len = if pace_ticks.is_some() { 1 } else { BATCH };
-        let streaming = stores == RingStores::Streaming;
         let mut batch = [L2Tick::default(); BATCH];
         let mut i = 0;
         'rows: while i < feed.len() {
@@ -82,6 +83,7 @@ impl Engine {
                 max_err = max_err.max(enc.max_price_error);
                 last_ts = feed.ts[i + len - 1];
                 sizes_inexact += enc.sizes_inexact;
+                max_size_error = max_size_error.max(enc.max_size_error);
             } else {
                 // Some row is bad (or the run is paced): row by row, which names the bad row.
                 for (r, slot) in batch[..len].iter_mut().enumerate() {
@@ -97,16 +99,19 @@ impl Engine {
                         }
                     } else {
                         last_ts = feed.ts[row];
-                        let (t, err, inexact) = feed.encode_row(row, codec, sizes);
+                        let (t, err, inexact, size_err) = feed.encode_row(row, codec, sizes);
                         if !carried_exactly(feed, codec, row, &t) {
                             return Err(price_not_carried(feed, codec, row, opts.on_bad));
                         }
                         max_err = max_err.max(err);
                         sizes_inexact += inexact;
+                        max_size_error = max_size_error.max(size_err);
                         t
                     };
                     if let Some(step) = pace_ticks {
-                        let due = pace_start + (step * row as f64) as u64;
+                        // Saturating: a pace beyond the clock's range waits as long as it
+                        // can (until a stop), where a wrapped sum would not wait at all.
+                        let due = pace_start.saturating_add((step * row as f64) as u64);
                         let mut spins = 0u32;
                         while self.clock.raw() < due {
                             // A long pace must not outlast a stop: the check every 4096 rows
@@ -128,7 +133,7 @@ impl Engine {
                 pushed_at[row >> every.trailing_zeros()] = stamp_after(&self.clock);
                 row += every as usize;
             }
-            if !push_all(&mut tx, &batch[..len], stop, shared_core, streaming) {
+            if !push_all(&mut tx, &batch[..len], stop, shared_core) {
                 break; // stopped: the caller reports why
             }
             if pace_ticks.is_some() {
@@ -142,6 +147,7 @@ impl Engine {
             skipped,
             max_price_error: max_err,
             sizes_inexact,
+            max_size_error,
         })
     }
 }
@@ -197,13 +203,7 @@ fn price_not_carried(feed: &Feed<'_>, codec: &PriceCodec, row: usize, on_bad: On
 /// It also waits while more than `AHEAD` ticks are in flight: a producer that runs a whole
 /// 131 072-slot ring (11.5 MB) ahead of the worker makes every slot write and read a cache
 /// miss, while a few thousand ticks stay in L2.
-fn push_all(
-    tx: &mut Producer<L2Tick>,
-    ticks: &[L2Tick],
-    stop: &AtomicBool,
-    shared: bool,
-    streaming: bool,
-) -> bool {
+fn push_all(tx: &mut Producer<L2Tick>, ticks: &[L2Tick], stop: &AtomicBool, shared: bool) -> bool {
     let mut sent = 0;
     let mut spins = 0u32;
     while !tx.in_flight_at_most(AHEAD) {
@@ -212,11 +212,7 @@ fn push_all(
         }
     }
     while sent < ticks.len() {
-        let n = if streaming {
-            tx.push_batch_streaming(&ticks[sent..])
-        } else {
-            tx.push_batch(&ticks[sent..])
-        };
+        let n = tx.push_batch(&ticks[sent..]);
         sent += n;
         if n == 0 && !backoff(&mut spins, stop, shared, Spin::Pause) {
             return false;

@@ -1,12 +1,13 @@
 //! The worker thread: pops ticks, decodes them, computes the features and the score, and
 //! writes each row's outputs (timing the sampled ticks).
 
-use super::{backoff, stamp_after, Engine, RunCtx, Spin, BATCH, SKIPPED};
+use super::{backoff, Engine, RunCtx, Spin, BATCH, SKIPPED};
+use crate::clock::stamp_after;
 use crate::features::FeatureState;
 use crate::ring::Consumer;
-use crate::scorer::N_FEATURES;
 use crate::scoring::ScoreState;
 use crate::tick::L2Tick;
+use crate::weights::N_FEATURES;
 
 /// What the worker hands back.
 pub(super) struct WorkerOut {
@@ -34,7 +35,6 @@ impl Engine {
             stop,
             every,
             shared_core,
-            ..
         } = *ctx;
         let model = &self.weights;
         // The score comes from its own state whether or not the features are recorded, so a
@@ -91,6 +91,7 @@ impl Engine {
             }
             let tick = buf[next];
             next += 1;
+            #[cfg(feature = "test-hooks")]
             assert!(
                 opts.panic_at_row != Some(i),
                 "injected worker panic at row {i}"
@@ -116,7 +117,7 @@ impl Engine {
                 }
             }
             // A skipped row is not a tick→signal latency: left unstamped, it is not counted
-            // (an all-bad feed flat out reported a p50 of 70 us for rows nothing scored).
+            // (an all-bad feed would otherwise report latencies for rows nothing scored).
             if i & (every as usize - 1) == 0 && tick.ts != SKIPPED {
                 emitted_at[i >> every.trailing_zeros()] = stamp_after(&self.clock);
             }
@@ -157,7 +158,7 @@ mod tests {
         // 64 MiB of fresh, untouched zero pages: above glibc's largest mmap threshold
         // (32 MiB), so always a new mapping. A smaller block can come from the heap, already
         // faulted in, once an earlier test in the process has freed a large one (glibc then
-        // raises its threshold): the c2c probe's stamps (2 x 16 MiB) made the control fail.
+        // raises its threshold), and the control would then not fault.
         let mut v = vec![0.0f64; 1 << 23];
         if touch {
             touch_pages(&mut v);

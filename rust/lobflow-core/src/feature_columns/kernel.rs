@@ -3,7 +3,7 @@
 
 use super::{out_below, window_start, SERIES};
 use crate::feed::{Bad, Feed, ASK_PX, ASK_SZ, BID_PX, BID_SZ};
-use crate::scorer::N_FEATURES;
+use crate::weights::N_FEATURES;
 
 /// Order-flow imbalance of a snapshot against the one before it (`docs/feature-contract.md`).
 #[inline]

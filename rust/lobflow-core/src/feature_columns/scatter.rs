@@ -9,7 +9,7 @@
 
 use std::marker::PhantomData;
 
-use crate::scorer::N_FEATURES;
+use crate::weights::N_FEATURES;
 
 pub(super) struct Scatter<'a> {
     cols: [*mut f64; N_FEATURES],

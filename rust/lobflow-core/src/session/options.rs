@@ -22,8 +22,9 @@ pub struct SessionOptions {
     /// model's longest window in memory (32 bytes a book), so an hours-long window over a
     /// busy feed is a memory choice to make on purpose.
     pub max_window_ms: u64,
-    /// Test hook: the worker panics on this update (counted from 0 over all feeds).
-    #[doc(hidden)]
+    /// Test hook (feature `test-hooks`): the worker panics on this update (counted from 0
+    /// over all feeds), to prove that a panic becomes an error.
+    #[cfg(feature = "test-hooks")]
     pub panic_at_update: Option<u64>,
 }
 
@@ -36,6 +37,7 @@ impl Default for SessionOptions {
             pin_caller: false,
             push_timeout: Duration::from_secs(1),
             max_window_ms: 3_600_000,
+            #[cfg(feature = "test-hooks")]
             panic_at_update: None,
         }
     }

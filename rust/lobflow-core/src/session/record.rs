@@ -13,7 +13,7 @@ pub(crate) const NO_RECV: u64 = u64::MAX;
 /// A book on its way to the worker: what the score reads of it, as `Engine::run`'s worker
 /// reads it. Level-0 prices and sizes are the caller's f64s (`Engine::run` decodes its
 /// tick's to the same f64s wherever its replay reports `max_price_error == 0` and
-/// `sizes_inexact == 0`); deeper sizes are the f32s its tick carries them as.
+/// `max_size_error == 0`); deeper sizes are the f32s its tick carries them as.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct Update {
     /// Book time, ns since the Unix epoch.
@@ -38,7 +38,8 @@ const _: () = assert!(size_of::<Update>() == 96);
 
 impl Update {
     /// The update for `book`, skipped or not; deeper sizes go through `as f32`, as
-    /// `Feed::encode_row` puts them into a tick.
+    /// `Feed::encode_row` puts them into a tick, and a level-0 size of -0.0 becomes 0.0, as
+    /// the tick gives it back.
     #[inline]
     pub(crate) fn new(feed: u32, ts: i64, book: &Book, skipped: bool) -> Self {
         let deep = |from: usize| std::array::from_fn(|k| book[from + k] as f32);
@@ -47,7 +48,8 @@ impl Update {
             feed,
             skipped,
             px: [book[0], book[10]],
-            sz0: [book[5], book[15]],
+            // `+ 0.0` turns -0.0 into 0.0 and leaves every other value as it is.
+            sz0: [book[5] + 0.0, book[15] + 0.0],
             deep: [deep(6), deep(16)],
             pushed_at: 0,
             recv_ns: NO_RECV,
@@ -176,6 +178,10 @@ mod tests {
         assert_eq!(u.px, [book[0], book[10]]);
         let (bid, ask) = u.sizes();
         assert_eq!(bid[0].to_bits(), book[5].to_bits());
+        let mut negative_zero = book;
+        negative_zero[5] = -0.0;
+        let (bid, _) = Update::new(0, 0, &negative_zero, false).sizes();
+        assert_eq!(bid[0].to_bits(), 0, "as the tick gives it back");
         assert_eq!(ask[0].to_bits(), book[15].to_bits());
         for k in 1..5 {
             assert_eq!(bid[k], f64::from(book[5 + k] as f32));

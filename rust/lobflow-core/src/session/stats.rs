@@ -7,11 +7,8 @@
 
 use super::feeds::FeedSlot;
 use super::record::Signal;
-use super::{summarize, LatencySummary};
+use super::{new_histogram, record, summarize, LatencySummary};
 use crate::pin::PinReport;
-
-/// Largest latency recorded, ns (longer ones are clamped to it): a minute.
-const MAX_NS: u64 = 60_000_000_000;
 
 /// How many books of a feed were skipped for one reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,19 +91,14 @@ pub(crate) struct Polled {
     recv_to_emit: hdrhistogram::Histogram<u64>,
 }
 
-fn histogram() -> hdrhistogram::Histogram<u64> {
-    // 3 significant digits from 1 ns to a minute: a fixed size, however long the session.
-    hdrhistogram::Histogram::<u64>::new_with_bounds(1, MAX_NS, 3)
-        .expect("static histogram bounds are valid")
-}
-
 impl Polled {
     pub(crate) fn new() -> Self {
         Self {
             per_feed: Vec::new(),
             total: 0,
-            push_to_emit: histogram(),
-            recv_to_emit: histogram(),
+            // Fixed size (1 ns to a minute, 3 significant digits), however long the session.
+            push_to_emit: new_histogram(),
+            recv_to_emit: new_histogram(),
         }
     }
 
@@ -123,15 +115,11 @@ impl Polled {
             slot.1 = Some((s.ts, s.score, s.signal));
         }
         self.total += 1;
-        let clamp = |ns: u64| ns.clamp(1, MAX_NS);
-        // Within bounds after the clamp, so recording cannot fail.
-        let _ = self
-            .push_to_emit
-            .record(clamp(s.emit_ns.saturating_sub(s.push_ns)));
+        record(&mut self.push_to_emit, s.emit_ns.saturating_sub(s.push_ns));
         // A receive time after the emit (a stamp from another clock) is not a latency.
         if let Ok(recv) = u64::try_from(s.recv_ns) {
             if recv <= s.emit_ns {
-                let _ = self.recv_to_emit.record(clamp(s.emit_ns - recv));
+                record(&mut self.recv_to_emit, s.emit_ns - recv);
             }
         }
     }

@@ -30,6 +30,7 @@ pub(crate) struct Worker {
     pub(crate) shared: Arc<Shared>,
     /// Both threads on one core (or unknown topology): waiting yields instead of spinning.
     pub(crate) shared_core: bool,
+    #[cfg(feature = "test-hooks")]
     pub(crate) panic_at_update: Option<u64>,
 }
 
@@ -103,6 +104,7 @@ impl Worker {
         let mut inbuf = [Update::default(); BATCH];
         let mut outbuf = [Out::default(); BATCH];
         let mut spins = 0u32;
+        #[cfg(feature = "test-hooks")]
         let mut seen = 0u64;
         loop {
             let Ok(n) = input.pop_batch(&mut inbuf) else {
@@ -119,11 +121,14 @@ impl Worker {
             }
             spins = 0;
             for (u, o) in inbuf[..n].iter().zip(&mut outbuf) {
-                assert!(
-                    self.panic_at_update != Some(seen),
-                    "injected session worker panic at update {seen}"
-                );
-                seen += 1;
+                #[cfg(feature = "test-hooks")]
+                {
+                    assert!(
+                        self.panic_at_update != Some(seen),
+                        "injected session worker panic at update {seen}"
+                    );
+                    seen += 1;
+                }
                 *o = states.score(u);
             }
             if !self.publish(&mut output, &mut outbuf[..n]) {

@@ -1,4 +1,4 @@
-//! Weights files (`WEIGHTS_FORMAT.md` v1) and the linear scorer: `score = bias + w·x`.
+//! Weights files (docs/weights-format.md, v1) and the linear scorer: `score = bias + w·x`.
 
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -12,7 +12,7 @@ const HEADER: &str = "# lobflow-weights v1";
 ///
 /// # Examples
 /// ```
-/// let names = lobflow_core::scorer::feature_names([10, 20, 50]);
+/// let names = lobflow_core::weights::feature_names([10, 20, 50]);
 /// assert_eq!(names[9], "rolling_ofi_10ms");
 /// assert_eq!(names.len(), 18);
 /// ```
@@ -104,7 +104,8 @@ fn parse_f64(lines: &Lines<'_>, line: usize, key: &str, text: &str) -> Result<f6
 }
 
 impl Weights {
-    /// Parses `WEIGHTS_FORMAT.md` v1 text; `source` names the file in error messages.
+    /// Parses weights-file text (docs/weights-format.md, v1); `source` names the file in
+    /// error messages.
     ///
     /// # Errors
     /// [`Error::WeightsFormat`] with the 1-based line of the first problem: a missing or
@@ -113,7 +114,7 @@ impl Weights {
     ///
     /// # Examples
     /// ```
-    /// use lobflow_core::scorer::{feature_names, Weights};
+    /// use lobflow_core::weights::{feature_names, Weights};
     /// let mut text = String::from("# lobflow-weights v1\nwindows_ms 10 20 50\nthreshold 0.5\nbias 1\n");
     /// for name in feature_names([10, 20, 50]) { text += &format!("{name} 0.0\n"); }
     /// let w = Weights::parse(&text, "<doc>").unwrap();
