@@ -197,3 +197,38 @@ def _pct(lat: _core.Latency) -> dict[str, int]:
         "p99.9": lat.p999_ns,
         "max": lat.max_ns,
     }
+
+
+@pytest.mark.benchmark(group="session-memory")
+def test_memory_stays_flat_over_40_feeds(benchmark: Any) -> None:
+    """Resident memory while 40 feeds push 2 million books (polled as they come): the rings,
+    histograms and per-feed windows are fixed once warm, so it should not grow."""
+    engine = lobflow.Engine(W, cores=CORES)
+    feeds, n, chunk = 40, 2_000_000, 4_000
+    rng = np.random.default_rng(1)
+    books = np.tile(np.array(BID + SIZES + ASK + SIZES), (chunk, 1))
+    books[:, 5] = np.round(rng.lognormal(0, 1, chunk), 4)
+    ids = (np.arange(chunk) % feeds).astype(np.uint32)
+    rss: list[int] = []
+
+    def run() -> None:
+        with engine.session([("sim", f"F{i}") for i in range(feeds)]) as s:
+            for start in range(0, n, chunk):
+                # 1 ms apart per feed: every window holds a few dozen books.
+                ts = (start + np.arange(chunk)) // feeds * 1_000_000
+                s.push_many(ids, ts, books)
+                s.poll()
+                if start % 250_000 == 0:
+                    rss.append(_rss_bytes())
+        s.poll()
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.extra_info["books"] = n
+    benchmark.extra_info["feeds"] = feeds
+    benchmark.extra_info["rss_mib_every_250k_books"] = [round(r / 2**20, 1) for r in rss]
+    benchmark.extra_info["books_per_s"] = n / benchmark.stats.stats.median
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096

@@ -247,3 +247,18 @@ def test_one_thread_polls_while_another_pushes() -> None:
         assert not t.is_alive()
     signals = np.concatenate([*got, s.poll()])
     assert_parity(engine, [df], signals)
+
+
+def test_the_caller_is_pinned_only_when_asked() -> None:
+    """In a thread of its own, so that pinning does not outlive the test in pytest's."""
+    engine = lobflow.Engine(model(), cores=CORES)
+    seen: list[tuple[bool, bool]] = []
+
+    def run() -> None:
+        with engine.session([("sim", "A")], pin_caller=True) as s:
+            seen.append(s.stats().pinning.pinned)
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(timeout=60)
+    assert seen == [(True, True)]
