@@ -26,6 +26,7 @@ import pytest
 import lobflow
 from lobflow import _core, backtest
 from lobflow._schema import BOOK_COLUMNS
+from lobflow.backtest._metrics import round_trips
 from tests.books import make_books
 
 if TYPE_CHECKING:
@@ -266,14 +267,26 @@ def test_other_dtypes_and_input_forms(tmp_path: Path) -> None:
     check(books.lazy(), s, cfg(), df=books)
     plain = books.drop("exchange", "symbol")
     check(plain.to_numpy(structured=True), s, cfg(), df=plain)
+    # Polars sums chunk by chunk: a frame of several chunks keeps its own mean mid.
+    parts = [books.slice(0, 1_234), books.slice(1_234, 999), books.slice(2_233)]
+    chunked = pl.concat(parts, rechunk=False)
+    assert chunked["bid_px_0"].n_chunks() == 3
+    check(chunked, s, cfg())
 
 
-def test_signals_from_weights() -> None:
-    books = make_books(4_000, seed=8)
+@pytest.mark.parametrize("rows", [1, 1_024, 4_000])
+def test_signals_from_weights(rows: int) -> None:
+    # The backtest sizes the engine's ring to the feed: the scores and signals must be those
+    # of an engine on the default ring.
+    books = make_books(rows, seed=8)
     w = lobflow.Weights((1000, 2000, 5000), 0.2, 0.0, (0.0,) * 4 + (1.0,) + (0.0,) * 13)
     res = check(books, w, cfg(cores=CORES))
     assert res.engine is not None
-    assert res.fills.height > 0
+    assert res.scores is not None
+    alone = lobflow.Engine(w, cores=CORES).run(books)
+    assert _same_array(res.scores, alone.scores)
+    assert _same_array(res.signals, alone.signals)
+    assert res.fills.height > 0 or rows == 1
 
 
 REAL = sorted(DATA.glob("*.parquet")) if DATA.is_dir() else []
@@ -290,3 +303,50 @@ def test_real_books(path: Path) -> None:
     check(books, s, cfg(order_size=size, max_position=size))
     res = check(books, s, cfg(order_size=5.0, max_position=10.0, on_zero="flatten"))
     assert res.metrics.trades > 0
+
+
+@pytest.mark.parametrize(
+    ("exchange", "symbol"),
+    [
+        (["a"] * 9 + ["b"], ["x"] * 10),
+        (["a"] * 10, ["x"] * 5 + [None] * 5),
+        ([None] * 10, ["x"] * 9 + ["y"]),
+    ],
+)
+@pytest.mark.parametrize("dtype", [pl.String, pl.Categorical])
+def test_a_second_feed_anywhere_is_refused(
+    exchange: list[str | None], symbol: list[str | None], dtype: pl.DataType
+) -> None:
+    # The check compares each key with its first value; the refusal lists what `unique` finds.
+    books = make_books(10, seed=9).with_columns(
+        exchange=pl.Series(exchange, dtype=pl.String).cast(dtype),
+        symbol=pl.Series(symbol, dtype=pl.String).cast(dtype),
+    )
+    with pytest.raises(ValueError, match=r"the feed holds 2 feeds"):
+        backtest.run(books, np.zeros(10, np.int8), cfg())
+
+
+def test_one_feed_of_nulls_or_categoricals_runs() -> None:
+    books = make_books(10, seed=9)
+    check(
+        books.with_columns(pl.col("exchange", "symbol").cast(pl.Categorical)), persistent(10), cfg()
+    )
+    check(books.with_columns(exchange=pl.lit(None, pl.String)), persistent(10), cfg())
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_round_trips_of_random_fills_equal_the_loop(seed: int) -> None:
+    # Fills the simulator would rarely make: zero quantities, flips, steps of 0.1 whose sums
+    # miss zero by a rounding, fills at row 0 and several at one row; holding times past
+    # 2^53 ns on odd seeds, where the order of their additions shows.
+    rng = np.random.default_rng(seed)
+    n, k = 500, int(rng.integers(0, 400))
+    ts = np.cumsum(rng.integers(0, 10 ** (15 if seed % 2 else 12), n)).astype(np.int64)
+    equity = rng.normal(size=n)
+    rows = np.sort(rng.integers(0, n, k)).astype(np.int64)
+    steps = [-2.0, -1.0, -0.3, -0.1, 0.0, 0.1, 0.2, 0.3, 1.0, 2.0]
+    qty = rng.choice(steps, k, p=[0.2, 0.2, 0.04, 0.04, 0.04, 0.04, 0.04, 0.04, 0.18, 0.18])
+    fills = pl.DataFrame({"row": rows, "qty": qty})
+    got = round_trips(ts, rows, qty, equity)
+    want = _round_trips(ts, fills, equity)
+    assert all(_same_bits(g, w) for g, w in zip(got, want, strict=True)), (got, want)

@@ -29,7 +29,7 @@ __all__ = [
     "SessionStats",
     "WeightsFormatError",
     "__version__",
-    "_run_panicking_at",
+    "_run_panicking",
     "_session_panicking_at",
     "auto_cores",
     "backtest",
@@ -255,13 +255,10 @@ def backtest(
 ) -> BacktestOutput:
     """Runs the backtest of `signals` against the feed's books."""
 
-def _run_panicking_at(
-    engine: Engine,
-    ts: NDArray[np.int64],
-    cols: list[NDArray[np.float64]],
-    row: int,
+def _run_panicking(
+    engine: Engine, ts: NDArray[np.int64], cols: list[NDArray[np.float64]]
 ) -> RunOutput:
-    """Test hook (``TEST_HOOKS`` builds only): a run whose worker panics at `row`."""
+    """Test hook (``TEST_HOOKS`` builds only): a run whose worker panics as it starts."""
 
 @final
 class FeedStats:

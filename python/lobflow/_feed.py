@@ -172,7 +172,7 @@ def read_books(path: str | os.PathLike[str]) -> pl.DataFrame:
 def check_single_feed(df: pl.DataFrame) -> None:
     """Refuse frames holding several feeds: OFI and windows must never cross feeds."""
     keys = [k for k in FEED_KEYS if k in df.columns]
-    if not keys or df.height == 0:
+    if not keys or df.height == 0 or all(_one_value(df.get_column(k)) for k in keys):
         return
     feeds = df.select(keys).unique(maintain_order=True)
     if feeds.height > 1:
@@ -182,6 +182,22 @@ def check_single_feed(df: pl.DataFrame) -> None:
             f"run one at a time, e.g. `for part in df.partition_by({keys!r}): engine.run(part)`"
         )
         raise ValueError(msg)
+
+
+def _one_value(s: pl.Series) -> bool:
+    """Whether every value of `s` equals its first (all null counts as one value).
+
+    One comparison a row: a tenth of `unique`'s hashing, which was most of a short run's cost
+    (every engine run and backtest checks its feed). Other dtypes than strings, categoricals
+    and numbers answer False, leaving them to `unique`.
+    """
+    dtype = s.dtype
+    if not (dtype.is_numeric() or isinstance(dtype, pl.String | pl.Categorical | pl.Enum)):
+        return False
+    nulls = s.null_count()
+    if nulls:
+        return nulls == s.len()
+    return bool((s == s[0]).all())
 
 
 def holds_numbers(dtype: pl.DataType) -> bool:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pytest
 
-from lobflow.collect import SimExchange, acollect, poller, writer
+from lobflow.collect import SimExchange, _flush, acollect, poller, writer
 from lobflow.collect.venues import validate
 from lobflow.errors import CollectorError
 from tests.collect.scripted import P, Script, kucoin_ok, now_ms, read
@@ -191,7 +191,7 @@ def test_failed_part_writes_keep_their_rows_for_the_next_flush(
 def test_a_final_write_that_keeps_failing_is_an_error_and_costs_only_its_own_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(poller, "SHUTDOWN_RETRY_PAUSE_S", 0.0)
+    monkeypatch.setattr(_flush, "SHUTDOWN_RETRY_PAUSE_S", 0.0)
     _failing_writes(monkeypatch, lambda folder, _call: "raw" in folder.parts)
     with pytest.raises(CollectorError, match=r"\d+ raw rows could not be written") as e:
         asyncio.run(_sim_collect(tmp_path, 1.5))

@@ -7,11 +7,13 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import polars as pl
 
 if TYPE_CHECKING:
-    import polars as pl
+    from numpy.typing import NDArray
 
 NS_PER_YEAR = 365.25 * 24 * 3600 * 1e9
+NS_PER_DAY = 86_400 * 10**9
 
 
 @dataclass(frozen=True)
@@ -82,22 +84,69 @@ def sharpe(ts: np.ndarray, equity: np.ndarray) -> float:
     return float(r.mean() / sd * math.sqrt(NS_PER_YEAR / step)) if sd > 0 else float("nan")
 
 
-def round_trips(ts: np.ndarray, fills: pl.DataFrame, equity: np.ndarray) -> tuple[float, float]:
-    """(hit rate, mean holding ns) over closed round trips (flat → position → flat/flip)."""
-    pos = 0.0
-    open_row = -1
-    wins, trips, held = 0, 0, 0.0
-    for row, qty in zip(fills["row"].to_list(), fills["qty"].to_list(), strict=True):
-        before = pos
-        pos += qty
-        if before == 0.0 and pos != 0.0:
-            open_row = row
-        elif before != 0.0 and (pos == 0.0 or np.sign(pos) != np.sign(before)):
-            trips += 1
-            start_eq = equity[open_row - 1] if open_row > 0 else 0.0
-            wins += equity[row] > start_eq
-            held += ts[row] - ts[open_row]
-            open_row = row if pos != 0.0 else -1
+def max_drawdown(equity: NDArray[np.float64]) -> float:
+    """Largest fall of equity from a previous peak (0 for an empty path)."""
+    if len(equity) == 0:
+        return 0.0
+    falls = np.maximum.accumulate(equity)
+    # In place: the running peak is not needed after, and a long path is spared a copy.
+    np.subtract(falls, equity, out=falls)
+    return float(falls.max())
+
+
+def round_trips(
+    ts: NDArray[np.int64], rows: NDArray[np.int64], qty: NDArray[np.float64], equity: np.ndarray
+) -> tuple[float, float]:
+    """(hit rate, mean holding ns) over closed round trips (flat → position → flat/flip).
+
+    `rows` and `qty` are the fills' rows and signed quantities, in fill order. A round trip
+    opens on a fill from flat, closes on the fill that makes the position flat or flips it
+    (a flip opens the next one at its row); it won if equity at the closing row is above
+    equity just before the opening row (0 before row 0).
+    """
+    # `cumsum` adds in order, so the positions are those of adding the fills one by one.
+    pos = np.cumsum(qty)
+    before = np.concatenate(([0.0], pos[:-1]))
+    opens = (before == 0.0) & (pos != 0.0)
+    closes = (before != 0.0) & ((pos == 0.0) | (np.sign(pos) != np.sign(before)))
+    trips = int(closes.sum())
     if trips == 0:
         return float("nan"), float("nan")
+    # Opens and closes alternate (a position must close before another opens), so each
+    # close belongs to the latest start (an open or a flip) strictly before it.
+    starts = np.flatnonzero(opens | (closes & (pos != 0.0)))
+    ends = np.flatnonzero(closes)
+    open_rows = rows[starts[np.searchsorted(starts, ends) - 1]]
+    close_rows = rows[ends]
+    start_eq = np.where(open_rows > 0, equity[np.maximum(open_rows - 1, 0)], 0.0)
+    wins = int((equity[close_rows] > start_eq).sum())
+    # A running sum, as holding times were added trip by trip (`sum` pairs them otherwise,
+    # which rounds differently past 2^53 ns).
+    held = np.cumsum((ts[close_rows] - ts[open_rows]).astype(np.float64))[-1]
     return float(wins / trips), float(held / trips)
+
+
+def per_day(ts: NDArray[np.int64], equity: np.ndarray) -> pl.DataFrame:
+    """Equity at the last snapshot of each UTC day with snapshots, and the day's PnL.
+
+    The first day's PnL is its equity (the run starts flat at 0). `ts` must be non-negative
+    and non-decreasing, as the simulator requires, so each day's snapshots are one run of
+    rows and its last row is found by `searchsorted` on the day boundaries.
+    """
+    if len(ts) == 0:
+        return pl.DataFrame(schema={"day": pl.Date, "equity": pl.Float64, "pnl": pl.Float64})
+    first, last = int(ts[0] // NS_PER_DAY), int(ts[-1] // NS_PER_DAY)
+    # The last row before each midnight the run crosses (a day without snapshots repeats
+    # its predecessor's row, which `unique` drops), then the last row.
+    midnights = np.arange(first + 1, last + 1, dtype=np.int64) * NS_PER_DAY
+    ends = np.unique(np.searchsorted(ts, midnights, side="left") - 1)
+    ends = np.append(ends, len(ts) - 1)
+    eq = equity[ends]
+    days = (ts[ends] // NS_PER_DAY).astype(np.int32)  # a Date is days since 1970 in an int32
+    return pl.DataFrame(
+        [
+            pl.Series("day", days, dtype=pl.Date),
+            pl.Series("equity", eq),
+            pl.Series("pnl", np.concatenate((eq[:1], np.diff(eq)))),
+        ]
+    )

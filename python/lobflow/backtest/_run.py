@@ -6,8 +6,9 @@ One scorer for research and production: when given weights, the signals come fro
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import polars as pl
@@ -18,16 +19,27 @@ from lobflow._engine import Engine, RunResult
 from lobflow._feed import FeedLike, engine_columns, to_frame
 from lobflow._progress import progress_bar
 from lobflow._schema import finite, int_within
-from lobflow.backtest._metrics import BacktestMetrics, round_trips, sharpe
+from lobflow.backtest._metrics import (
+    BacktestMetrics,
+    max_drawdown,
+    per_day,
+    round_trips,
+    sharpe,
+)
 from lobflow.backtest._signals import check_signals
 from lobflow.errors import BacktestError
+from lobflow.weights import Weights
 
 if TYPE_CHECKING:
-    import os
+    from collections.abc import Sequence
 
-    from rich.progress import Progress
+    from numpy.typing import NDArray
 
-    from lobflow.weights import Weights
+    from lobflow._feed import EngineColumns
+    from lobflow._progress import Bar
+
+    #: Signals given directly: -1, 0 or 1 per row.
+    Signals: TypeAlias = np.ndarray | Sequence[float] | pl.Series
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,7 @@ class BacktestResult:
 
 def run(
     books: FeedLike,
-    signals_or_weights: np.ndarray | Weights | str | os.PathLike[str],
+    signals_or_weights: Signals | Weights | str | os.PathLike[str],
     config: BacktestConfig | None = None,
     *,
     progress: bool = False,
@@ -103,8 +115,9 @@ def run(
     books
         One feed (DataFrame, structured array or Parquet path) in the contract schema.
     signals_or_weights
-        An array of -1/0/+1 per row (integers, or floats that are exactly these: any other
-        value is a `ValueError` naming its row), or weights (a `Weights` or a file) that
+        An array (or list, or polars Series) of -1/0/+1 per row (integers, or floats that are
+        exactly these: any other value is a `ValueError` naming its row), or weights (a
+        `Weights` or a file) that
         `lobflow.Engine` turns into signals.
     config
         Execution assumptions; see `BacktestConfig`.
@@ -117,9 +130,9 @@ def run(
 
 def _run(
     books: FeedLike,
-    signals_or_weights: np.ndarray | Weights | str | os.PathLike[str],
+    signals_or_weights: Signals | Weights | str | os.PathLike[str],
     cfg: BacktestConfig,
-    bar: Progress,
+    bar: Bar,
 ) -> BacktestResult:
     task = bar.add_task("reading the books", total=4)
     df = to_frame(books)
@@ -127,16 +140,55 @@ def _run(
     bar.update(task, advance=1, description="scoring with the engine")
     scores = None
     engine_run = None
-    if isinstance(signals_or_weights, np.ndarray):
-        signals = check_signals(signals_or_weights)
+    if not isinstance(signals_or_weights, Weights | str | os.PathLike):
+        signals = check_signals(np.asarray(signals_or_weights))
     else:
-        engine_run = Engine(signals_or_weights, cores=cfg.cores).run(df)
+        engine = Engine(signals_or_weights, capacity=_ring_capacity(df.height), cores=cfg.cores)
+        engine_run = engine.run(df)
         signals, scores = engine_run.signals, engine_run.scores
     bar.update(task, advance=1, description="simulating fills")
     if len(signals) != df.height:
         msg = f"{len(signals)} signals for {df.height} rows"
         raise BacktestError(msg)
-    out = _core.backtest(
+    out = _simulate(cols, signals, cfg)
+    fills = _fills(cols.ts, out)
+    bar.update(task, advance=1, description="metrics")
+    metrics = _metrics(df, cols.ts, out, fills, cfg)
+    bar.update(task, advance=1)
+    return BacktestResult(
+        cols.ts,
+        out.position,
+        out.equity,
+        out.fees,
+        signals,
+        scores,
+        fills,
+        metrics,
+        per_day(cols.ts, out.equity),
+        cfg,
+        engine_run,
+    )
+
+
+#: `Engine`'s default ring capacity, which a feed of more rows gets too.
+_RING = 131072
+
+
+def _ring_capacity(rows: int) -> int:
+    """The smallest power of two (>= 2) that holds `rows` ticks, at most the default ring.
+
+    A ring that holds the whole feed never fills, so the engine scores and queues as on the
+    default ring; a fresh engine for each backtest would otherwise allocate and fault in the
+    default's 11.5 MB on every call, several times the cost of scoring a short feed.
+    """
+    return min(_RING, max(2, 1 << (rows - 1).bit_length()))
+
+
+def _simulate(
+    cols: EngineColumns, signals: NDArray[np.int8], cfg: BacktestConfig
+) -> _core.BacktestOutput:
+    """The Rust simulator over the engine's columns (it checks every row and signal)."""
+    return _core.backtest(
         cols.ts,
         cols.cols,
         signals,
@@ -150,37 +202,42 @@ def _run(
         taker_fee_bps=cfg.taker_fee_bps,
         maker_fee_bps=cfg.maker_fee_bps,
     )
-    ts, equity, position = cols.ts, out.equity, out.position
+
+
+def _fills(ts: NDArray[np.int64], out: _core.BacktestOutput) -> pl.DataFrame:
+    """The fills, one row each, in the order the simulator made them."""
     rows = out.fill_row
-    fills = pl.DataFrame(
-        {
-            "row": rows,
-            "ts": ts[rows],
-            "decision_row": out.fill_decision_row,
-            "qty": out.fill_qty,
-            "price": out.fill_price,
-            "fee": out.fill_fee,
-            "slippage": out.fill_slippage,
-        }
-    )
-    bar.update(task, advance=1, description="metrics")
+    columns = {
+        "row": rows,
+        "ts": ts[rows],
+        "decision_row": out.fill_decision_row,
+        "qty": out.fill_qty,
+        "price": out.fill_price,
+        "fee": out.fill_fee,
+        "slippage": out.fill_slippage,
+    }
+    # From Series: a dict of arrays costs polars a third more to take in, on every run.
+    return pl.DataFrame([pl.Series(name, a) for name, a in columns.items()])
+
+
+def _metrics(
+    df: pl.DataFrame,
+    ts: NDArray[np.int64],
+    out: _core.BacktestOutput,
+    fills: pl.DataFrame,
+    cfg: BacktestConfig,
+) -> BacktestMetrics:
+    """The metrics of the simulated path and fills (see `BacktestMetrics`)."""
+    equity, position, rows, qty = out.equity, out.position, out.fill_row, out.fill_qty
     # A fill that takes the position through zero is two trades (close, then open).
-    flips = np.sign(position[rows]) * np.sign(position[rows] - out.fill_qty) < 0
-    hit, hold = round_trips(ts, fills, equity)
-    peak = np.maximum.accumulate(equity) if len(equity) else equity
-    filled = float(np.abs(fills["qty"].to_numpy()).sum())
-    per_day = (
-        pl.DataFrame({"ts": ts, "equity": equity})
-        .with_columns(day=pl.col("ts").cast(pl.Datetime("ns")).dt.date())
-        .group_by("day", maintain_order=True)
-        .agg(pl.col("equity").last())
-        .with_columns(pnl=pl.col("equity").diff().fill_null(pl.col("equity")))
-    )
+    flips = np.sign(position[rows]) * np.sign(position[rows] - qty) < 0
+    hit, hold = round_trips(ts, rows, qty, equity)
+    filled = float(np.abs(qty).sum())
     pnl = float(equity[-1]) if len(equity) else 0.0
     gross_pnl = float(equity[-1] + out.fees[-1]) if len(equity) else 0.0
     slippage = float(fills["slippage"].sum())
     notional = cfg.order_size * _mean_mid(df)
-    metrics = BacktestMetrics(
+    return BacktestMetrics(
         pnl=pnl,
         pnl_bps=pnl / notional * 1e4 if notional > 0 else float("nan"),
         gross_pnl=gross_pnl,
@@ -188,9 +245,9 @@ def _run(
         fees=float(out.fees[-1]) if len(equity) else 0.0,
         slippage=slippage,
         sharpe=sharpe(ts, equity),
-        max_drawdown=float((peak - equity).max()) if len(equity) else 0.0,
+        max_drawdown=max_drawdown(equity),
         trades=int(fills.height + int(flips.sum())),
-        turnover=float((fills["qty"].abs() * fills["price"]).sum()),
+        turnover=_turnover(qty, out.fill_price),
         hit_rate=hit,
         avg_holding_s=hold / 1e9,
         fill_ratio=filled / out.requested_qty if out.requested_qty > 0 else float("nan"),
@@ -198,23 +255,20 @@ def _run(
         elapsed_s=float((ts[-1] - ts[0]) / 1e9) if len(ts) else 0.0,
         snapshots=len(ts),
     )
-    bar.update(task, advance=1)
-    return BacktestResult(
-        ts,
-        position,
-        equity,
-        out.fees,
-        signals,
-        scores,
-        fills,
-        metrics,
-        per_day,
-        cfg,
-        engine_run,
-    )
+
+
+def _turnover(qty: NDArray[np.float64], price: NDArray[np.float64]) -> float:
+    """Notional traded, summed by polars (NumPy's sum pairs the terms otherwise)."""
+    # |qty| * price rounds alike in NumPy and polars, and NumPy's `abs` skips polars' call
+    # overhead, which was larger than the sum's on every run.
+    return float(pl.Series(np.abs(qty) * price).sum())
 
 
 def _mean_mid(df: pl.DataFrame) -> float:
-    """The mean level-0 mid of the rows where both sides are quoted (0 without any)."""
-    mid = ((df["bid_px_0"] + df["ask_px_0"]) / 2).drop_nans().mean() if df.height else None
+    """The mean level-0 mid of the feed (0 without rows).
+
+    In the input's own dtype, as polars adds it. The simulator has refused any row whose
+    level-0 price is null, NaN, infinite or not positive, so there is nothing to drop first.
+    """
+    mid = ((df["bid_px_0"] + df["ask_px_0"]) / 2).mean() if df.height else None
     return float(mid) if isinstance(mid, int | float) and mid > 0 else 0.0

@@ -30,9 +30,13 @@ def check_signals(signals: np.ndarray) -> NDArray[np.int8]:
     if a.ndim != 1:
         msg = f"signals must be one value per row (1-D), got shape {a.shape}"
         raise ValueError(msg)
-    bad = ~np.isin(a, (-1, 0, 1))
-    if bad.any():
-        row = int(np.argmax(bad))
-        msg = f"signals must be -1, 0 or 1: row {row} is {a[row].item()!r}"
-        raise ValueError(msg)
+    # Integers are all in -1..1 when their extremes are: two reductions cost a tenth of
+    # `isin` on the usual int8 signals. Floats need `isin` (0.5 lies between the extremes).
+    ints_within = a.dtype.kind in "iu" and (a.size == 0 or (a.min() >= -1 and a.max() <= 1))
+    if not ints_within:
+        bad = ~np.isin(a, (-1, 0, 1))
+        if bad.any():
+            row = int(np.argmax(bad))
+            msg = f"signals must be -1, 0 or 1: row {row} is {a[row].item()!r}"
+            raise ValueError(msg)
     return np.ascontiguousarray(a, dtype=np.int8)

@@ -1,14 +1,32 @@
-"""CLI commands `lobflow collect` and `lobflow sim-exchange`."""
+"""CLI commands `lobflow collect` and `lobflow sim-exchange` (defined by the simulated venue)."""
 
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from lobflow.collect.venues import DEFAULT_EXCHANGE, VENUES
+
+
+class Transport(StrEnum):
+    """How the collector reads books."""
+
+    rest = "rest"
+    ws = "ws"
+
+
+def _venue_urls(option: str, items: list[str] | None) -> dict[str, str]:
+    urls: dict[str, str] = {}
+    for item in items or []:
+        name, sep, url = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{option} takes venue=url, got {item!r}")
+        urls[name] = url
+    return urls
 
 
 def collect(
@@ -31,26 +49,52 @@ def collect(
     spread: Annotated[
         bool, typer.Option(help="phase feeds over the poll period: less jitter, more CPU")
     ] = False,
+    transport: Annotated[
+        Transport,
+        typer.Option(help="rest: poll snapshots; ws: stream every book change (WebSocket)"),
+    ] = Transport.rest,
+    ws_url: Annotated[
+        list[str] | None,
+        typer.Option(help="venue=ws://host:port, repeatable: replaces a venue's WebSocket host"),
+    ] = None,
+    rotate_after: Annotated[
+        str, typer.Option(help="--transport ws: renew each connection after (venues cut at 24h)")
+    ] = "23h",
 ) -> None:
-    """Poll public L2 snapshots into raw and processed Parquet."""
+    """Collect public L2 books into raw and processed Parquet (REST polls or WebSocket)."""
     from rich.console import Console
 
     from lobflow._units import parse_duration
-    from lobflow.collect import collect as run
     from lobflow.collect._status import table
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    urls: dict[str, str] = {}
-    for item in base_url or []:
-        name, sep, url = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"--base-url takes venue=url, got {item!r}")
-        urls[name] = url
+    urls = _venue_urls("--base-url", base_url)
+    exchanges = [e.strip() for e in exchange.split(",") if e.strip()]
+    symbols = [s.strip() for s in symbol.split(",") if s.strip()]
+    duration_s = parse_duration(duration) / 1e9 if duration else None
+    if transport is Transport.ws:
+        from lobflow.collect.ws.stream import stream
+
+        streamed = stream(
+            exchanges=exchanges,
+            symbols=symbols,
+            duration_s=duration_s,
+            out=out,
+            base_urls=urls,
+            ws_urls=_venue_urls("--ws-url", ws_url),
+            flush_every_s=parse_duration(flush_every) / 1e9,
+            live=live,
+            rotate_after_s=parse_duration(rotate_after) / 1e9,
+        )
+        Console(stderr=True).print(table(streamed))
+        return
+    from lobflow.collect import collect as run
+
     stats = run(
-        exchanges=[e.strip() for e in exchange.split(",") if e.strip()],
-        symbols=[s.strip() for s in symbol.split(",") if s.strip()],
+        exchanges=exchanges,
+        symbols=symbols,
         hz=hz,
-        duration_s=parse_duration(duration) / 1e9 if duration else None,
+        duration_s=duration_s,
         out=out,
         base_urls=urls,
         flush_every_s=parse_duration(flush_every) / 1e9,
@@ -60,18 +104,9 @@ def collect(
     Console(stderr=True).print(table(stats))
 
 
-def sim_exchange(
-    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1")] = 8001,
-    seed: Annotated[int, typer.Option(help="seed of the simulated books")] = 0,
-) -> None:
-    """Serve a simulated market in all four venues' REST formats (for offline collection)."""
-    from lobflow.collect.sim import serve
-
-    typer.echo(f"simulated venue on http://127.0.0.1:{port} (kucoin, kraken, bybit, binance paths)")
-    serve(port, seed)
-
-
 def register(app: typer.Typer) -> None:
     """Add `collect` and `sim-exchange` to the `lobflow` app."""
+    from lobflow.collect.sim.cli import sim_exchange
+
     app.command("collect")(collect)
     app.command("sim-exchange")(sim_exchange)

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import aiohttp
+import aiohttp
 
 #: The encodings the collector asks for (and can unpack within a cap).
 ACCEPT_ENCODING = "gzip, deflate"
@@ -71,3 +69,24 @@ def _unpack(wire: bytes, cap: int) -> Body:
             return Body(out[:cap], "too_large")
         return Body(out)
     return Body(wire[:cap], "bad_encoding")
+
+
+class RedirectRefused(aiohttp.ClientError):
+    """A venue answered a redirect, which the collector never follows."""
+
+
+async def refuse_redirects(
+    req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """Client middleware: a 3xx answer raises `RedirectRefused` instead of being followed.
+
+    `ws_connect` follows redirects of its handshake and has no option to stop it; a session
+    with this middleware stops it there too.
+    """
+    resp = await handler(req)
+    if 300 <= resp.status < 400:
+        where = resp.headers.get("Location", "")
+        resp.release()
+        msg = f"HTTP {resp.status} redirect to {where!r} not followed"
+        raise RedirectRefused(msg)
+    return resp

@@ -9,6 +9,7 @@ exact integer (``n / 10**scale`` is correctly rounded, so it equals ``float(text
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 #: No price or size has more digits than this (a larger one is a broken message, and its float
 #: would overflow).
@@ -82,3 +83,9 @@ def fixed_text(n: int, scale: int) -> str:
     sign = "-" if n < 0 else ""
     s = str(abs(n)).rjust(scale + 1, "0")
     return f"{sign}{s[:-scale]}.{s[-scale:]}" if scale else f"{sign}{s}"
+
+
+@lru_cache(maxsize=1 << 16)
+def units_cached(text: str, scale: int) -> int:
+    """`units` remembered: a book's prices (and many sizes) repeat from message to message."""
+    return units(text, scale)

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import math
 import random
 import signal
 import time
@@ -28,6 +27,7 @@ import aiohttp
 from aiolimiter import AsyncLimiter
 from yarl import URL
 
+from lobflow.collect._flush import check_positive, final_flush, flush_loop
 from lobflow.collect._http import ACCEPT_ENCODING, read_capped
 from lobflow.collect._status import status_loop
 from lobflow.collect.stats import CollectStats, VenueStats
@@ -54,10 +54,6 @@ MAX_CLOCK_SKEW_NS = 3600 * 10**9
 #: Consecutive answers below the last sequence after which the venue is taken to have
 #: restarted its numbering, rather than a lagging replica answering now and then.
 SEQ_RESET_AFTER = 3
-#: Attempts of the final flush at shutdown, and the pause between them, before the rows that
-#: could not be written are reported.
-SHUTDOWN_WRITE_ATTEMPTS = 3
-SHUTDOWN_RETRY_PAUSE_S = 1.0
 #: After good answers, an "unknown symbol" answer is a venue glitch (KuCoin answers 400100 for
 #: many things): retried with back-off, and the feed stops only when it persists this long.
 UNKNOWN_SYMBOL_PERSIST_S = 30.0
@@ -391,13 +387,13 @@ async def acollect(
         msg = f"unknown exchange(s) {unknown}; known: {sorted(VENUES)}"
         raise ValueError(msg)
     symbols = list(dict.fromkeys(unified_symbol(s) for s in symbols))
-    _check_positive("hz (polls per second)", hz)
+    check_positive("hz (polls per second)", hz)
     for e, rate in (hz_per_venue or {}).items():
-        _check_positive(f"hz_per_venue[{e!r}]", rate)
-    _check_positive("flush_every_s", flush_every_s)
-    _check_positive("timeout_s", timeout_s)
+        check_positive(f"hz_per_venue[{e!r}]", rate)
+    check_positive("flush_every_s", flush_every_s)
+    check_positive("timeout_s", timeout_s)
     if duration_s is not None:
-        _check_positive("duration_s", duration_s)
+        check_positive("duration_s", duration_s)
     root = Path(out)
     check_out(root)
     recovered = recover(root)
@@ -453,7 +449,7 @@ async def acollect(
             )
             for i, (e, s) in enumerate(feeds)
         ]
-        flusher = asyncio.create_task(_flush_loop(raw, processed, stop, stats))
+        flusher = asyncio.create_task(flush_loop(raw, processed, stop, stats))
         status = asyncio.create_task(status_loop(stats, stop, live))
         try:
             if duration_s is not None:
@@ -480,7 +476,7 @@ async def acollect(
             stats.polling_cpu_s = time.process_time() - cpu0
             stats.polling_wall_s = time.monotonic() - t0
             # Raw and processed are flushed independently, so one failing cannot cost the other.
-            lost = [_final_flush(w) for w in (raw, processed)]
+            lost = [final_flush(w) for w in (raw, processed)]
             stats.shutdown_cpu_s = time.process_time() - cpu0 - stats.polling_cpu_s
     stats.raw_rows = raw.rows_written
     stats.processed_rows = processed.rows_written
@@ -490,81 +486,6 @@ async def acollect(
         err.stats = stats
         raise err
     return stats
-
-
-def _check_positive(name: str, value: float) -> None:
-    # `not (x > 0)` also catches NaN; a zero or negative rate would divide by zero or spin.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        msg = f"{name} must be a number > 0, got {value!r}"
-        raise ValueError(msg)
-    if not math.isfinite(value):
-        msg = f"{name} must be finite, got {value!r}"
-        raise ValueError(msg)
-
-
-async def _flush_loop(
-    raw: PartWriter, processed: PartWriter, stop: asyncio.Event, stats: CollectStats
-) -> None:
-    while not stop.is_set():
-        await asyncio.sleep(0.2)
-        if processed.due():
-            # Swap the buffers here, on the loop thread that fills them, so no row can slip
-            # between a snapshot and a clear; Parquet encoding then runs off the loop.
-            batches = (raw.take(), processed.take())
-            try:
-                await asyncio.to_thread(_write_both, raw, processed, batches)
-            except Exception as e:  # disk full, permissions, ...: keep the rows, keep going
-                stats.write_errors += 1
-                raw.requeue(batches[0])
-                processed.requeue(batches[1])
-                log.error(
-                    "writing part files under %s failed (%s: %s); %d raw and %d processed rows "
-                    "stay in memory for the next flush",
-                    raw.root.parent,
-                    type(e).__name__,
-                    e,
-                    raw.pending(),
-                    processed.pending(),
-                )
-
-
-def _write_both(raw: PartWriter, processed: PartWriter, batches: tuple[Any, Any]) -> None:
-    # Both are attempted whatever the first does; what failed stays in `batches`.
-    first: Exception | None = None
-    for writer, batch in zip((raw, processed), batches, strict=True):
-        try:
-            writer.write(batch)
-        except Exception as e:  # re-raised below, after the other writer had its turn
-            first = first or e
-    if first is not None:
-        raise first
-
-
-def _final_flush(writer: PartWriter) -> str | None:
-    """Flush and compact at shutdown; a message naming what could not be written, if any."""
-    for attempt in range(1, SHUTDOWN_WRITE_ATTEMPTS + 1):
-        try:
-            writer.flush()
-            break
-        except Exception as e:  # retried, then reported with the rows it cost
-            error = e
-            log.error(
-                "final %s flush, attempt %d: %s: %s", writer.kind, attempt, type(e).__name__, e
-            )
-            if attempt < SHUTDOWN_WRITE_ATTEMPTS:
-                time.sleep(SHUTDOWN_RETRY_PAUSE_S)
-    else:
-        return (
-            f"{writer.pending()} {writer.kind} rows could not be written under {writer.root}: "
-            f"{type(error).__name__}: {error}"
-        )
-    try:
-        writer.compact()
-    except Exception as e:  # the parts are all written; the next start finishes the job
-        log.warning(
-            "compacting %s failed (%s: %s); its parts stay", writer.root, type(e).__name__, e
-        )
-    return None
 
 
 def collect(

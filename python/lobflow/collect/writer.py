@@ -8,13 +8,14 @@ of each partition are compacted into one file the same way, and only then are th
 removed; a crash in between leaves a ``.compacting`` marker the next start-up resolves.
 
 Recovery touches only what the collector itself wrote: names of its own pattern (`PART`,
-`TEMP`), inside its own partition folders (`PARTITION`), and markers whose every listed name is
-one of its parts. Anything else under ``--out`` is the user's and is left alone.
+`TEMP`), inside its own partition folders (`LAYOUT`, `LEVEL`), and markers whose every listed
+name is one of its parts. Anything else under ``--out`` is the user's and is left alone.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import tempfile
 import time
@@ -38,12 +39,20 @@ log = logging.getLogger("lobflow.collect")
 PART = re.compile(r"part-[0-9]{1,20}-(?:[0-9a-f]{8}|compacted)\.parquet")
 #: The temp file `atomic_write` fills before renaming it to a part's name.
 TEMP = re.compile(r"\.(part-[0-9]{1,20}-(?:[0-9a-f]{8}|compacted)\.parquet)\.tmp")
-#: Partition folder names, one per level below the kind's folder.
-PARTITION = (
-    re.compile(r"exchange=[a-z0-9_]{1,32}"),
-    re.compile(r"symbol=[A-Z0-9]{1,20}-[A-Z0-9]{1,20}"),
-    re.compile(r"date=[0-9]{4}-[0-9]{2}-[0-9]{2}"),
-)
+#: Partition folder names by level.
+LEVEL = {
+    "exchange": re.compile(r"exchange=[a-z0-9_]{1,32}"),
+    "symbol": re.compile(r"symbol=[A-Z0-9]{1,20}-[A-Z0-9]{1,20}"),
+    "date": re.compile(r"date=[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+}
+#: The partition levels of each kind of output, below ``<out>/<kind>/``. WebSocket raw frames
+#: are per venue (a connection carries all its symbols; the frame says which).
+LAYOUT: dict[str, tuple[str, ...]] = {
+    "raw": ("exchange", "symbol", "date"),
+    "processed": ("exchange", "symbol", "date"),
+    "raw_ws": ("exchange", "date"),
+    "signals": ("exchange", "symbol", "date"),
+}
 #: The compaction marker, and the first line that says the collector wrote it.
 MARKER = ".compacting"
 MARKER_HEADER = "lobflow compacting"
@@ -65,62 +74,113 @@ SCHEMAS: dict[str, pa.Schema] = {
         + [(c, pa.float64()) for c in BOOK_COLUMNS]
         + [("ts_local", pa.int64()), ("seq", pa.int64())]
     ),
+    # Every WebSocket event in the order the book machine saw it: ``(run, n)`` orders a venue's
+    # events (`lobflow.collect.ws.replay` rebuilds the processed rows from them).
+    "raw_ws": pa.schema(
+        [
+            ("run", pa.int64()),
+            ("n", pa.int64()),
+            ("ts_local", pa.int64()),
+            ("conn", pa.int32()),
+            ("event", pa.string()),
+            ("symbol", pa.string()),
+            ("status", pa.int32()),
+            ("body", pa.string()),
+        ]
+    ),
+    # `lobflow live`'s scores, one per processed row (`lobflow.live`): the row's ``ts``,
+    # ``ts_local`` and ``seq``, its score and signal, and frame read -> signal readable, ns.
+    "signals": pa.schema(
+        [
+            ("ts", pa.int64()),
+            ("ts_local", pa.int64()),
+            ("seq", pa.int64()),
+            ("score", pa.float64()),
+            ("signal", pa.int8()),
+            ("latency_ns", pa.int64()),
+        ]
+    ),
 }
 
-#: Buffered rows of one partition, column by column.
-Columns = dict[str, list[Any]]
+#: Buffered rows of one partition, as tuples in the schema's column order.
+Rows = list[tuple[Any, ...]]
+#: A partition: its level values in `LAYOUT` order, the date last.
+Key = tuple[str, ...]
+_NS_PER_DAY = 86_400 * 10**9
 
 
-def _date(ts_ns: int) -> str:
-    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).strftime("%Y-%m-%d")
+class _Dates:
+    """UTC dates of ns timestamps, one datetime call per day rather than per row."""
+
+    def __init__(self) -> None:
+        self._day = -1
+        self._text = ""
+
+    def __call__(self, ts_ns: int) -> str:
+        day = ts_ns // _NS_PER_DAY
+        if day != self._day:
+            self._text = datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%d")
+            self._day = day
+        return self._text
 
 
 class PartWriter:
-    """Buffers rows per (exchange, symbol, date) and writes part files atomically.
+    """Buffers rows per partition (`LAYOUT`) and writes part files atomically.
 
-    `kind` is ``"raw"`` or ``"processed"``; it fixes the part files' schema (`SCHEMAS`).
+    `kind` is ``"raw"``, ``"processed"`` or ``"raw_ws"``; it fixes the part files' schema
+    (`SCHEMAS`) and partition levels.
     """
 
     def __init__(self, root: Path, kind: str, flush_every_s: float = 5.0) -> None:
         self.root = Path(root) / kind
         self.kind = kind
         self.schema = SCHEMAS[kind]
+        self.levels = LAYOUT[kind]
         self.flush_every_s = flush_every_s
-        self._rows: dict[tuple[str, str, str], Columns] = {}
+        self._rows: dict[Key, Rows] = {}
         self._last_flush = time.monotonic()
+        self._date = _Dates()
         self.files_written = 0
         self.rows_written = 0
 
     def add(self, exchange: str, symbol: str, ts_ns: int, row: dict[str, Any]) -> None:
-        """Queue one row (the schema's columns) for its partition, dated by `ts_ns` (UTC)."""
-        key = (exchange, symbol, _date(ts_ns))
-        cols = self._rows.get(key)
-        if cols is None:
+        """Queue one row (a dict of the schema's columns), dated by `ts_ns` (UTC)."""
+        self.add_row((exchange, symbol), ts_ns, tuple(row[n] for n in self.schema.names))
+
+    def add_row(self, parts: tuple[str, ...], ts_ns: int, row: tuple[Any, ...]) -> None:
+        """Queue one row (the schema's columns in order) for the partition `parts` + date."""
+        key = (*parts, self._date(ts_ns))
+        rows = self._rows.get(key)
+        if rows is None:
             self.partition(*key)  # a name that would leave the folder fails here, not at flush
-            cols = self._rows[key] = {name: [] for name in self.schema.names}
-        for name, values in cols.items():
-            values.append(row[name])
+            rows = self._rows[key] = []
+        rows.append(row)
 
     def due(self) -> bool:
         """True when the flush interval has passed."""
         return time.monotonic() - self._last_flush >= self.flush_every_s
 
-    def partition(self, exchange: str, symbol: str, date: str) -> Path:
+    def partition(self, *values: str) -> Path:
         """The folder of one partition; a ValueError for names outside the venues' alphabets."""
-        names = (f"exchange={exchange}", f"symbol={symbol}", f"date={date}")
-        for name, pattern in zip(names, PARTITION, strict=True):
-            if not pattern.fullmatch(name):
-                msg = f"partition {name!r} is not a collector partition name ({pattern.pattern})"
+        if len(values) != len(self.levels):
+            msg = f"{self.kind} partitions are {self.levels}, got {values!r}"
+            raise ValueError(msg)
+        names = [f"{level}={v}" for level, v in zip(self.levels, values, strict=True)]
+        for name, level in zip(names, self.levels, strict=True):
+            if not LEVEL[level].fullmatch(name):
+                msg = (
+                    f"partition {name!r} is not a collector partition name ({LEVEL[level].pattern})"
+                )
                 raise ValueError(msg)
         return self.root.joinpath(*names)
 
-    def take(self) -> dict[tuple[str, str, str], Columns]:
+    def take(self) -> dict[Key, Rows]:
         """Hand over the buffered rows and start a new buffer (call on the adding thread)."""
         rows, self._rows = self._rows, {}
         self._last_flush = time.monotonic()
         return rows
 
-    def write(self, batches: dict[tuple[str, str, str], Columns]) -> int:
+    def write(self, batches: dict[Key, Rows]) -> int:
         """Write taken rows as one new part file per partition (safe in a worker thread).
 
         Each partition leaves `batches` once its file is in place, so when a write fails
@@ -128,30 +188,33 @@ class PartWriter:
         """
         n = 0
         for key in list(batches):
-            ex, sym, date = key
-            table = pa.Table.from_pydict(batches[key], schema=self.schema)
+            rows = batches[key]
+            columns = list(zip(*rows, strict=True)) if rows else [()] * len(self.schema)
+            table = pa.Table.from_arrays(
+                [pa.array(c, type=f.type) for c, f in zip(columns, self.schema, strict=True)],
+                schema=self.schema,
+            )
             if table.num_rows:
                 name = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
-                _atomic_write_part(table, self.partition(ex, sym, date), name)
+                _atomic_write_part(table, self.partition(*key), name)
                 n += table.num_rows
                 self.rows_written += table.num_rows
                 self.files_written += 1
             del batches[key]
         return n
 
-    def requeue(self, batches: dict[tuple[str, str, str], Columns]) -> None:
+    def requeue(self, batches: dict[Key, Rows]) -> None:
         """Put rows a failed `write` left back in front of the buffer (on the adding thread)."""
-        for key, cols in batches.items():
+        for key, rows in batches.items():
             newer = self._rows.get(key)
             if newer is not None:
-                for name, values in cols.items():
-                    values.extend(newer[name])
-            self._rows[key] = cols
+                rows.extend(newer)
+            self._rows[key] = rows
         batches.clear()
 
     def pending(self) -> int:
         """Rows buffered and not yet written."""
-        return sum(len(cols["ts_local"]) for cols in self._rows.values())
+        return sum(len(rows) for rows in self._rows.values())
 
     def flush(self) -> int:
         """Write everything buffered now; returns rows written. On failure the rows stay."""
@@ -171,7 +234,9 @@ class PartWriter:
             marker = folder / MARKER
             marker.write_text(marker_text([p.name for p in parts]))
             df = pl.concat([pl.read_parquet(p) for p in parts], how="vertical_relaxed")
-            if "ts" in df.columns:
+            if "n" in df.columns:  # WebSocket events: the machine's order, not the clock's
+                df = df.sort("run", "n", maintain_order=True)
+            elif "ts" in df.columns:
                 df = df.sort("ts", maintain_order=True)
             elif "ts_local" in df.columns:
                 df = df.sort("ts_local", maintain_order=True)
@@ -186,6 +251,20 @@ class PartWriter:
         return done
 
 
+class Discard(PartWriter):
+    """A writer that keeps nothing: a run asked to record nothing (``out=None``)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(Path(os.devnull), kind)
+
+    def add_row(self, parts: tuple[str, ...], ts_ns: int, row: tuple[Any, ...]) -> None:
+        """Drop the row."""
+
+    def compact(self) -> int:
+        """Nothing to compact."""
+        return 0
+
+
 def marker_text(parts: list[str]) -> str:
     """The content of a compaction marker listing `parts` (names in the marker's folder)."""
     return "\n".join([MARKER_HEADER, *parts]) + "\n"
@@ -196,19 +275,25 @@ def check_out(root: Path) -> None:
 
     A file, a path under a file, or a folder without write permission is a `CollectorError`
     naming it (a collector would otherwise run for its whole duration and lose every row).
+    So is each of its ``raw/``, ``processed/``, ... (`LAYOUT`) that exists but is a file or
+    cannot be written.
     """
     root = Path(root)
-    if root.exists() and not root.is_dir():
-        msg = f"--out {root} is a file, not a folder"
-        raise CollectorError(msg)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        # An unnamed temp file where the OS has them: nothing is left if we die here.
-        with tempfile.TemporaryFile(dir=root):
-            pass
-    except OSError as e:
-        msg = f"--out {root} is not a folder the collector can write: {e.strerror or e}"
-        raise CollectorError(msg) from e
+    for place in (root, *(root / kind for kind in LAYOUT)):
+        if place is not root and not place.exists():
+            continue
+        named = f"--out {root}" if place is root else f"--out {root}: {place}"
+        if place.exists() and not place.is_dir():
+            msg = f"{named} is a file, not a folder"
+            raise CollectorError(msg)
+        try:
+            place.mkdir(parents=True, exist_ok=True)
+            # An unnamed temp file where the OS has them: nothing is left if we die here.
+            with tempfile.TemporaryFile(dir=place):
+                pass
+        except OSError as e:
+            msg = f"{named} is not a folder the collector can write: {e.strerror or e}"
+            raise CollectorError(msg) from e
 
 
 def _partitions(root: Path, kinds: tuple[str, ...]) -> list[Path]:
@@ -216,7 +301,7 @@ def _partitions(root: Path, kinds: tuple[str, ...]) -> list[Path]:
     found = []
     for kind in kinds:
         level = [root / kind]
-        for pattern in PARTITION:
+        for pattern in (LEVEL[name] for name in LAYOUT[kind]):
             level = [
                 child
                 for folder in level
@@ -241,10 +326,10 @@ def _marker_parts(marker: Path) -> list[str] | None:
     return lines
 
 
-def recover(root: Path, kinds: tuple[str, ...] = ("raw", "processed")) -> int:
+def recover(root: Path, kinds: tuple[str, ...] = tuple(LAYOUT)) -> int:
     """Finish compactions interrupted by a crash and remove the collector's stray temp files.
 
-    Only inside the collector's own partition folders (`PARTITION`), only files of its own
+    Only inside the collector's own partition folders (`LAYOUT`, `LEVEL`), only files of its own
     naming (`TEMP`) and markers listing nothing but its parts; returns the fixes made.
     """
     fixed = 0

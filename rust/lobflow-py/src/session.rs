@@ -129,7 +129,7 @@ impl PySession {
         self.inner
             .poll(&mut out, max_items.unwrap_or(usize::MAX))
             .map_err(PyLobflowError)?;
-        Ok(PyArray1::from_slice(py, Signal::as_bytes(&out)))
+        Ok(PyArray1::from_vec(py, Signal::to_bytes(&out)))
     }
 
     /// The session's clock: ns since it started.

@@ -22,7 +22,13 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from lobflow.collect.stats import StreamStats
+    from lobflow.collect.ws.feeds import VenueStream
 
 LEVELS = 5
 
@@ -153,6 +159,9 @@ class Venue(ABC):
     max_body_bytes: ClassVar[int] = MAX_BODY_BYTES
     #: WebSocket scheme, host and port (``--ws-url`` replaces it).
     ws_url: ClassVar[str]
+    #: The cap on one WebSocket message (aiohttp's ``max_msg_size``): a larger one closes the
+    #: connection (counted, and the client reconnects).
+    max_frame_bytes: ClassVar[int] = 256 * 1024
 
     def __repr__(self) -> str:
         return f"<venue {self.name}>"
@@ -195,6 +204,17 @@ class Venue(ABC):
     @abstractmethod
     def _classify(self, status: int, headers: dict[str, str], body: bytes) -> Outcome:
         """`classify` without the safety net: may raise on a malformed body."""
+
+    # -- WebSocket books -------------------------------------------------------------------
+
+    @abstractmethod
+    def stream(
+        self,
+        symbols: list[str],
+        sink: Callable[[str, int, tuple[object, ...]], None],
+        stats: StreamStats,
+    ) -> VenueStream:
+        """A fresh book machine for `symbols`, writing rows to `sink`."""
 
 
 def validate(book: Book) -> tuple[Book | None, list[str]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import TYPE_CHECKING, Any
 
 from lobflow.collect.venues.base import (
     Book,
@@ -15,6 +17,12 @@ from lobflow.collect.venues.base import (
     split_concatenated,
     unified_symbol,
 )
+from lobflow.collect.ws.feeds import Action, FeedBook, Send, VenueStream, price_units, size_units
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from lobflow.collect.stats import StreamStats
 
 
 class Bybit(Venue):
@@ -36,6 +44,14 @@ class Bybit(Venue):
 
     def params(self, unified: str) -> dict[str, str]:  # noqa: D102
         return {"category": "spot", "symbol": self.symbol(unified), "limit": "5"}
+
+    def stream(  # noqa: D102
+        self,
+        symbols: list[str],
+        sink: Callable[[str, int, tuple[object, ...]], None],
+        stats: StreamStats,
+    ) -> VenueStream:
+        return BybitStream(self, symbols, sink, stats)
 
     def _classify(self, status: int, headers: dict[str, str], body: bytes) -> Outcome:
         if status == 403:
@@ -63,6 +79,108 @@ class Bybit(Venue):
             {"cts": r.get("cts"), "u": r.get("u"), "reset": "seq" not in r and r.get("u") == 1},
         )
         return Outcome(Kind.OK, book)
+
+
+# -- WebSocket: orderbook.50 snapshot + deltas, u continuity ---------------------------------
+
+#: The topic's depth: 50 levels pushed every 20 ms on spot.
+DEPTH = 50
+_TOPIC = re.compile(r"orderbook\.\d+\.[A-Z0-9]+")
+
+
+class BybitStream(VenueStream):
+    """Bybit's ``orderbook.50.<SYM>``: a snapshot resets the book, deltas apply in ``u`` order.
+
+    A delta whose ``u`` is not the previous ``u + 1`` is a gap: unsubscribe and subscribe
+    again for a fresh snapshot (``u == 1`` comes with a snapshot when Bybit restarts). Levels
+    beyond the depth are dropped (Bybit sends their deletion too). Book time: ``ts``; seq: ``u``.
+    The client sends ``{"op":"ping"}`` every 20 s, as the docs ask.
+    """
+
+    ping_every_s = 20.0
+    #: A pong answers each ping: nothing at all for a ping interval and 10 s is a dead socket.
+    silence_s = 30.0
+
+    def setup(self) -> None:  # noqa: D102
+        self.topics = {f"orderbook.{DEPTH}.{self.venue.ws_symbol(s)}": s for s in self.symbols}
+        self._req = 0
+        #: The topic of each request (one topic per request, so a refusal names its feed).
+        self.requests: dict[str, str] = {}
+
+    def ws_endpoint(self, conn: int, ws_base: str | None) -> str:  # noqa: D102
+        ws_base = ws_base or self.venue.ws_url
+        return f"{ws_base.rstrip('/')}/v5/public/spot"
+
+    def ping_text(self, conn: int) -> str:  # noqa: D102
+        return '{"op":"ping"}'
+
+    def _request(self, conn: int, op: str, topics: list[str]) -> list[Action]:
+        out: list[Action] = []
+        for topic in topics:
+            self._req += 1
+            req_id = f"{op}-{self._req}"
+            self.requests[req_id] = topic
+            out.append(Send(conn, json.dumps({"req_id": req_id, "op": op, "args": [topic]})))
+        return out
+
+    def on_open(self, conn: int, ts_local: int) -> list[Action]:  # noqa: D102
+        live = [t for t, s in self.topics.items() if not self.feeds[s].stopped]
+        return self._request(conn, "subscribe", live)
+
+    def on_frame(self, conn: int, text: str, ts_local: int) -> list[Action]:  # noqa: D102
+        doc = json.loads(text)
+        topic = doc.get("topic")
+        if topic is None:
+            if doc.get("success") is False and doc.get("op") == "subscribe":
+                why = str(doc.get("ret_msg"))
+                named = set(_TOPIC.findall(why))
+                named.add(self.requests.get(str(doc.get("req_id")), ""))
+                for name in named & set(self.topics):
+                    if "already" not in why:
+                        self.stop_feed(self.topics[name], f"Bybit: {why}")
+            return []  # acks and pongs
+        symbol = self.topics.get(topic)
+        fb = self.feed_book(conn, symbol) if symbol is not None else None
+        if fb is None:
+            return []
+        data = doc["data"]
+        u = int(data["u"])
+        kind = doc["type"]
+        if kind == "snapshot":
+            fb.book.clear()
+            self._apply(fb, data)
+            fb.pos = u
+            self.synced(fb, int(doc["ts"]) * 1_000_000, ts_local, u)
+            return []
+        if kind != "delta":
+            return []
+        if not fb.synced:
+            return []  # deltas of a subscription being renewed
+        if u <= fb.pos:
+            self.stale(fb)
+            return []
+        if u != fb.pos + 1:
+            return self.gap(fb, f"u {fb.pos + 1}..{u - 1} missed")
+        self._apply(fb, data)
+        fb.pos = u
+        self.changed(fb, int(doc["ts"]) * 1_000_000, ts_local, u)
+        return []
+
+    def _apply(self, fb: FeedBook, data: dict[str, Any]) -> None:
+        ps, ss = self.book_scales(fb.symbol)
+        book = fb.book
+        for p, q in data["b"]:
+            book.set_bid(price_units(p, ps), size_units(q, ss))
+        for p, q in data["a"]:
+            book.set_ask(price_units(p, ps), size_units(q, ss))
+        book.bids.truncate(DEPTH)
+        book.asks.truncate(DEPTH)
+
+    def resync(self, fb: FeedBook) -> list[Action]:  # noqa: D102
+        topic = f"orderbook.{DEPTH}.{self.venue.ws_symbol(fb.symbol)}"
+        return self._request(fb.conn, "unsubscribe", [topic]) + self._request(
+            fb.conn, "subscribe", [topic]
+        )
 
 
 VENUE = Bybit()

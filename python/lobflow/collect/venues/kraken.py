@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from lobflow.collect.decimals import units
+from lobflow.collect.decimals import number_text, units
 from lobflow.collect.venues.base import (
     LEVELS,
     SYMBOL,
@@ -21,9 +22,21 @@ from lobflow.collect.venues.base import (
     split_concatenated,
     unified_symbol,
 )
+from lobflow.collect.ws.feeds import (
+    Action,
+    FeedBook,
+    Fetch,
+    Malformed,
+    Send,
+    VenueStream,
+    price_units,
+    size_units,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+    from lobflow.collect.stats import StreamStats
 
 #: Kraken's REST name of bitcoin.
 _XBT = "XBT"
@@ -100,6 +113,14 @@ class Kraken(Venue):
     def params(self, unified: str) -> dict[str, str]:  # noqa: D102
         return {"pair": self.symbol(unified), "count": str(LEVELS)}
 
+    def stream(  # noqa: D102
+        self,
+        symbols: list[str],
+        sink: Callable[[str, int, tuple[object, ...]], None],
+        stats: StreamStats,
+    ) -> VenueStream:
+        return KrakenStream(self, symbols, sink, stats)
+
     def _classify(self, status: int, headers: dict[str, str], body: bytes) -> Outcome:
         if (g := generic_http(status, headers)) is not None:
             return g
@@ -126,6 +147,203 @@ class Kraken(Venue):
         stamps = [int(r[2]) for r in book["bids"][:LEVELS] + book["asks"][:LEVELS]]
         extra = {"newest_level_s": max(stamps)} if stamps else {}
         return Outcome(Kind.OK, Book(levels(book["bids"]), levels(book["asks"]), None, None, extra))
+
+
+# -- WebSocket v2: book channel, depth 10, CRC32 over the top 10 --------------------------------
+
+#: The subscribed depth (the checksum covers 10 levels whatever the depth).
+DEPTH = 10
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def rfc3339_ns(text: str) -> int:
+    """``2023-10-06T17:35:55.440295Z`` as ns since the epoch (up to 9 fraction digits).
+
+    Examples
+    --------
+    >>> rfc3339_ns("2023-10-06T17:35:55.440295Z")
+    1696613755440295000
+    """
+    if not text.endswith("Z"):
+        msg = f"timestamp {text!r} is not RFC 3339 UTC"
+        raise Malformed(msg)
+    whole, _, frac = text[:-1].partition(".")
+    if not frac.isdigit() and frac:
+        msg = f"timestamp {text!r} has a bad fraction"
+        raise Malformed(msg)
+    seconds = (datetime.fromisoformat(whole).replace(tzinfo=UTC) - _EPOCH).total_seconds()
+    return int(seconds) * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
+class KrakenStream(VenueStream):
+    """Kraken's v2 ``book`` channel: apply, truncate to the depth, check the CRC32.
+
+    Each message's levels are applied in order (qty 0 deletes), the book is truncated to the
+    subscribed depth, and the checksum of the top 10 asks and bids, each formatted to the
+    pair's price and qty precision (REST AssetPairs ``pair_decimals``/``lot_decimals``, fetched
+    once per symbol), must match; a mismatch is a gap: unsubscribe and subscribe again. Book
+    time: the RFC 3339 ``timestamp``; no sequence. Prices and sizes are JSON numbers, parsed
+    as their exact text (``parse_float=str``), never as floats.
+    """
+
+    #: Kraken sends a heartbeat every second without other messages once subscribed; the
+    #: client's pings keep a connection that waits for its pairs talking.
+    ping_every_s = 10.0
+    silence_s = 15.0
+
+    def setup(self) -> None:  # noqa: D102
+        self.by_ws = {self.venue.ws_symbol(s): s for s in self.symbols}
+        #: (price precision, qty precision) per symbol, from AssetPairs.
+        self.precision: dict[str, tuple[int, int]] = {}
+        self.subscribed: dict[int, set[str]] = {}
+        self.asking: set[str | None] = set()
+        self._req = 0
+
+    def ws_endpoint(self, conn: int, ws_base: str | None) -> str:  # noqa: D102
+        ws_base = ws_base or self.venue.ws_url
+        return f"{ws_base.rstrip('/')}/v2"
+
+    def ping_text(self, conn: int) -> str:  # noqa: D102
+        return '{"method":"ping"}'
+
+    def book_scales(self, symbol: str) -> tuple[int, int]:  # noqa: D102
+        return self.precision[symbol]
+
+    def _book_msg(self, method: str, symbols: list[str]) -> str:
+        self._req += 1
+        params: dict[str, Any] = {
+            "channel": "book",
+            "symbol": [self.venue.ws_symbol(s) for s in symbols],
+            "depth": DEPTH,
+        }
+        if method == "subscribe":
+            params["snapshot"] = True
+        return json.dumps({"method": method, "params": params, "req_id": self._req})
+
+    def _subscribe(self, conn: int) -> list[Action]:
+        done = self.subscribed.setdefault(conn, set())
+        ready = [
+            s
+            for s, f in self.feeds.items()
+            if not f.stopped and s in self.precision and s not in done
+        ]
+        done.update(ready)
+        return [Send(conn, self._book_msg("subscribe", ready))] if ready else []
+
+    def on_open(self, conn: int, ts_local: int) -> list[Action]:  # noqa: D102
+        actions = self._subscribe(conn)
+        missing = [s for s, f in self.feeds.items() if not f.stopped and s not in self.precision]
+        if missing and None not in self.asking:
+            self.asking.add(None)
+            pairs = ",".join(self.venue.symbol(s) for s in missing)
+            path = getattr(self.venue, "asset_pairs_path", "/0/public/AssetPairs")
+            actions.append(Fetch(conn, "pairs", None, path, (("pair", pairs),)))
+        return actions
+
+    def on_rest(  # noqa: D102
+        self, conn: int, what: str, symbol: str | None, status: int, body: str, ts_local: int
+    ) -> list[Action]:
+        if what != "pairs":
+            return []
+        self.asking.discard(symbol)
+        path = getattr(self.venue, "asset_pairs_path", "/0/public/AssetPairs")
+        doc = json.loads(body) if status == 200 else {}
+        errors = doc.get("error") if isinstance(doc, dict) else None
+        if status != 200 or errors:
+            if symbol is not None and errors and "Unknown asset pair" in str(errors):
+                self.stop_feed(symbol, f"Kraken: {errors[0]}")
+                return []
+            if symbol is None and errors and "Unknown asset pair" in str(errors):
+                # One unknown pair fails the whole request: ask for each on its own.
+                missing = [
+                    s for s, f in self.feeds.items() if not f.stopped and s not in self.precision
+                ]
+                self.asking.update(missing)
+                return [
+                    Fetch(conn, "pairs", s, path, (("pair", self.venue.symbol(s)),))
+                    for s in missing
+                ]
+            self.asking.add(symbol)
+            params = (
+                (("pair", self.venue.symbol(symbol)),)
+                if symbol
+                else (
+                    (
+                        "pair",
+                        ",".join(
+                            self.venue.symbol(s) for s in self.symbols if s not in self.precision
+                        ),
+                    ),
+                )
+            )
+            return [Fetch(conn, "pairs", symbol, path, params)]  # the client spaces retries
+        for info in doc["result"].values():
+            unified = self.venue.unified(str(info.get("altname", "")))
+            if unified in self.feeds:
+                self.precision[unified] = (int(info["pair_decimals"]), int(info["lot_decimals"]))
+        actions: list[Action] = []
+        for c in sorted(self.open_conns):
+            actions += self._subscribe(c)
+        return actions
+
+    def on_frame(self, conn: int, text: str, ts_local: int) -> list[Action]:  # noqa: D102
+        doc = json.loads(text, parse_float=str)
+        if doc.get("channel") != "book":
+            if doc.get("method") == "subscribe" and doc.get("success") is False:
+                why = str(doc.get("error"))
+                symbol = self.by_ws.get(str(doc.get("symbol")))
+                if symbol is not None and ("not supported" in why or "not found" in why):
+                    self.stop_feed(symbol, f"Kraken: {why}")
+                else:
+                    self.stats.log_once("error", f"{self.venue.name}: {why}")
+            return []  # status, heartbeat, pong, acks
+        snapshot = doc.get("type") == "snapshot"
+        actions: list[Action] = []
+        for entry in doc["data"]:
+            symbol = self.by_ws.get(entry["symbol"])
+            fb = self.feed_book(conn, symbol) if symbol is not None else None
+            if fb is not None:
+                actions += self._entry(fb, entry, snapshot, ts_local)
+        return actions
+
+    def _entry(
+        self, fb: FeedBook, entry: dict[str, Any], snapshot: bool, ts_local: int
+    ) -> list[Action]:
+        if not snapshot and not fb.synced:
+            return []  # updates of a subscription being renewed
+        ps, qs = self.precision[fb.symbol]
+        book = fb.book
+        if snapshot:
+            book.clear()
+        for level in entry["bids"]:
+            book.set_bid(
+                price_units(number_text(level["price"]), ps),
+                size_units(number_text(level["qty"]), qs),
+            )
+        for level in entry["asks"]:
+            book.set_ask(
+                price_units(number_text(level["price"]), ps),
+                size_units(number_text(level["qty"]), qs),
+            )
+        book.bids.truncate(DEPTH)
+        book.asks.truncate(DEPTH)
+        if checksum_units(book.asks.best(CHECKSUM_LEVELS), book.bids.best(CHECKSUM_LEVELS)) != int(
+            entry["checksum"]
+        ):
+            return self.gap(fb, "checksum mismatch", checksum=True)
+        ts = rfc3339_ns(entry["timestamp"])
+        fb.pos = ts
+        if snapshot:
+            self.synced(fb, ts, ts_local, None)
+        else:
+            self.changed(fb, ts, ts_local, None)
+        return []
+
+    def resync(self, fb: FeedBook) -> list[Action]:  # noqa: D102
+        return [
+            Send(fb.conn, self._book_msg("unsubscribe", [fb.symbol])),
+            Send(fb.conn, self._book_msg("subscribe", [fb.symbol])),
+        ]
 
 
 VENUE = Kraken()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
+
+from yarl import URL
 
 from lobflow.collect.venues.base import (
     SYMBOL,
@@ -15,6 +18,21 @@ from lobflow.collect.venues.base import (
     rate_limited,
     unified_symbol,
 )
+from lobflow.collect.ws.feeds import (
+    Action,
+    FeedBook,
+    Fetch,
+    Reconnect,
+    Send,
+    VenueStream,
+    price_units,
+    size_units,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from lobflow.collect.stats import StreamStats
 
 
 def _reset_s(headers: dict[str, str]) -> float:
@@ -45,6 +63,14 @@ class KuCoin(Venue):
     def params(self, unified: str) -> dict[str, str]:  # noqa: D102
         return {"symbol": self.symbol(unified)}
 
+    def stream(  # noqa: D102
+        self,
+        symbols: list[str],
+        sink: Callable[[str, int, tuple[object, ...]], None],
+        stats: StreamStats,
+    ) -> VenueStream:
+        return KuCoinStream(self, symbols, sink, stats)
+
     def _classify(self, status: int, headers: dict[str, str], body: bytes) -> Outcome:
         if status == 429:
             return rate_limited(_reset_s(headers), "HTTP 429 (429000)")
@@ -66,6 +92,111 @@ class KuCoin(Venue):
             levels(d["bids"]), levels(d["asks"]), int(d["time"]) * 1_000_000, int(d["sequence"])
         )
         return Outcome(Kind.OK, book)
+
+
+# -- WebSocket: a token per connection, whole top-5 books ---------------------------------------
+
+BULLET_PATH = "/api/v1/bullet-public"
+TOPIC = "/spotMarket/level2Depth5:"
+
+
+class KuCoinStream(VenueStream):
+    """KuCoin's ``/spotMarket/level2Depth5``: every message is a whole top-5 book.
+
+    Each connection first asks ``POST /api/v1/bullet-public`` for a token and an endpoint (a
+    new token every time: an expired one is refused), connects to
+    ``<endpoint>?token=..&connectId=..``, waits for ``welcome``, subscribes, and pings every
+    ``pingInterval`` ms. A message older than the book (by its ``timestamp``) is stale. Book
+    time: ``timestamp``; no sequence.
+    """
+
+    def setup(self) -> None:  # noqa: D102
+        self.by_topic = {f"{TOPIC}{self.venue.ws_symbol(s)}": s for s in self.symbols}
+        #: (endpoint, token) of each connection, from its bullet answer.
+        self.bullets: dict[int, tuple[str, str]] = {}
+        #: The symbol of each subscribe request, by its id.
+        self.requests: dict[str, str] = {}
+
+    def connect_fetches(self, conn: int) -> list[Fetch]:  # noqa: D102
+        return [Fetch(conn, "bullet", None, BULLET_PATH, method="POST")]
+
+    def on_rest(  # noqa: D102
+        self, conn: int, what: str, symbol: str | None, status: int, body: str, ts_local: int
+    ) -> list[Action]:
+        if what != "bullet" or status != 200:
+            return []
+        doc = json.loads(body)
+        data = doc["data"]
+        server = data["instanceServers"][0]
+        self.bullets[conn] = (str(server["endpoint"]), str(data["token"]))
+        self.ping_every_s = float(server["pingInterval"]) / 1000
+        self.silence_s = (float(server["pingInterval"]) + float(server["pingTimeout"])) / 1000
+        return []
+
+    def ws_endpoint(self, conn: int, ws_base: str | None) -> str | None:  # noqa: D102
+        bullet = self.bullets.get(conn)
+        if bullet is None:
+            return None
+        url = URL(bullet[0])
+        if ws_base:  # --ws-url replaces the scheme, host and port of the bullet's endpoint
+            base = URL(ws_base)
+            url = url.with_scheme(base.scheme).with_host(base.raw_host or "").with_port(base.port)
+        return str(url.update_query(token=bullet[1], connectId=f"lobflow-{conn}"))
+
+    def ping_text(self, conn: int) -> str:  # noqa: D102
+        return json.dumps({"id": f"ping-{conn}", "type": "ping"})
+
+    def on_open(self, conn: int, ts_local: int) -> list[Action]:  # noqa: D102
+        return []  # the welcome frame says when to subscribe
+
+    def on_frame(self, conn: int, text: str, ts_local: int) -> list[Action]:  # noqa: D102
+        doc = json.loads(text)
+        kind = doc.get("type")
+        if kind == "message":
+            symbol = self.by_topic.get(doc.get("topic"))
+            fb = self.feed_book(conn, symbol) if symbol is not None else None
+            if fb is None:
+                return []
+            data = doc["data"]
+            ts = int(data["timestamp"]) * 1_000_000
+            if ts < fb.pos:
+                self.stale(fb)
+                return []
+            ps, ss = self.book_scales(fb.symbol)
+            book = fb.book
+            book.clear()
+            for p, q in data["bids"]:
+                book.set_bid(price_units(p, ps), size_units(q, ss))
+            for p, q in data["asks"]:
+                book.set_ask(price_units(p, ps), size_units(q, ss))
+            fb.pos = ts
+            self.synced(fb, ts, ts_local, None)
+            return []
+        if kind == "welcome":
+            # One symbol per subscription, so that a refusal names its feed.
+            actions: list[Action] = []
+            for s, f in self.feeds.items():
+                if not f.stopped:
+                    sub = f"sub-{conn}-{len(self.requests)}"
+                    self.requests[sub] = s
+                    doc = {"id": sub, "type": "subscribe", "topic": TOPIC + self.venue.ws_symbol(s)}
+                    actions.append(Send(conn, json.dumps({**doc, "response": True})))
+            return actions
+        if kind == "error":
+            code, why = doc.get("code"), str(doc.get("data"))
+            if str(code) == "404":
+                symbol = self.requests.get(str(doc.get("id")))
+                if symbol is not None:
+                    self.stop_feed(symbol, f"KuCoin 404: {why}")
+                return []
+            # 401 (token invalid or expired), 509 (busy), 400 (ping timeout): a new
+            # connection, with a new token.
+            self.stats.log_once("error", f"{self.venue.name}: error {code}: {why}")
+            return [Reconnect(conn, f"KuCoin error {code}: {why}")]
+        return []  # ack, pong
+
+    def resync(self, fb: FeedBook) -> list[Action]:  # noqa: D102
+        return []  # every message is a whole book: the next one resyncs
 
 
 VENUE = KuCoin()

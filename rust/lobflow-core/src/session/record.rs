@@ -93,7 +93,7 @@ pub(crate) struct Out {
 /// Times are ns on the session's clock ([`crate::session::Session::now_ns`]: since the
 /// session started).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Signal {
     /// The book's time, ns since the Unix epoch, as pushed.
     pub ts: i64,
@@ -136,9 +136,23 @@ pub const SIGNAL_FIELD_OFFSETS: [(&str, usize); 9] = [
 ];
 
 impl Signal {
-    /// `signals` as their bytes (`#[repr(C)]`, no hidden padding), for a binding to copy out.
-    pub fn as_bytes(signals: &[Signal]) -> &[u8] {
-        bytemuck::cast_slice(signals)
+    /// `signals` as their bytes, in the `#[repr(C)]` layout ([`SIGNAL_FIELD_OFFSETS`], native
+    /// byte order, the padding zero), for a binding to hand over as one buffer.
+    pub fn to_bytes(signals: &[Signal]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(signals.len() * SIGNAL_SIZE);
+        for s in signals {
+            out.extend_from_slice(&s.ts.to_ne_bytes());
+            out.extend_from_slice(&s.row.to_ne_bytes());
+            out.extend_from_slice(&s.score.to_ne_bytes());
+            out.extend_from_slice(&s.push_ns.to_ne_bytes());
+            out.extend_from_slice(&s.emit_ns.to_ne_bytes());
+            out.extend_from_slice(&s.recv_ns.to_ne_bytes());
+            out.extend_from_slice(&s.feed.to_ne_bytes());
+            out.extend_from_slice(&s.signal.to_ne_bytes());
+            out.push(s.skipped);
+            out.extend_from_slice(&s.pad);
+        }
+        out
     }
 
     /// The caller's view of `out`, its raw stamps turned into ns since `origin`.
@@ -167,6 +181,40 @@ impl Signal {
 #[allow(clippy::float_cmp)] // expected values are exact by construction
 mod tests {
     use super::{Book, Update};
+
+    #[test]
+    fn bytes_follow_the_layout() {
+        let s = super::Signal {
+            ts: -5,
+            row: 7,
+            score: 0.25,
+            push_ns: 11,
+            emit_ns: 13,
+            recv_ns: -1,
+            feed: 3,
+            signal: -1,
+            skipped: 1,
+            pad: [0; 2],
+        };
+        let b = super::Signal::to_bytes(&[s, s]);
+        assert_eq!(b.len(), 2 * super::SIGNAL_SIZE);
+        let at = |name: &str| {
+            super::SIGNAL_FIELD_OFFSETS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap()
+                .1
+                + super::SIGNAL_SIZE
+        };
+        let word = |o: usize| <[u8; 8]>::try_from(&b[o..o + 8]).unwrap();
+        assert_eq!(i64::from_ne_bytes(word(at("ts"))), -5);
+        assert_eq!(f64::from_ne_bytes(word(at("score"))), 0.25);
+        assert_eq!(u64::from_ne_bytes(word(at("emit_ns"))), 13);
+        assert_eq!(b[at("signal")] as i8, -1);
+        assert_eq!(b[at("skipped")], 1);
+        let feed = <[u8; 4]>::try_from(&b[at("feed")..at("feed") + 4]).unwrap();
+        assert_eq!(u32::from_ne_bytes(feed), 3);
+    }
 
     #[test]
     fn an_update_carries_level_0_as_given_and_deeper_sizes_as_the_tick_does() {

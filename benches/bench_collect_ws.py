@@ -1,0 +1,243 @@
+"""`--transport ws` at speed: a replayed burst, the venues' real rates, and where time goes.
+
+The simulated venue runs in its own process (``lobflow sim-exchange``), the collector in this
+one, so each has a core of the 2-core machine.
+
+- burst: once a feed is synced, ``POST /sim/burst`` has the venue send N update frames as fast
+  as the socket takes them; the collector's rate is the frames it read and processed over the
+  span of their receive times (a collector that falls behind slows the sender through TCP, so
+  the sim's own rate is the same figure seen from the other side);
+- real rates: 10 symbols on each of the four venues for `LOBFLOW_BENCH_SECONDS` (30 s by
+  default), the collector's CPU share of one core;
+- latency: frame read -> processed row queued, p50/p99, beside the time `json.loads` alone
+  takes on the same frames (timed afterwards in this process), and the book machine alone
+  (the recorded frames replayed without sockets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from lobflow.collect.stats import StreamStats
+from lobflow.collect.venues import VENUES
+from lobflow.collect.ws.stream import astream
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+SECONDS = float(os.environ.get("LOBFLOW_BENCH_SECONDS", "30"))
+BURST_FRAMES = int(os.environ.get("LOBFLOW_BENCH_BURST", "100000"))
+SYMBOLS = [
+    f"{b}-USDT" for b in ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "AVAX", "DOT", "LINK", "LTC")
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[int]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lobflow", "sim-exchange", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _urls(port: int) -> tuple[dict[str, str], dict[str, str]]:
+    return (
+        dict.fromkeys(VENUES, f"http://127.0.0.1:{port}"),
+        dict.fromkeys(VENUES, f"ws://127.0.0.1:{port}"),
+    )
+
+
+def _post_burst(port: int, venue: str, frames: int) -> dict[str, Any]:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/sim/burst",
+        data=json.dumps(
+            {"venue": venue, "symbol": "BTC-USDT", "frames": frames, "wait": True}
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=600) as resp:
+        doc: dict[str, Any] = json.loads(resp.read())
+    return doc
+
+
+def _frames(out: Path, venue: str) -> pl.DataFrame:
+    raw = pl.scan_parquet(out / "raw_ws" / "**" / "*.parquet", hive_partitioning=True).collect()
+    return raw.filter((pl.col("exchange") == venue) & (pl.col("event") == "frame")).sort("n")
+
+
+def _parse_times_us(bodies: list[str], parse: Any) -> np.ndarray:
+    out = np.empty(len(bodies))
+    clock = time.perf_counter_ns
+    for i, b in enumerate(bodies):
+        t0 = clock()
+        parse(b)
+        out[i] = clock() - t0
+    return out / 1e3
+
+
+def _machine_rate(venue: str, events: pl.DataFrame) -> float:
+    """Frames per second of the book machine alone, on the run's recorded events."""
+    m = VENUES[venue].stream(["BTC-USDT"], lambda *_: None, StreamStats())
+    rows = events.select("ts_local", "conn", "event", "symbol", "status", "body").rows()
+    t0 = time.perf_counter()
+    frames = 0
+    for ts_local, conn, event, symbol, status, body in rows:
+        if event == "open":
+            m.open(conn, ts_local)
+        elif event == "frame":
+            m.frame(conn, body, ts_local)
+            frames += 1
+        elif event == "close":
+            m.close(conn, body)
+        elif event != "start":
+            m.rest(conn, event, symbol, status or 0, body, ts_local)
+    return frames / (time.perf_counter() - t0)
+
+
+@pytest.mark.benchmark(group="collector-ws")
+@pytest.mark.parametrize("venue", sorted(VENUES))
+def test_burst_books_per_second(benchmark: Any, sim: int, tmp_path: Path, venue: str) -> None:
+    base, ws = _urls(sim)
+
+    async def go() -> tuple[dict[str, Any], float, float, Any]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            astream(
+                exchanges=[venue],
+                symbols=["BTC-USDT"],
+                out=tmp_path,
+                base_urls=base,
+                ws_urls=ws,
+                stop=stop,
+                live=False,
+            )
+        )
+        await asyncio.sleep(3.0)  # connected and synced
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        result = await asyncio.to_thread(_post_burst, sim, venue, BURST_FRAMES)
+        await asyncio.sleep(0.5)  # what the socket still holds
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        stop.set()
+        return result, cpu, wall, await task
+
+    result, cpu, wall, stats = benchmark.pedantic(lambda: asyncio.run(go()), rounds=1)
+    sim_rate = result["frames"] / result["seconds"]
+    frames = _frames(tmp_path, venue)
+    ts = frames["ts_local"].to_numpy()
+    # The burst's frames: those read after the last real-time frame before the burst began.
+    gaps = np.diff(ts)
+    start = int(np.argmax(ts >= ts[-1] - int(wall * 1e9)))
+    burst = ts[start:]
+    span_s = (burst[-1] - burst[0]) / 1e9 if len(burst) > 1 else float("nan")
+    rate = (len(burst) - 1) / span_s
+    st = stats.streams[venue]
+    lat = np.asarray(st.latency_ns, dtype=float) / 1e3
+    bodies = frames["body"].to_list()[start:]
+    parse = _parse_times_us(bodies, json.loads)
+    updates_per_frame = result["updates"] / max(result["frames"], 1)
+    info = benchmark.extra_info
+    info.update(
+        frames_read=len(burst),
+        frames_per_s=rate,
+        updates_per_s=rate * updates_per_frame,
+        sim_frames_per_s=sim_rate,
+        sim_updates_per_s=result["updates"] / result["seconds"],
+        cpu_share_during_burst=cpu / wall,
+        latency_us_p50=float(np.percentile(lat, 50)),
+        latency_us_p99=float(np.percentile(lat, 99)),
+        json_loads_us_p50=float(np.percentile(parse, 50)),
+        json_loads_us_p99=float(np.percentile(parse, 99)),
+        machine_only_frames_per_s=_machine_rate(venue, _events(tmp_path, venue)),
+        rows=st.total("rows"),
+        gaps=st.total("gaps"),
+        max_gap_between_frames_ms=float(gaps[start:].max() / 1e6) if len(gaps) > start else 0.0,
+    )
+    print(
+        f"\n{venue}: {len(burst)} burst frames at {rate:,.0f} frames/s "
+        f"({rate * updates_per_frame:,.0f} level updates/s; sim sent {sim_rate:,.0f}"
+        f" frames/s), CPU {cpu / wall:.0%} of a core, frame->row p50/p99 "
+        f"{info['latency_us_p50']:.1f}/{info['latency_us_p99']:.1f} us vs json.loads "
+        f"{info['json_loads_us_p50']:.1f}/{info['json_loads_us_p99']:.1f} us, machine alone "
+        f"{info['machine_only_frames_per_s']:,.0f} frames/s, gaps {info['gaps']}"
+    )
+    assert info["gaps"] == 0
+
+
+def _events(out: Path, venue: str) -> pl.DataFrame:
+    raw = pl.scan_parquet(out / "raw_ws" / "**" / "*.parquet", hive_partitioning=True).collect()
+    return raw.filter(pl.col("exchange") == venue).sort("run", "n")
+
+
+@pytest.mark.benchmark(group="collector-ws")
+def test_real_rates_4_venues_10_symbols(benchmark: Any, sim: int, tmp_path: Path) -> None:
+    base, ws = _urls(sim)
+    venues = sorted(VENUES)
+
+    def run() -> Any:
+        return asyncio.run(
+            astream(
+                exchanges=venues,
+                symbols=SYMBOLS,
+                duration_s=SECONDS,
+                out=tmp_path,
+                base_urls=base,
+                ws_urls=ws,
+                live=False,
+            )
+        )
+
+    stats = benchmark.pedantic(run, rounds=1, iterations=1)
+    share = stats.polling_cpu_s / stats.polling_wall_s
+    info = benchmark.extra_info
+    info["cpu_share_of_one_core"] = share
+    info["shutdown_cpu_s"] = stats.shutdown_cpu_s
+    info["rows"] = stats.processed_rows
+    info["frames"] = sum(v.frames for v in stats.streams.values())
+    info["gaps"] = sum(v.total("gaps") for v in stats.streams.values())
+    for name, v in stats.streams.items():
+        lat = np.asarray(v.latency_ns, dtype=float) / 1e3
+        info[f"{name}_frames_per_s"] = v.frames / stats.polling_wall_s
+        info[f"{name}_latency_us_p50"] = float(np.percentile(lat, 50))
+        info[f"{name}_latency_us_p99"] = float(np.percentile(lat, 99))
+    print(
+        f"\nreal rates, 4 venues x 10 symbols for {SECONDS:.0f} s: CPU {share:.1%} of a core, "
+        f"{info['frames']} frames ({info['frames'] / stats.polling_wall_s:,.0f}/s), "
+        f"{stats.processed_rows} rows, gaps {info['gaps']}; "
+        + ", ".join(
+            f"{n} p50/p99 {info[f'{n}_latency_us_p50']:.0f}/{info[f'{n}_latency_us_p99']:.0f} us"
+            for n in stats.streams
+        )
+    )

@@ -1,0 +1,1 @@
+"""WebSocket order books (``lobflow collect --transport ws``): exact, gap-checked, recorded."""
