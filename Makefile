@@ -57,7 +57,7 @@ test-rust: ## cargo tests: unit, integration, doctests, the release stress test,
 	cargo test -p lobflow-core --features test-hooks -- --test-threads=1
 	cargo test -p lobflow-core --release --test ring_stress -- --test-threads=1
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(CURDIR)/target/loom \
-		cargo test -p lobflow-core --release --test ring_loom
+		cargo test -p lobflow-core --release --test ring_loom --test session_loom
 	cargo test -p lobflow-core --benches
 
 test-py: dev ## pytest (slow and benchmark tests deselected), doctests, one run under PYTHONMALLOC=debug

@@ -1,5 +1,6 @@
 """Type stubs for the Rust extension `lobflow._core` (hand-written, checked by stubtest)."""
 
+from collections.abc import Sequence
 from typing import final
 
 import numpy as np
@@ -8,20 +9,28 @@ from numpy.typing import NDArray
 __all__ = [
     "FEATURE_COUNT",
     "MAX_SIZE",
+    "SIGNAL_FIELD_OFFSETS",
+    "SIGNAL_SIZE",
     "TEST_HOOKS",
     "TICK_FIELD_OFFSETS",
     "TICK_SIZE",
+    "BackpressureError",
     "BacktestOutput",
     "C2cReport",
     "Engine",
     "EngineError",
+    "FeedStats",
     "Latency",
     "LobflowError",
     "Pinning",
     "RunOutput",
+    "Session",
+    "SessionClosedError",
+    "SessionStats",
     "WeightsFormatError",
     "__version__",
     "_run_panicking",
+    "_session_panicking_at",
     "auto_cores",
     "backtest",
     "core_to_core_latency",
@@ -39,10 +48,14 @@ TICK_FIELD_OFFSETS: list[tuple[str, int]]
 FEATURE_COUNT: int
 #: Whether this build has the test-only hooks (``make dev`` builds; wheels do not).
 TEST_HOOKS: bool
+SIGNAL_SIZE: int
+SIGNAL_FIELD_OFFSETS: list[tuple[str, int]]
 
 class LobflowError(Exception): ...
 class WeightsFormatError(LobflowError): ...
 class EngineError(LobflowError): ...
+class SessionClosedError(EngineError): ...
+class BackpressureError(EngineError): ...
 
 @final
 class Latency:
@@ -123,6 +136,8 @@ class RunOutput:
     def size_lot(self) -> float: ...
     @property
     def sizes_inexact(self) -> int: ...
+    @property
+    def max_size_error(self) -> float: ...
 
 @final
 class Engine:
@@ -244,3 +259,133 @@ def _run_panicking(
     engine: Engine, ts: NDArray[np.int64], cols: list[NDArray[np.float64]]
 ) -> RunOutput:
     """Test hook (``TEST_HOOKS`` builds only): a run whose worker panics as it starts."""
+
+@final
+class FeedStats:
+    """One feed of a live session."""
+
+    @property
+    def exchange(self) -> str:
+        """The feed's exchange."""
+    @property
+    def symbol(self) -> str:
+        """The feed's symbol."""
+    @property
+    def pushed(self) -> int:
+        """Books pushed, skipped ones included."""
+    @property
+    def skipped(self) -> int:
+        """Books that broke the contract and were skipped (score NaN, signal 0)."""
+    @property
+    def skip_reasons(self) -> list[tuple[str, str, int]]:
+        """(column, why, count) of each reason books were skipped, in order of first sight."""
+    @property
+    def last_bad(self) -> str | None:
+        """The last skipped book: feed, row, column and why."""
+    @property
+    def polled(self) -> int:
+        """Signals handed over by `poll`."""
+    @property
+    def last_ts(self) -> int | None:
+        """The last polled scored book's time (None before the first)."""
+    @property
+    def last_score(self) -> float | None:
+        """Its score."""
+    @property
+    def last_signal(self) -> int | None:
+        """Its signal."""
+
+@final
+class SessionStats:
+    """A live session's counts and latencies, as `lobflow.SessionStats` receives them."""
+
+    @property
+    def feeds(self) -> list[FeedStats]:
+        """Each feed, by id."""
+    @property
+    def pushed(self) -> int:
+        """Books pushed, all feeds."""
+    @property
+    def skipped(self) -> int:
+        """Books skipped, all feeds."""
+    @property
+    def polled(self) -> int:
+        """Signals handed over by `poll`, all feeds."""
+    @property
+    def pending(self) -> int:
+        """Pushed books whose signals have not been polled yet."""
+    @property
+    def push_waits(self) -> int:
+        """Pushes that found the input ring full and waited."""
+    @property
+    def push_to_emit(self) -> Latency:
+        """Push → emit latency of the polled signals."""
+    @property
+    def recv_to_emit(self) -> Latency:
+        """Receive → emit latency of the polled signals pushed with a receive time."""
+    @property
+    def pinning(self) -> Pinning:
+        """(caller, worker) cores: asked for, used, pinned."""
+    @property
+    def capacity(self) -> int:
+        """Input ring capacity, books."""
+    @property
+    def out_capacity(self) -> int:
+        """Output ring capacity, signals."""
+    @property
+    def uptime_ns(self) -> int:
+        """Time since the session started, ns."""
+    @property
+    def closed(self) -> bool:
+        """Whether the session is closed."""
+
+@final
+class Session:
+    """A live session; build it through `lobflow.Engine.session`."""
+
+    def __new__(
+        cls,
+        engine: Engine,
+        capacity: int = 16384,
+        out_capacity: int = 65536,
+        cores: tuple[int, int] | None = None,
+        pin_caller: bool = False,
+        push_timeout_s: float = 1.0,
+        max_window_ms: int = 3600000,
+    ) -> Session: ...
+    def add_feed(self, exchange: str, symbol: str) -> int:
+        """Adds feed `(exchange, symbol)`; returns its id."""
+    def feed_id(self, exchange: str, symbol: str) -> int | None:
+        """The id of feed `(exchange, symbol)`, or None."""
+    def push(
+        self,
+        feed: int,
+        ts: int,
+        bid_px: Sequence[float],
+        bid_sz: Sequence[float],
+        ask_px: Sequence[float],
+        ask_sz: Sequence[float],
+        recv_ns: int | None = None,
+    ) -> None:
+        """Checks one book and queues it for the worker; waits (without the GIL) when full."""
+    def push_many(
+        self,
+        feeds: NDArray[np.uint32],
+        ts: NDArray[np.int64],
+        books: NDArray[np.float64],
+        recv_ns: NDArray[np.uint64] | None = None,
+    ) -> None:
+        """Pushes rows in order: ids, times, (n, 20) books (contract order), receive times."""
+    def poll(self, max_items: int | None = None) -> NDArray[np.uint8]:
+        """Up to `max_items` signals (all by default), as the bytes of `Signal` records."""
+    def now_ns(self) -> int:
+        """The session's clock: ns since it started."""
+    def _noop(self) -> None:
+        """Does nothing: the floor `benches/bench_session.py` sets a push's cost beside."""
+    def stats(self) -> SessionStats:
+        """Counts and latency percentiles so far."""
+    def close(self) -> SessionStats:
+        """Closes: drains, joins the worker; returns the final stats."""
+
+def _session_panicking_at(engine: Engine, update: int) -> Session:
+    """Test hook (feature `test-hooks`): a session whose worker panics on update `update`."""

@@ -11,13 +11,15 @@ import polars as pl
 
 from lobflow import _core
 from lobflow._feed import FeedLike, engine_columns
-from lobflow._schema import as_int, int_within
+from lobflow._schema import as_int, finite, int_within
+from lobflow._session import Session
 from lobflow._skipped import SKIP_HINT, warn_if_too_many
 from lobflow.errors import LobflowWarning
 from lobflow.weights import Weights
 
 if TYPE_CHECKING:
     import os
+    from collections.abc import Iterable
 
     import numpy as np
     from numpy.typing import NDArray
@@ -62,6 +64,10 @@ class RunResult:
     #: rounding, which a stuck price with queues of billions of lots makes visible. Nonzero
     #: warns (`LobflowWarning`); every other size is exact.
     sizes_inexact: int
+    #: Worst |decoded - original| level-0 size: 0 when every level-0 size came back bit for
+    #: bit (as sizes parsed from a venue's decimal text do). With ``max_price_error == 0``,
+    #: what makes a live session's scores equal this run's bit for bit (docs/session.md).
+    max_size_error: float
 
     @property
     def cores_used(self) -> tuple[int, int]:
@@ -196,6 +202,67 @@ class Engine:
             raise ValueError(null) from None
         return self._result(out)
 
+    def session(
+        self,
+        feeds: Iterable[tuple[str, str]] = (),
+        *,
+        cores: tuple[int, int] | None = None,
+        pin_caller: bool = False,
+        capacity: int = 16384,
+        out_capacity: int = 65536,
+        push_timeout_s: float = 1.0,
+        max_window_ms: int = 3_600_000,
+    ) -> Session:
+        """Start a live session: a pinned worker thread that scores books pushed one by one.
+
+        Parameters
+        ----------
+        feeds
+            ``(exchange, symbol)`` pairs, given ids 0, 1, ... (`Session.add_feed` adds more).
+        cores
+            (caller, worker) cores; None: this engine's. The worker is pinned to the second.
+        pin_caller
+            Also pin the calling thread to the first core (it stays pinned afterwards).
+        capacity, out_capacity
+            Input ring size in books and output queue size in signals (powers of two): how far
+            the worker may fall behind the pushes, and the caller's polls behind the worker.
+        push_timeout_s
+            How long a push waits for room before `BackpressureError`.
+        max_window_ms
+            The longest model window the session accepts (each feed keeps every book of it
+            in memory, 32 bytes a book).
+
+        Returns
+        -------
+        Session
+
+        Raises
+        ------
+        ValueError
+            Windows longer than `max_window_ms`, a ring size that is not a power of two.
+        """
+        core_ids = None if cores is None else _check_cores(cores)
+        timeout = finite("push_timeout_s", push_timeout_s)
+        if timeout < 0:
+            msg = f"push_timeout_s must be >= 0 seconds, got {push_timeout_s!r}"
+            raise ValueError(msg)
+        inner = _core.Session(
+            self._inner,
+            capacity=_check_capacity(capacity),
+            out_capacity=_check_capacity(out_capacity),
+            cores=core_ids,
+            pin_caller=bool(pin_caller),
+            push_timeout_s=timeout,
+            max_window_ms=int_within(
+                max_window_ms, "max_window_ms", "an int number of ms", 2**64, "in 0..2^64 ms"
+            ),
+        )
+        session = Session(inner, list(feeds))
+        note = session.stats().pinning.note
+        if note:
+            warnings.warn(note, LobflowWarning, stacklevel=2)
+        return session
+
     def _result(self, out: _core.RunOutput) -> RunResult:
         result = RunResult(
             scores=out.scores,
@@ -212,6 +279,7 @@ class Engine:
             max_price_error=out.max_price_error,
             size_lot=out.size_lot,
             sizes_inexact=out.sizes_inexact,
+            max_size_error=out.max_size_error,
         )
         if result.pinning.note:
             warnings.warn(result.pinning.note, LobflowWarning, stacklevel=3)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lobflow._core import EngineError, LobflowError, WeightsFormatError
+from lobflow._core import (
+    BackpressureError,
+    EngineError,
+    LobflowError,
+    SessionClosedError,
+    WeightsFormatError,
+)
 
 if TYPE_CHECKING:
     from lobflow.collect.stats import CollectStats
@@ -28,10 +34,12 @@ class BacktestError(LobflowError):
 
 
 __all__ = [
+    "BackpressureError",
     "BacktestError",
     "CollectorError",
     "EngineError",
     "LobflowError",
     "LobflowWarning",
+    "SessionClosedError",
     "WeightsFormatError",
 ]

@@ -16,6 +16,7 @@ mod producer;
 mod threads;
 mod worker;
 
+pub(crate) use latency::{new_histogram, record, summarize};
 pub use options::{EngineConfig, LatencySummary, RunOptions, RunOutput};
 pub(crate) use threads::{backoff, panic_message, Spin};
 
@@ -280,6 +281,7 @@ impl Engine {
             sizes,
             max_price_error: prod.max_price_error,
             sizes_inexact: prod.sizes_inexact,
+            max_size_error: prod.max_size_error,
         })
     }
 }

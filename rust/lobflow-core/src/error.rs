@@ -73,6 +73,25 @@ pub enum Error {
     /// Bad configuration value (backtest or engine options).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A live session was asked about a feed id it does not have.
+    #[error("unknown feed id {id}: this session has {feeds} feeds (ids 0..{feeds})")]
+    UnknownFeed {
+        /// The id asked for.
+        id: u64,
+        /// How many feeds the session has.
+        feeds: usize,
+    },
+    /// A live session was used after it was closed.
+    #[error("{0}")]
+    SessionClosed(String),
+    /// A push into a live session waited for room for its whole timeout.
+    #[error("push timed out after {waited_ms} ms: {reason}")]
+    Backpressure {
+        /// How long it waited, ms.
+        waited_ms: u64,
+        /// Which side was full, and what to do about it.
+        reason: String,
+    },
     /// An I/O error on `path`.
     #[error("{path}: {source}")]
     Io {

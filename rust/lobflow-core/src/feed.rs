@@ -311,16 +311,16 @@ impl<'a> Feed<'a> {
         None
     }
 
-    /// Encodes row `i` into a tick; also returns the worst level-0 price round-trip error and
-    /// how many of the two level-0 sizes the tick holds only to f32's 24 bits
-    /// ([`SizeCodec::encode_level0`]).
+    /// Encodes row `i` into a tick; also returns the worst level-0 price round-trip error, how
+    /// many of the two level-0 sizes the tick holds only to f32's 24 bits, and the worst
+    /// level-0 size round-trip error ([`SizeCodec::encode_level0`]).
     #[inline]
     pub fn encode_row(
         &self,
         i: usize,
         codec: &PriceCodec,
         sizes: &SizeCodec,
-    ) -> (L2Tick, f64, usize) {
+    ) -> (L2Tick, f64, usize, f64) {
         let mut t = L2Tick {
             ts: self.ts[i] as u64,
             ..L2Tick::default()
@@ -331,10 +331,11 @@ impl<'a> Feed<'a> {
             t.ask_px[k] = codec.encode(self.cols[ASK_PX + k][i]);
             t.ask_sz[k] = self.cols[ASK_SZ + k][i] as f32;
         }
-        let inexact = sizes.encode_level0(&mut t, self.cols[BID_SZ][i], self.cols[ASK_SZ][i]);
+        let (inexact, size_err) =
+            sizes.encode_level0(&mut t, self.cols[BID_SZ][i], self.cols[ASK_SZ][i]);
         let err_b = (codec.decode(t.bid_px[0]) - self.cols[BID_PX][i]).abs();
         let err_a = (codec.decode(t.ask_px[0]) - self.cols[ASK_PX][i]).abs();
-        (t, err_b.max(err_a), inexact)
+        (t, err_b.max(err_a), inexact, size_err)
     }
 }
 
@@ -480,7 +481,7 @@ mod tests {
         cols[ASK_PX][0] = 90_000.01;
         let f = feed(&ts, &cols);
         let codec = f.fit_codec();
-        let (t, err, _) = f.encode_row(0, &codec, &f.fit_size_codec());
+        let (t, err, _, _) = f.encode_row(0, &codec, &f.fit_size_codec());
         assert!(err < 1e-9);
         let spread = codec.decode(t.ask_px[0]) - codec.decode(t.bid_px[0]);
         assert!((spread - 0.01).abs() < 1e-9);

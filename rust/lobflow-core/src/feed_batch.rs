@@ -19,6 +19,8 @@ pub struct Encoded {
     pub prices_carried: bool,
     /// Level-0 sizes the ticks hold only to f32's 24 bits ([`SizeCodec::encode_exact`]).
     pub sizes_inexact: usize,
+    /// The worst level-0 size round-trip error ([`SizeCodec::encode_level0`]).
+    pub max_size_error: f64,
 }
 
 impl Feed<'_> {
@@ -73,7 +75,7 @@ impl Feed<'_> {
         for (t, &v) in out.iter_mut().zip(ts) {
             t.ts = v as u64;
         }
-        let mut sizes_inexact = 0;
+        let (mut sizes_inexact, mut max_size_error) = (0, 0.0f64);
         for k in 0..5 {
             let col = |c: usize| &self.cols[c + k][rows.clone()];
             for (t, (&bp, &ap)) in out.iter_mut().zip(col(BID_PX).iter().zip(col(ASK_PX))) {
@@ -83,7 +85,9 @@ impl Feed<'_> {
             let level_sizes = out.iter_mut().zip(col(BID_SZ).iter().zip(col(ASK_SZ)));
             if k == 0 {
                 for (t, (&bs, &az)) in level_sizes {
-                    sizes_inexact += sizes.encode_level0(t, bs, az);
+                    let (inexact, err) = sizes.encode_level0(t, bs, az);
+                    sizes_inexact += inexact;
+                    max_size_error = max_size_error.max(err);
                 }
             } else {
                 for (t, (&bs, &az)) in level_sizes {
@@ -114,6 +118,7 @@ impl Feed<'_> {
             max_price_error: worst,
             prices_carried: worst.is_finite() && over_b.max(over_a) <= 0.0,
             sizes_inexact,
+            max_size_error,
         })
     }
 }
@@ -185,21 +190,22 @@ mod tests {
         start: usize,
         n: usize,
         last_ts: i64,
-    ) -> Option<(Vec<L2Tick>, f64, usize)> {
+    ) -> Option<(Vec<L2Tick>, f64, usize, f64)> {
         let codec = f.fit_codec();
         let mut last = last_ts;
-        let (mut worst, mut inexact) = (0.0f64, 0);
+        let (mut worst, mut inexact, mut size_worst) = (0.0f64, 0, 0.0f64);
         let mut out = Vec::new();
         for i in start..start + n {
             if f.check_row(i, last).is_some() {
                 return None;
             }
             last = f.ts[i];
-            let (tick, err, sizes_off) = f.encode_row(i, &codec, &f.fit_size_codec());
+            let (tick, err, sizes_off, size_err) = f.encode_row(i, &codec, &f.fit_size_codec());
             (worst, inexact) = (worst.max(err), inexact + sizes_off);
+            size_worst = size_worst.max(size_err);
             out.push(tick);
         }
-        Some((out, worst, inexact))
+        Some((out, worst, inexact, size_worst))
     }
 
     #[test]
@@ -211,12 +217,14 @@ mod tests {
         for (start, n) in [(0, 64), (3, 64), (136, 64), (10, 1), (10, 0), (5, 13)] {
             let mut out = vec![L2Tick::default(); n];
             let enc = f.encode_clean_rows(start, &mut out, &codec, &sizes(), i64::MIN);
-            let (expect, err, inexact) = row_by_row(&f, start, n, i64::MIN).expect("clean");
+            let (expect, err, inexact, size_err) =
+                row_by_row(&f, start, n, i64::MIN).expect("clean");
             assert_eq!(out, expect, "rows {start}+{n}");
             let want = Encoded {
                 max_price_error: err,
                 prices_carried: true,
                 sizes_inexact: inexact,
+                max_size_error: size_err,
             };
             assert_eq!(enc, Some(want), "rows {start}+{n}");
         }

@@ -22,6 +22,7 @@ pub mod memory;
 pub mod pin;
 pub mod ring;
 pub mod scoring;
+pub mod session;
 mod sync;
 pub mod tick;
 pub mod weights;

@@ -60,6 +60,13 @@ pub const CARRY_ULPS: f64 = 8.0 * f64::EPSILON;
 /// leaving room for prices that drift beyond the fitted range).
 const MAX_QUANTA: f64 = 8_388_608.0;
 
+/// Largest anchor, in quanta, that [`PriceCodec::fit`] allows: 2^49. Encoding a price `N`
+/// quanta from zero carries rounding errors of about `1.5 · 2^-52 · N` quanta (the price's
+/// own ulp and the anchor's), under 0.2 quanta below 2^49, so a gridded price lands on its
+/// exact count of quanta; and `anchor_quanta + k`, far below 2^53, is an exact integer, so
+/// decoding rounds once.
+const MAX_ANCHOR_QUANTA: f64 = 562_949_953_421_312.0;
+
 /// Rounds to the nearest integer (ties to even) without a libm call, for [`PriceCodec::encode`],
 /// which makes an f32 of the result: adding and subtracting 1.5·2^52 leaves no fraction bits,
 /// so the FPU's round-to-nearest does the work. Exact for |x| < 2^51. Beyond that (never an
@@ -87,11 +94,18 @@ pub struct PriceCodec {
     /// price far below the anchor keeps its own precision (`anchor + k · quantum` would
     /// round it to the anchor's: a 10^-9 price beside a 5·10^6 anchor came back as 0).
     pub anchor_quanta: f64,
+    /// `quantum` as the exact ratio `scale_mul / scale_div` of two powers of ten, one of them
+    /// 1 ([`Self::decode`]).
+    pub scale_mul: f64,
+    /// See [`Self::scale_mul`].
+    pub scale_div: f64,
 }
 
 impl PriceCodec {
     /// The smallest power-of-ten quantum (down to 1e-18) that puts every price in `[lo, hi]`
-    /// within 2^23 quanta of an anchor at the range's middle.
+    /// within 2^23 quanta of an anchor at the range's middle, the anchor itself below 2^49
+    /// quanta (so that encoding and decoding are exact: [`Self::decode`]; a range of one
+    /// price at 90 000 gets 10^-9, not 10^-18).
     ///
     /// # Examples
     /// ```
@@ -118,11 +132,21 @@ impl PriceCodec {
             let reach = (hi - anchor).abs().max((anchor - lo).abs()) + quantum;
             // Past 10^30 (prices near f64's limits) nothing fits; [`Self::carries`] then
             // fails for the prices that do not round-trip, and the engine reports them.
-            if reach / quantum < MAX_QUANTA || exp >= 30 {
+            let fits = reach / quantum < MAX_QUANTA && anchor_quanta.abs() < MAX_ANCHOR_QUANTA;
+            if fits || exp >= 30 {
+                // Both exact (10^22 is the largest power of ten an f64 holds exactly; from
+                // 10^23 on nothing fits anyway).
+                let (scale_mul, scale_div) = if exp < 0 {
+                    (1.0, 10f64.powi(-exp))
+                } else {
+                    (quantum, 1.0)
+                };
                 return Self {
                     anchor,
                     quantum,
                     anchor_quanta,
+                    scale_mul,
+                    scale_div,
                 };
             }
             exp += 1;
@@ -147,11 +171,33 @@ impl PriceCodec {
         round_nearest((price - self.anchor) * (1.0 / self.quantum)) as f32
     }
 
-    /// Quanta → price, in f64.
+    /// Quanta → price, in f64: the f64 nearest to the decimal `(anchor_quanta + k) ·
+    /// quantum`, so a price on the quantum's grid comes back as the very f64 a parser gives
+    /// for its decimal text.
+    ///
+    /// The sum is an exact integer while `|anchor_quanta + k| < 2^53`, and `quantum` is the
+    /// exact ratio of two powers of ten ([`Self::scale_mul`]), one of them 1: the product or
+    /// the quotient is the one rounding, and IEEE rounds it correctly. Multiplying by
+    /// `quantum` itself (10^-2 is not an f64) could land an ulp off.
+    ///
+    /// # Examples
+    /// ```
+    /// use lobflow_core::tick::PriceCodec;
+    /// let c = PriceCodec::fit(90_000.0, 90_001.0);
+    /// let p: f64 = "90000.07".parse().unwrap();
+    /// assert_eq!(c.decode(c.encode(p)).to_bits(), p.to_bits());
+    /// ```
     #[inline]
     pub fn decode(&self, k: f32) -> f64 {
-        // The sum is exact while |anchor_quanta + k| < 2^53, and below that one rounding.
-        (self.anchor_quanta + f64::from(k)) * self.quantum
+        (self.anchor_quanta + f64::from(k)) * self.scale_mul / self.scale_div
+    }
+
+    /// [`Self::decode`] of two prices (a book's best bid and ask) at once: written lane by
+    /// lane so that the two divisions become one two-lane division.
+    #[inline]
+    pub fn decode2(&self, k: [f32; 2]) -> [f64; 2] {
+        let n = k.map(|k| (self.anchor_quanta + f64::from(k)) * self.scale_mul);
+        [n[0] / self.scale_div, n[1] / self.scale_div]
     }
 }
 
@@ -172,10 +218,6 @@ const WHOLE_LOTS: u32 = 1 << 31;
 /// 2^31: the whole lots a tagged size can hold.
 const WHOLE_LOTS_LIMIT: f64 = 2_147_483_648.0;
 
-/// A size is a whole number of lots when `size · 10^d` is within this many ulps of an integer:
-/// a decimal size parsed to f64 and scaled by its power of ten lands a few ulps from it.
-const ON_GRID_ULPS: f64 = 8.0;
-
 /// 2^52: added to `0 ≤ x < 2^51`, it leaves the f64 no fraction bits, so the sum's low
 /// mantissa bits are `x` rounded to the nearest integer.
 const TWO_52: f64 = 4_503_599_627_370_496.0;
@@ -190,6 +232,10 @@ const fn pow10(d: i32) -> f64 {
     }
     x
 }
+
+/// A size is a whole number of lots when `size · 10^d` is within this many ulps of an integer:
+/// a decimal size parsed to f64 and scaled by its power of ten lands a few ulps from it.
+const ON_GRID_ULPS: f64 = 8.0;
 
 /// `x` lots as a whole number below 2^31, if it is one (within [`ON_GRID_ULPS`]): the one test
 /// of "carried exactly", shared by [`SizeCodec::fit`] and [`SizeCodec::encode`] so that they
@@ -252,7 +298,7 @@ impl SizeCodec {
                 continue;
             }
             for (d, n) in carried.iter_mut().enumerate() {
-                let x = v * 10f64.powi(d as i32);
+                let x = v * pow10(d as i32);
                 if x >= WHOLE_LOTS_LIMIT {
                     break; // and so for every finer lot
                 }
@@ -307,16 +353,22 @@ impl SizeCodec {
     }
 
     /// Writes `bid` and `ask` into `t`'s level-0 sizes; returns how many of the two the f32s
-    /// hold only to 24 bits ([`Self::encode_exact`]).
+    /// hold only to 24 bits ([`Self::encode_exact`]), and the worst |decoded − size| of the
+    /// two: 0 when both come back bit for bit (but for -0.0, which comes back as 0.0), more
+    /// for a size that crossed as f32 and for one a few ulps off the decimal it comes back as
+    /// (`0.1 + 0.2` under lots of 0.1).
     #[inline]
-    pub fn encode_level0(&self, t: &mut L2Tick, bid: f64, ask: f64) -> usize {
+    pub fn encode_level0(&self, t: &mut L2Tick, bid: f64, ask: f64) -> (usize, f64) {
         let (b, b_exact) = self.encode_exact(bid);
         let (a, a_exact) = self.encode_exact(ask);
         (t.bid_sz[0], t.ask_sz[0]) = (b, a);
-        usize::from(!b_exact) + usize::from(!a_exact)
+        let [db, da] = self.decode2([b, a]);
+        let err = (db - bid).abs().max((da - ask).abs());
+        (usize::from(!b_exact) + usize::from(!a_exact), err)
     }
 
-    /// Lots → size, in f64 (within an ulp of the size for a whole number of lots).
+    /// Lots → size, in f64: lots divided by the exact `10^decimals`, so a whole number of lots
+    /// comes back as the f64 nearest to its decimal, the very f64 a parser gives for its text.
     #[inline]
     pub fn decode(&self, k: f32) -> f64 {
         let bits = k.to_bits();
@@ -325,7 +377,22 @@ impl SizeCodec {
         } else {
             f64::from(bits & !WHOLE_LOTS)
         };
-        lots * self.lot
+        lots / self.scale
+    }
+
+    /// [`Self::decode`] of two sizes (a book's best bid and ask sizes) at once: written lane by
+    /// lane so that the two divisions become one two-lane division.
+    #[inline]
+    pub fn decode2(&self, k: [f32; 2]) -> [f64; 2] {
+        let lots = k.map(|k| {
+            let bits = k.to_bits();
+            if bits & WHOLE_LOTS == 0 {
+                f64::from(k)
+            } else {
+                f64::from(bits & !WHOLE_LOTS)
+            }
+        });
+        [lots[0] / self.scale, lots[1] / self.scale]
     }
 }
 
@@ -526,6 +593,119 @@ mod tests {
         // Synthetic floats are on no grid.
         let floats = (1..100).map(|i| f64::from(i).sqrt() * std::f64::consts::PI);
         assert_eq!(SizeCodec::fit(floats), SizeCodec::RAW);
+    }
+
+    #[test]
+    fn gridded_prices_decode_to_the_f64_of_their_decimal_whatever_the_quantum() {
+        // Prices as a parser gives them, under codecs of several quanta on or finer than
+        // their grid: each comes back bit for bit, so two runs that fit different codecs to
+        // the same prices decode them alike.
+        let mut beaten = 0;
+        for text in [
+            "90000.01",
+            "90000.07",
+            "89999.99",
+            "0.00001234",
+            "2500.35",
+            "1.1",
+            "0.3",
+            "64123.5",
+        ] {
+            let p: f64 = text.parse().unwrap();
+            for (lo, hi) in [
+                (p, p),
+                (0.999 * p, 1.001 * p),
+                (0.5 * p, 2.0 * p),
+                (p, 1.1 * p),
+            ] {
+                let c = PriceCodec::fit(lo, hi);
+                let k = c.encode(p);
+                if !c.carries(p, c.decode(k)) {
+                    continue; // a quantum coarser than the price's grid
+                }
+                assert_eq!(c.decode(k).to_bits(), p.to_bits(), "{text} in [{lo}, {hi}]");
+                // Multiplying by the f64 nearest to the quantum does not always get there.
+                beaten += usize::from((c.anchor_quanta + f64::from(k)) * c.quantum != p);
+            }
+        }
+        assert!(beaten > 0, "no case where the old decoding was an ulp off");
+        // A sweep: decimals of 0 to 10 places, prices from 10^-6 to 10^6, ranges from one
+        // price to ±2^22 grid steps around it.
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut checked, mut missed) = (0, 0);
+        for _ in 0..20_000 {
+            let places = (next() % 11) as i32;
+            let digits = 1 + (next() % 12) as u32;
+            let mantissa = (next() % 10u64.pow(digits)).max(1);
+            let text = format!("{mantissa}e-{places}");
+            let price: f64 = text.parse().unwrap();
+            let steps = (next() % (1 << 22)) as f64 * 10f64.powi(-places);
+            let codec = PriceCodec::fit(price - steps, price + (next() % 3) as f64 * steps);
+            let k = codec.encode(price);
+            if codec.carries(price, codec.decode(k)) {
+                let got = codec.decode(k);
+                assert_eq!(got.to_bits(), price.to_bits(), "{text} under {codec:?}");
+                checked += 1;
+            } else {
+                missed += 1;
+            }
+        }
+        assert!(checked > 19_000, "{checked} carried, {missed} not");
+        // Whole-unit and coarser quanta multiply by an exact power of ten.
+        let c = PriceCodec::fit(1e9, 2e9);
+        assert!(c.quantum >= 100.0);
+        assert_eq!(c.decode(c.encode(1_500_000_000.0)), 1_500_000_000.0);
+    }
+
+    #[test]
+    fn whole_lots_decode_to_the_f64_of_their_decimal() {
+        let c = SizeCodec::with_decimals(1);
+        let mut t = L2Tick::default();
+        let mut beaten = 0;
+        for text in ["0.3", "0.7", "12.5", "0", "214748364.7", "1.1", "0.9"] {
+            let v: f64 = text.parse().unwrap();
+            let (k, exact) = c.encode_exact(v);
+            assert!(exact, "{text}");
+            assert_eq!(c.decode(k).to_bits(), v.to_bits(), "{text}");
+            assert_eq!(c.encode_level0(&mut t, v, v), (0, 0.0), "{text}");
+            // Multiplying the lots by the f64 nearest 0.1 does not always get there.
+            beaten += usize::from(f64::from(k.to_bits() & !WHOLE_LOTS) * c.lot != v);
+        }
+        assert!(beaten > 0, "no case where the old decoding was an ulp off");
+        // A few ulps off its decimal: whole lots all the same (carried as the decimal, not
+        // as an f32), but not back bit for bit, which the round-trip error says.
+        for v in [0.1 + 0.2, 0.7f64.next_up(), 12.5f64.next_down()] {
+            let (k, exact) = c.encode_exact(v);
+            assert!(exact, "{v}");
+            let back = c.decode(k);
+            assert_ne!(back, v);
+            assert!((back - v).abs() <= 4.0 * f64::EPSILON * v, "{v}");
+            let (inexact, err) = c.encode_level0(&mut t, v, 0.5);
+            assert_eq!((inexact, err), (0, (back - v).abs()), "{v}");
+        }
+        // Off the grid: crossed as f32, counted, and its error reported.
+        let (inexact, err) = c.encode_level0(&mut t, 0.123_456_789, 0.5);
+        assert_eq!(inexact, 1);
+        assert!(err > 0.0 && err <= 6e-8 * 0.123_456_789, "{err}");
+        // Two at a time, the same.
+        for (x, y) in [(0.3, 0.123_456_789), (0.1 + 0.2, 12.5)] {
+            let k = [c.encode(x), c.encode(y)];
+            let two = c.decode2(k).map(f64::to_bits);
+            assert_eq!(two, [c.decode(k[0]).to_bits(), c.decode(k[1]).to_bits()]);
+        }
+        let p = PriceCodec::fit(90_000.0, 90_001.0);
+        let k = [p.encode(90_000.07), p.encode(90_000.99)];
+        assert_eq!(p.decode2(k), [p.decode(k[0]), p.decode(k[1])]);
+        // -0.0 comes back as 0.0 (its sign bit reads as the tag): no error in value.
+        let (k, _) = c.encode_exact(-0.0);
+        assert_eq!(c.decode(k).to_bits(), 0);
+        assert_eq!(c.encode_level0(&mut t, -0.0, 0.0), (0, 0.0));
     }
 
     #[test]

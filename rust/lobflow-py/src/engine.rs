@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 /// The Rust inference engine; build it through `lobflow.Engine`.
 #[pyclass(frozen, name = "Engine", module = "lobflow._core")]
 pub struct PyEngine {
-    inner: Engine,
+    pub(crate) inner: Engine,
 }
 
 #[pymethods]

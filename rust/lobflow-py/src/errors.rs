@@ -22,6 +22,18 @@ create_exception!(
     LobflowError,
     "An engine thread failed."
 );
+create_exception!(
+    lobflow.errors,
+    SessionClosedError,
+    EngineError,
+    "A live session was used after it was closed."
+);
+create_exception!(
+    lobflow.errors,
+    BackpressureError,
+    EngineError,
+    "A push into a live session waited for room for its whole timeout."
+);
 
 /// Newtype so the binding may implement `From` for a foreign error (orphan rule).
 pub struct PyLobflowError(pub lobflow_core::Error);
@@ -38,9 +50,13 @@ impl From<PyLobflowError> for PyErr {
         let msg = e.to_string();
         match e {
             E::WeightsFormat { .. } | E::WeightsShape { .. } => WeightsFormatError::new_err(msg),
-            E::Feed { .. } | E::FeedShape(_) | E::Capacity { .. } | E::Config(_) => {
-                PyValueError::new_err(msg)
-            }
+            E::Feed { .. }
+            | E::FeedShape(_)
+            | E::Capacity { .. }
+            | E::Config(_)
+            | E::UnknownFeed { .. } => PyValueError::new_err(msg),
+            E::SessionClosed(_) => SessionClosedError::new_err(msg),
+            E::Backpressure { .. } => BackpressureError::new_err(msg),
             E::RingAlloc { .. } => pyo3::exceptions::PyMemoryError::new_err(msg),
             E::Interrupted => PyKeyboardInterrupt::new_err(msg),
             E::Io { source, .. } => {
@@ -56,5 +72,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("LobflowError", py.get_type::<LobflowError>())?;
     m.add("WeightsFormatError", py.get_type::<WeightsFormatError>())?;
     m.add("EngineError", py.get_type::<EngineError>())?;
+    m.add("SessionClosedError", py.get_type::<SessionClosedError>())?;
+    m.add("BackpressureError", py.get_type::<BackpressureError>())?;
     Ok(())
 }

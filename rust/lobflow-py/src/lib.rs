@@ -8,6 +8,8 @@ mod engine;
 mod errors;
 mod features;
 mod outputs;
+mod session;
+mod session_stats;
 
 use pyo3::prelude::*;
 
@@ -20,5 +22,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     outputs::register(m)?;
     diagnostics::register(m)?;
     backtest::register(m)?;
+    session::register(m)?;
     Ok(())
 }

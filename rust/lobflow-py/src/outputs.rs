@@ -86,7 +86,7 @@ impl PyPinning {
 }
 
 impl PyPinning {
-    fn new(pin: PinReport, pinned: [bool; 2]) -> Self {
+    pub(crate) fn new(pin: PinReport, pinned: [bool; 2]) -> Self {
         Self {
             requested: pin.requested.map(|[p, w]| (p, w)),
             used: (pin.used[0], pin.used[1]),
@@ -113,6 +113,7 @@ pub struct PyRunOutput {
     max_price_error: f64,
     size_lot: f64,
     sizes_inexact: usize,
+    max_size_error: f64,
 }
 
 impl PyRunOutput {
@@ -137,6 +138,7 @@ impl PyRunOutput {
             max_price_error: out.max_price_error,
             size_lot: out.sizes.lot,
             sizes_inexact: out.sizes_inexact,
+            max_size_error: out.max_size_error,
         })
     }
 }

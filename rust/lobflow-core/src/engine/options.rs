@@ -97,4 +97,9 @@ pub struct RunOutput {
     /// values an f32 holds as they are, they crossed with 24 bits, and OFI over them carries
     /// that rounding.
     pub sizes_inexact: usize,
+    /// Worst |decoded − original| level-0 size over the feed's valid rows: 0 when the ticks
+    /// gave every level-0 size back bit for bit, as they do every size that is the f64 of a
+    /// decimal on [`Self::sizes`]' grid below 2^31 lots. With `max_price_error == 0`, the
+    /// condition under which a live session's scores equal this run's bit for bit.
+    pub max_size_error: f64,
 }

@@ -27,6 +27,7 @@ pub(super) struct ProducerOut {
     pub(super) skipped: usize,
     pub(super) max_price_error: f64,
     pub(super) sizes_inexact: usize,
+    pub(super) max_size_error: f64,
 }
 
 impl Engine {
@@ -49,7 +50,7 @@ impl Engine {
         let mut last_ts = i64::MIN;
         let mut skipped = 0;
         let mut max_err = 0.0f64;
-        let mut sizes_inexact = 0;
+        let (mut sizes_inexact, mut max_size_error) = (0, 0.0f64);
         let pace_start = self.clock.raw();
         let pace_ticks = opts.pace_ns.map(|ns| ticks_per_ns(&self.clock) * ns as f64);
         // Flat out, ticks cross the ring in batches (one index store per batch); paced, each
@@ -82,6 +83,7 @@ impl Engine {
                 max_err = max_err.max(enc.max_price_error);
                 last_ts = feed.ts[i + len - 1];
                 sizes_inexact += enc.sizes_inexact;
+                max_size_error = max_size_error.max(enc.max_size_error);
             } else {
                 // Some row is bad (or the run is paced): row by row, which names the bad row.
                 for (r, slot) in batch[..len].iter_mut().enumerate() {
@@ -97,12 +99,13 @@ impl Engine {
                         }
                     } else {
                         last_ts = feed.ts[row];
-                        let (t, err, inexact) = feed.encode_row(row, codec, sizes);
+                        let (t, err, inexact, size_err) = feed.encode_row(row, codec, sizes);
                         if !carried_exactly(feed, codec, row, &t) {
                             return Err(price_not_carried(feed, codec, row, opts.on_bad));
                         }
                         max_err = max_err.max(err);
                         sizes_inexact += inexact;
+                        max_size_error = max_size_error.max(size_err);
                         t
                     };
                     if let Some(step) = pace_ticks {
@@ -144,6 +147,7 @@ impl Engine {
             skipped,
             max_price_error: max_err,
             sizes_inexact,
+            max_size_error,
         })
     }
 }

@@ -101,10 +101,8 @@ impl Engine {
             } else {
                 let mut bid_sz = tick.bid_sz.map(f64::from);
                 let mut ask_sz = tick.ask_sz.map(f64::from);
-                bid_sz[0] = sizes.decode(tick.bid_sz[0]);
-                ask_sz[0] = sizes.decode(tick.ask_sz[0]);
-                let b = codec.decode(tick.bid_px[0]);
-                let a = codec.decode(tick.ask_px[0]);
+                [bid_sz[0], ask_sz[0]] = sizes.decode2([tick.bid_sz[0], tick.ask_sz[0]]);
+                let [b, a] = codec.decode2([tick.bid_px[0], tick.ask_px[0]]);
                 let score = score_state.score(tick.ts, b, a, &bid_sz, &ask_sz);
                 scores[i] = score;
                 signals[i] = model.signal(score);
