@@ -54,8 +54,10 @@ def simulate_books(
         side: np.round(rng.lognormal(0.0, 0.8, (n, LEVELS)) * (1 + np.arange(LEVELS)) * 0.5, 4)
         for side in ("bid", "ask")
     }
-    sizes["bid"][:, 0] = np.round(np.exp(log0[:, 0]), 4) + 0.0001
-    sizes["ask"][:, 0] = np.round(np.exp(log0[:, 1]), 4) + 0.0001
+    # At least one lot (0.0001), rounded after the addition, so that every size is the f64 of a
+    # 4-decimal number, as a venue's parsed text is (2.7765, not 2.7765000000000004).
+    sizes["bid"][:, 0] = np.round(np.exp(log0[:, 0]) + 0.0001, 4)
+    sizes["ask"][:, 0] = np.round(np.exp(log0[:, 1]) + 0.0001, 4)
     for side in ("bid", "ask"):
         empty = rng.random((n, LEVELS)) < 0.02
         empty[:, 0] = False
