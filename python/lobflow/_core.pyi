@@ -1,6 +1,6 @@
 """Type stubs for the Rust extension `lobflow._core` (hand-written, checked by stubtest)."""
 
-from typing import final
+from typing import ClassVar, final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,6 +12,7 @@ __all__ = [
     "TICK_FIELD_OFFSETS",
     "TICK_SIZE",
     "BacktestOutput",
+    "BookMachine",
     "C2cReport",
     "Engine",
     "EngineError",
@@ -247,3 +248,49 @@ def _run_panicking_at(
     row: int,
 ) -> RunOutput:
     """Test hook (``TEST_HOOKS`` builds only): a run whose worker panics at `row`."""
+
+#: One event of a `BookMachine`: (code, feed, ts, seq, detail). `detail` is the top 5 (20
+#: floats, "empty" or "crossed") or None (unchanged) for BOOK/SYNCED, the reason for
+#: GAP/CHECKSUM/MALFORMED, None otherwise; `feed` is -1 where none applies.
+_BookEvent = tuple[int, int, int, int | None, tuple[float, ...] | str | None]
+
+@final
+class BookMachine:
+    """One venue's exact books for every (connection, feed) of a WebSocket collector."""
+
+    CONTROL: ClassVar[int]
+    BOOK: ClassVar[int]
+    SYNCED: ClassVar[int]
+    STALE: ClassVar[int]
+    GAP: ClassVar[int]
+    CHECKSUM: ClassVar[int]
+    MALFORMED: ClassVar[int]
+    FETCH: ClassVar[int]
+
+    def __new__(
+        cls,
+        venue: str,
+        keys: list[str],
+        scales: list[tuple[int, int] | None],
+        depth: int | None = None,
+    ) -> BookMachine: ...
+    def apply(self, conn: int, frame: str | bytes) -> list[_BookEvent]:
+        """Apply one frame (str or UTF-8 bytes) read from `conn`; its events as tuples."""
+    def snapshot(self, conn: int, feed: int, body: str) -> list[_BookEvent]:
+        """Binance: a REST depth snapshot (its body) for `feed`'s book on `conn`; its events."""
+    def close(self, conn: int) -> None:
+        """`conn` closed: its books are dropped."""
+    def stop(self, feed: int) -> None:
+        """`feed` stops: its books are dropped, its frames ignored."""
+    def reset(self, conn: int, feed: int) -> None:
+        """A gap found by the caller: `feed`'s book on `conn` is cleared and unsynced."""
+    def set_scales(self, feed: int, price: int, size: int) -> None:
+        """`feed`'s (price, size) scales, once known (Kraken's pair precisions)."""
+    def pos(self, conn: int, feed: int) -> int:
+        """How new `feed`'s book on `conn` is (update id, else book time in ns); -1 if none."""
+    def synced(self, conn: int, feed: int) -> bool:
+        """Whether `feed`'s book on `conn` is synced."""
+    def levels(
+        self, conn: int, feed: int
+    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
+        """`feed`'s book on `conn`: (bids, asks) best first in (price, size) units, or None."""

@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 
 mod backtest;
+mod books;
 mod diagnostics;
 mod engine;
 mod errors;
@@ -20,5 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     outputs::register(m)?;
     diagnostics::register(m)?;
     backtest::register(m)?;
+    books::register(m)?;
     Ok(())
 }
