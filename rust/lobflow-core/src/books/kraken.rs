@@ -168,14 +168,22 @@ pub fn checksum(
     h.finalize()
 }
 
-/// The decimal digits of `n`.
-fn digits(mut n: u128, buf: &mut [u8; 40]) -> &[u8] {
+/// The decimal digits of `n` (by 64-bit division where it fits: 128-bit division by 10 is a
+/// library call, and the checksum formats 40 numbers a message).
+fn digits(n: u128, buf: &mut [u8; 40]) -> &[u8] {
     let mut i = buf.len();
+    let mut wide = n;
+    while wide > u128::from(u64::MAX) {
+        i -= 1;
+        buf[i] = b'0' + (wide % 10) as u8;
+        wide /= 10;
+    }
+    let mut narrow = wide as u64;
     loop {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
+        buf[i] = b'0' + (narrow % 10) as u8;
+        narrow /= 10;
+        if narrow == 0 {
             return &buf[i..];
         }
     }
@@ -252,4 +260,25 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_of_small_and_wide_numbers() {
+        let mut buf = [0u8; 40];
+        for n in [
+            0u128,
+            7,
+            10,
+            452_852,
+            u128::from(u64::MAX),
+            u128::from(u64::MAX) + 1,
+            u128::MAX,
+        ] {
+            assert_eq!(digits(n, &mut buf), n.to_string().as_bytes());
+        }
+    }
 }
