@@ -34,7 +34,8 @@ $(VENV)/.deps: pyproject.toml constraints.txt
 	touch $@
 
 dev: $(VENV)/.deps ## build the extension in release mode into .venv (with dev tools and test hooks)
-	maturin develop --release --extras dev --features test-hooks
+	@# cluster (Dask, for `lobflow sweep`) and peers (hftbacktest) too: their tests skip without them.
+	maturin develop --release --extras dev,cluster,peers --features test-hooks
 	$(PY) -c "import lobflow._core"
 
 demo: dev ## build everything and run the whole pipeline on the bundled data
@@ -42,7 +43,9 @@ demo: dev ## build everything and run the whole pipeline on the bundled data
 
 lint: dev ## formatters and linters (Rust and Python), stubs against the extension
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	@# --release: the proc-macro that pyo3-polars' derive needs pulls polars' crates in for the
+	@# host; built with the release profile's build settings they are the ones `make dev` built.
+	cargo clippy --release --workspace --all-targets --all-features -- -D warnings
 	ruff format --check python tests benches
 	ruff check python tests benches
 	mypy
@@ -87,7 +90,8 @@ lock: ## re-pin constraints.txt to the newest releases pyproject.toml allows (th
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); \
 		print(*p["build-system"]["requires"], *p["project"]["dependencies"], \
-		*p["project"]["optional-dependencies"]["dev"], sep="\n")' > $(LOCK_VENV)/requirements.txt
+		*(d for e in ("dev", "cluster", "peers") for d in p["project"]["optional-dependencies"][e]), \
+		sep="\n")' > $(LOCK_VENV)/requirements.txt
 	env -u PIP_CONSTRAINT $(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
 	env -u PIP_CONSTRAINT $(LOCK_VENV)/bin/python -m pip install --quiet -r $(LOCK_VENV)/requirements.txt
 	{ grep '^#' constraints.txt; $(LOCK_VENV)/bin/python -m pip freeze --all; } > constraints.txt.new

@@ -53,6 +53,17 @@ def test_float_signals_that_are_whole_directions_are_taken() -> None:
     np.testing.assert_array_equal(b.signals, ints)
 
 
+def test_signals_as_a_list_or_a_series_are_signals_not_a_weights_path() -> None:
+    # A list went to Weights.load and failed as "expected str, bytes or os.PathLike object".
+    rng = np.random.default_rng(2)
+    ints = rng.integers(-1, 2, BOOKS.height).astype(np.int8)
+    want = backtest.run(BOOKS, ints, CFG).metrics
+    assert backtest.run(BOOKS, ints.tolist(), CFG).metrics == want
+    assert backtest.run(BOOKS, pl.Series(ints), CFG).metrics == want
+    with pytest.raises(ValueError, match=r"^signals must be -1, 0 or 1: row 4 is 2"):
+        backtest.run(BOOKS, _at(ints, 4, 2).tolist(), CFG)
+
+
 def test_boolean_or_misshapen_signals_are_refused() -> None:
     with pytest.raises(TypeError, match="got an array of bool"):
         backtest.run(BOOKS, _signals(True, np.bool_), CFG)

@@ -116,3 +116,54 @@ def test_export_help_says_a_model_folder_is_code() -> None:
     assert res.exit_code == 0
     text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", res.output).split()).lower()
     assert "a model folder is code" in text
+
+
+@pytest.mark.parametrize("command", ["backtest", "report"])
+def test_held_out_runs_none_of_a_model_folders_code(
+    model: Path, tmp_path: Path, command: str
+) -> None:
+    # --held-out needs only where the test part starts (metrics.json): a folder made to do
+    # harm, its manifest rewritten to vouch for the pickle, must not get to run it.
+    from lobflow.train._manifest import write_manifest
+
+    books = tmp_path / "books.parquet"
+    simulate_books(6_000, seed=3, imbalance_edge=0.45).write_parquet(books)
+    marker = tmp_path / "ran"
+    (model / "pipeline.joblib").write_bytes(pickle.dumps(_Touch(marker)))
+    write_manifest(model)
+    args = [command, str(books), "--weights", str(model / "weights.txt"), "--cores", "0,1"]
+    args += ["--held-out", str(model)]
+    if command == "report":
+        args += ["--out", str(tmp_path / "report")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert not marker.exists(), "--held-out unpickled the model folder's pipeline"
+    start = json.loads((model / "metrics.json").read_text())["test_start_ns"]
+    held_out = sum(
+        1 for t in simulate_books(6_000, seed=3, imbalance_edge=0.45)["ts"] if t >= start
+    )
+    assert f"{held_out:,}" in res.output or str(held_out) in res.output
+
+
+def test_held_out_names_a_folder_without_its_metrics(tmp_path: Path) -> None:
+    books = tmp_path / "books.parquet"
+    simulate_books(100, seed=3).write_parquet(books)
+    w = lobflow.Weights((1000, 2000, 5000), 1.0, 0.0, (0.0,) * 18).save(tmp_path / "w.txt")
+    for folder, said in (
+        (tmp_path / "nowhere", f"model folder {tmp_path / 'nowhere'} does not exist"),
+        (tmp_path, f"{tmp_path} is not a model folder written by `lobflow train`"),
+    ):
+        args = ["backtest", str(books), "--weights", str(w), "--held-out", str(folder)]
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 1, res.output
+        lines = [line for line in res.output.splitlines() if line.strip()]
+        assert len(lines) == 1, res.output
+        assert said in lines[0]
+
+
+def test_a_model_folder_that_does_not_exist_is_named_as_such(tmp_path: Path) -> None:
+    # `lobflow train` failed (too few rows) and wrote nothing: "it has no manifest.json" sent
+    # the user looking for a file in a folder that was never made.
+    code, lines = _export(tmp_path / "model", tmp_path / "w.txt")
+    assert code == 1
+    assert lines == [f"error: model folder {tmp_path / 'model'} does not exist"]

@@ -136,10 +136,11 @@ def _commands(books: Path, weights: Path, tmp: Path) -> dict[str, list[str]]:
             str(tmp / "report"),
         ],
         "run": ["run", str(books), "--weights", str(weights), "--cores", "0,1"],
+        "export-hftbacktest": ["export-hftbacktest", str(books), "--out", str(tmp / "x.npz")],
     }
 
 
-COMMANDS = ["features", "train", "backtest", "report", "run"]
+COMMANDS = ["features", "train", "backtest", "report", "run", "export-hftbacktest"]
 
 
 def _one_line(args: list[str]) -> str:

@@ -218,3 +218,30 @@ def test_the_output_folder_may_not_be_inside_the_books(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"--out .*/processed/out is inside the books"):
         run(MINIMAL, tmp_path / "processed", tmp_path / "processed" / "out")
     assert not (tmp_path / "processed" / "out").exists()
+
+
+def test_the_output_folder_may_sit_beside_processed_in_the_collectors_folder(
+    tmp_path: Path,
+) -> None:
+    # --data may be the collector's output folder (its processed/ holds the books): an
+    # output folder beside processed/ is not inside the books, and must not be refused.
+    from lobflow.sweep import SweepError, run
+
+    write_hive(tmp_path, days=3, rows=20)
+    out = tmp_path / "sweep-out"
+    (out / "tasks").mkdir(parents=True)
+    (out / "tasks" / "earlier.parquet").write_bytes(b"")
+    # The next check, an output folder that holds a sweep, is reached before any cluster.
+    with pytest.raises(SweepError, match="already holds a sweep"):
+        run(MINIMAL, tmp_path, out)
+
+
+def test_a_missing_key_beside_a_misspelt_one_names_the_misspelling() -> None:
+    # The documented typo, `trian_days` for `train_days`: said as a missing key alone, the
+    # user looked for a key that was there.
+    doc = {"data": {"feeds": ["sim/*"]}, "walk_forward": {"trian_days": 2}}
+    with pytest.raises(
+        ConfigError,
+        match=r"\[walk_forward\] is missing the key `train_days` \(it has `trian_days`: a typo\?\)",
+    ):
+        parse_config(doc)

@@ -159,3 +159,39 @@ def test_an_unreadable_day_file_raises_naming_it(tmp_path: Path) -> None:
     part.write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(ValueError, match=rf"sim/BTC-USDT 2025-01-02: {part} is not readable books"):
         run_task(one_task(tmp_path))
+
+
+def test_a_days_parts_are_read_in_time_order_not_name_order(tmp_path: Path) -> None:
+    # Names sort part-10 before part-2: read in name order, the day went back in time at
+    # each such boundary and most of its rows were dropped as breaking the contract.
+    write_hive(tmp_path, feeds=(("sim", "BTC-USDT"),), days=3, rows=3000)
+    for d in range(3):
+        folder = day_folder(tmp_path, "sim", "BTC-USDT", d)
+        whole = folder / "part-1-compacted.parquet"
+        books = pl.read_parquet(whole)
+        whole.unlink()
+        for i in range(11):
+            part = books.slice(i * 3000 // 11, (i + 1) * 3000 // 11 - i * 3000 // 11)
+            pq.write_table(part.to_arrow().cast(SCHEMAS["processed"]), folder / f"part-{i}.parquet")
+    result = run_task(one_task(tmp_path, model=["ridge"], horizon=["1s"]))
+    assert result.dropped_rows == 0
+    for row in result.rows:
+        assert row.error is None, row.error
+        assert row.test_rows == 3000
+
+
+def test_a_non_positive_price_is_a_row_left_out_not_an_error(tmp_path: Path) -> None:
+    write_hive(tmp_path, feeds=(("sim", "BTC-USDT"),), days=3, rows=3000)
+    part = day_folder(tmp_path, "sim", "BTC-USDT", 2) / "part-1-compacted.parquet"
+    books = pl.read_parquet(part)
+    bid = books["bid_px_0"].to_numpy().copy()
+    ask = books["ask_px_0"].to_numpy().copy()
+    bid[100], ask[100] = -5.0, -4.0  # a whole book below zero
+    bid[200] = 0.0
+    bad = books.with_columns(bid_px_0=pl.Series(bid), ask_px_0=pl.Series(ask))
+    pq.write_table(bad.to_arrow().cast(SCHEMAS["processed"]), part)
+    result = run_task(one_task(tmp_path, model=["ridge"], horizon=["1s"]))
+    assert result.dropped_rows == 2
+    for row in result.rows:
+        assert row.error is None, row.error
+        assert row.test_rows == 3000 - 2

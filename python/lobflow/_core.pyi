@@ -22,7 +22,7 @@ __all__ = [
     "RunOutput",
     "WeightsFormatError",
     "__version__",
-    "_run_panicking_at",
+    "_run_panicking",
     "auto_cores",
     "backtest",
     "core_to_core_latency",
@@ -241,13 +241,10 @@ def backtest(
 ) -> BacktestOutput:
     """Runs the backtest of `signals` against the feed's books."""
 
-def _run_panicking_at(
-    engine: Engine,
-    ts: NDArray[np.int64],
-    cols: list[NDArray[np.float64]],
-    row: int,
+def _run_panicking(
+    engine: Engine, ts: NDArray[np.int64], cols: list[NDArray[np.float64]]
 ) -> RunOutput:
-    """Test hook (``TEST_HOOKS`` builds only): a run whose worker panics at `row`."""
+    """Test hook (``TEST_HOOKS`` builds only): a run whose worker panics as it starts."""
 
 #: One event of a `BookMachine`: (code, feed, ts, seq, detail). `detail` is the top 5 (20
 #: floats, "empty" or "crossed") or None (unchanged) for BOOK/SYNCED, the reason for

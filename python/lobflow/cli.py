@@ -19,6 +19,7 @@ from lobflow.backtest._cli import register as _register_backtest  # noqa: E402
 from lobflow.collect._cli import register as _register_collect  # noqa: E402
 from lobflow.features._cli import register as _register_features  # noqa: E402
 from lobflow.io._cli import register as _register_io  # noqa: E402
+from lobflow.live._cli import register as _register_live  # noqa: E402
 from lobflow.sweep._cli import register as _register_sweep  # noqa: E402
 from lobflow.train._cli import register as _register_train  # noqa: E402
 
@@ -30,6 +31,7 @@ for _register in (
     _register_engine,
     _register_sweep,
     _register_io,
+    _register_live,
 ):
     _register(app)
 for _command in app.registered_commands:

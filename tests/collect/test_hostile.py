@@ -152,6 +152,25 @@ def test_out_that_is_not_a_writable_folder_is_refused_at_start(tmp_path: Path, w
     assert f.read_bytes() == b"not a folder"
 
 
+@pytest.mark.parametrize("kind", ["raw", "processed"])
+def test_out_whose_raw_or_processed_is_a_file_is_refused_at_start(
+    tmp_path: Path, kind: str
+) -> None:
+    # The folder itself is writable, but every flush under <out>/<kind> would fail: the
+    # collector ran for its whole duration and lost that kind's rows at exit.
+    out = tmp_path / "data"
+    out.mkdir()
+    (out / kind).write_text("the user's own file")
+
+    async def go() -> Any:
+        async with Script({KU: [ok(1)]}) as url:
+            return await asyncio.wait_for(_collect(url, out, 3600.0), 20)
+
+    with pytest.raises(CollectorError, match=rf"{kind} is a file, not a folder"):
+        asyncio.run(go())
+    assert (out / kind).read_text() == "the user's own file"
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_out_in_a_read_only_folder_is_refused_at_start(tmp_path: Path) -> None:
     ro = tmp_path / "ro"

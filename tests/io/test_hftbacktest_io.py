@@ -211,6 +211,11 @@ BAD_EVENTS = {
     "sideless": ([(BOTH | DEPTH_EVENT, 1, 1, 100.0, 1.0)], "event 0, field `ev`: a depth event"),
     "unknown": ([(BOTH | 7 | BUY_EVENT, 1, 1, 1.0, 1.0)], "event 0, field `ev`: unknown event"),
     "nan_price": ([(BID, 1, 1, 1.0, 1.0), (BID, 2, 2, np.nan, 1.0)], "event 1, field `px`"),
+    "negative_price": (
+        [(BID, 1, 1, 1.0, 1.0), (ASK, 1, 1, -2.0, 1.0)],
+        r"event 1, field `px`: -2.0 is not a valid depth price",
+    ),
+    "zero_price": ([(BID, 1, 1, 0.0, 1.0)], r"event 0, field `px`: 0.0 is not a valid depth"),
     "negative_qty": ([(BID, 1, 1, 1.0, -1.0)], "event 0, field `qty`"),
     "time_back": (
         [(BID, 5, 5, 1.0, 1.0), (ASK, 5, 5, 2.0, 1.0), (ASK, 4, 6, 2.0, 2.0)],

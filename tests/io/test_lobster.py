@@ -125,3 +125,18 @@ def test_bad_files_and_names(tmp_path: Path) -> None:
     holey = lobster_pair(tmp_path, [gap], ["34200"], levels=5, ticker="IBM")
     with pytest.raises(SourceError, match=r"line 1, field `bid_price_4`: a bid level after an"):
         read_lobster(holey).collect()
+
+
+@pytest.mark.parametrize(("price", "shown"), [(0, "0.0"), (-50_000, "-5.0")])
+def test_a_real_level_at_a_price_of_zero_or_below_is_named(
+    tmp_path: Path, price: int, shown: str
+) -> None:
+    # The dummies (+-9999999999) are absent levels; any other price <= 0 is not a book.
+    row = book(5)
+    row[4 * 4 + 2] = price  # bid level 5: in price order, so only the sign tells
+    src = lobster_pair(tmp_path, [row], ["34200"], levels=5)
+    with pytest.raises(
+        SourceError, match=rf"line 1, field `bid_price_5`: a price must be > 0, got {shown}"
+    ):
+        import_books("lobster", src, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

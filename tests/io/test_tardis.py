@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -187,6 +188,18 @@ BAD = {
         f"{HEADER}\nx,S,1000,1100,true,bid,100,-1\n",
         "line 2, field `amount`: negative amount",
     ),
+    "negative_price": (
+        f"{HEADER}\nx,S,1000,1100,true,bid,100,1\nx,S,1000,1100,true,bid,-5,1\n",
+        "line 3, field `price`: a price must be > 0, got -5.0",
+    ),
+    "zero_price": (
+        f"{HEADER}\nx,S,1000,1100,true,bid,0,1\n",
+        "line 2, field `price`: a price must be > 0, got 0.0",
+    ),
+    "amount_beyond_float64": (
+        f"{HEADER}\nx,S,1000,1100,true,bid,100,1\nx,S,1000,1100,true,ask,101,1e400\n",
+        "line 3, field `amount`: 1e400 is beyond float64's range",
+    ),
     "bad_side": (
         f"{HEADER}\nx,S,1000,1100,true,buy?,100,1\n",
         "line 2, field `side`: expected bid or ask, got 'buy?'",
@@ -267,3 +280,27 @@ def test_the_lazy_frame_applies_what_polars_pushes_down(tmp_path: Path) -> None:
     sunk = tmp_path / "books.parquet"
     lf.sink_parquet(sunk)
     assert pl.read_parquet(sunk).equals(whole)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("bids[4].price", "-1", "line 2, field `bids[4].price`: a price must be > 0, got -1.0"),
+        ("asks[0].price", "0", "line 2, field `asks[0].price`: a price must be > 0, got 0.0"),
+        ("asks[2].amount", "2e308", "line 2, field `asks[2].amount`: 2e308 is beyond float64's"),
+    ],
+)
+def test_snapshot_values_a_book_cannot_hold_are_named(
+    tmp_path: Path, field: str, value: str, message: str
+) -> None:
+    # Imported, such a book was a processed row that every later stage refused or misread.
+    levels = [(f"{101 + k}", "1", f"{100 - k}", "1") for k in range(5)]
+    src = tmp_path / "snap.csv"
+    header = snapshot_file(src, [levels]).split(",")
+    line = src.read_text().splitlines()[1].split(",")
+    line[header.index(field)] = value
+    src.write_text(",".join(header) + "\n" + ",".join(line) + "\n")
+    out = tmp_path / "out"
+    with pytest.raises(SourceError, match=re.escape(message)):
+        import_books("tardis", src, out)
+    assert not out.exists()

@@ -30,7 +30,7 @@ HeldOut = Annotated[
     Path | None,
     typer.Option(
         help="a folder written by `lobflow train`: backtest only the rows it held out "
-        "(from the start of its test part)",
+        "(from the start of its test part, read from its metrics.json; no pickle is loaded)",
         show_default=False,
     ),
 ]
@@ -43,16 +43,42 @@ def _books(books: Path, held_out: Path | None) -> pl.DataFrame:
     if held_out is not None:
         import polars as pl
 
-        from lobflow.train import load_model
-
-        start = load_model(held_out).split_ts["test_start"]
-        lf = lf.filter(pl.col("ts") >= start)
+        lf = lf.filter(pl.col("ts") >= _test_start(held_out))
     with named_read_errors(books):
         df = lf.collect()
     if df.height == 0 and held_out is not None:
         msg = f"{books} has no rows in the part {held_out} held out: trained on other books?"
         raise ValueError(msg)
     return df
+
+
+def _test_start(model_dir: Path) -> int:
+    """Where the model folder's held-out part starts (ns), from its ``metrics.json``.
+
+    Read as data: the folder's ``pipeline.joblib`` is a pickle (code), and where the test
+    part starts is all `--held-out` needs, so no pickle is loaded for it.
+    """
+    import json
+
+    if not model_dir.is_dir():
+        state = "is not a folder" if model_dir.exists() else "does not exist"
+        msg = f"model folder {model_dir} {state}"
+        raise ValueError(msg)
+    not_model = f"{model_dir} is not a model folder written by `lobflow train`"
+    try:
+        with (model_dir / "metrics.json").open("rb") as fh:
+            doc = json.loads(fh.read(1 << 20))
+    except FileNotFoundError:
+        msg = f"{not_model}: it has no metrics.json"
+        raise ValueError(msg) from None
+    except (OSError, ValueError, RecursionError) as e:
+        msg = f"{not_model}: its metrics.json does not read ({type(e).__name__}: {e})"
+        raise ValueError(msg) from None
+    start = doc.get("test_start_ns") if isinstance(doc, dict) else None
+    if not isinstance(start, int) or isinstance(start, bool):
+        msg = f"{not_model}: its metrics.json has no integer test_start_ns"
+        raise ValueError(msg)
+    return start
 
 
 def _run(

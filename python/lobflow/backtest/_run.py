@@ -6,8 +6,9 @@ One scorer for research and production: when given weights, the signals come fro
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import polars as pl
@@ -27,15 +28,18 @@ from lobflow.backtest._metrics import (
 )
 from lobflow.backtest._signals import check_signals
 from lobflow.errors import BacktestError
+from lobflow.weights import Weights
 
 if TYPE_CHECKING:
-    import os
+    from collections.abc import Sequence
 
     from numpy.typing import NDArray
 
     from lobflow._feed import EngineColumns
     from lobflow._progress import Bar
-    from lobflow.weights import Weights
+
+    #: Signals given directly: -1, 0 or 1 per row.
+    Signals: TypeAlias = np.ndarray | Sequence[float] | pl.Series
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ class BacktestResult:
 
 def run(
     books: FeedLike,
-    signals_or_weights: np.ndarray | Weights | str | os.PathLike[str],
+    signals_or_weights: Signals | Weights | str | os.PathLike[str],
     config: BacktestConfig | None = None,
     *,
     progress: bool = False,
@@ -111,8 +115,9 @@ def run(
     books
         One feed (DataFrame, structured array or Parquet path) in the contract schema.
     signals_or_weights
-        An array of -1/0/+1 per row (integers, or floats that are exactly these: any other
-        value is a `ValueError` naming its row), or weights (a `Weights` or a file) that
+        An array (or list, or polars Series) of -1/0/+1 per row (integers, or floats that are
+        exactly these: any other value is a `ValueError` naming its row), or weights (a
+        `Weights` or a file) that
         `lobflow.Engine` turns into signals.
     config
         Execution assumptions; see `BacktestConfig`.
@@ -125,7 +130,7 @@ def run(
 
 def _run(
     books: FeedLike,
-    signals_or_weights: np.ndarray | Weights | str | os.PathLike[str],
+    signals_or_weights: Signals | Weights | str | os.PathLike[str],
     cfg: BacktestConfig,
     bar: Bar,
 ) -> BacktestResult:
@@ -135,8 +140,8 @@ def _run(
     bar.update(task, advance=1, description="scoring with the engine")
     scores = None
     engine_run = None
-    if isinstance(signals_or_weights, np.ndarray):
-        signals = check_signals(signals_or_weights)
+    if not isinstance(signals_or_weights, Weights | str | os.PathLike):
+        signals = check_signals(np.asarray(signals_or_weights))
     else:
         engine = Engine(signals_or_weights, capacity=_ring_capacity(df.height), cores=cfg.cores)
         engine_run = engine.run(df)

@@ -15,6 +15,7 @@ name is one of its parts. Anything else under ``--out`` is the user's and is lef
 from __future__ import annotations
 
 import logging
+import os
 import re
 import tempfile
 import time
@@ -50,6 +51,7 @@ LAYOUT: dict[str, tuple[str, ...]] = {
     "raw": ("exchange", "symbol", "date"),
     "processed": ("exchange", "symbol", "date"),
     "raw_ws": ("exchange", "date"),
+    "signals": ("exchange", "symbol", "date"),
 }
 #: The compaction marker, and the first line that says the collector wrote it.
 MARKER = ".compacting"
@@ -84,6 +86,18 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("symbol", pa.string()),
             ("status", pa.int32()),
             ("body", pa.string()),
+        ]
+    ),
+    # `lobflow live`'s scores, one per processed row (`lobflow.live`): the row's ``ts``,
+    # ``ts_local`` and ``seq``, its score and signal, and frame read -> signal readable, ns.
+    "signals": pa.schema(
+        [
+            ("ts", pa.int64()),
+            ("ts_local", pa.int64()),
+            ("seq", pa.int64()),
+            ("score", pa.float64()),
+            ("signal", pa.int8()),
+            ("latency_ns", pa.int64()),
         ]
     ),
 }
@@ -237,6 +251,20 @@ class PartWriter:
         return done
 
 
+class Discard(PartWriter):
+    """A writer that keeps nothing: a run asked to record nothing (``out=None``)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(Path(os.devnull), kind)
+
+    def add_row(self, parts: tuple[str, ...], ts_ns: int, row: tuple[Any, ...]) -> None:
+        """Drop the row."""
+
+    def compact(self) -> int:
+        """Nothing to compact."""
+        return 0
+
+
 def marker_text(parts: list[str]) -> str:
     """The content of a compaction marker listing `parts` (names in the marker's folder)."""
     return "\n".join([MARKER_HEADER, *parts]) + "\n"
@@ -247,19 +275,25 @@ def check_out(root: Path) -> None:
 
     A file, a path under a file, or a folder without write permission is a `CollectorError`
     naming it (a collector would otherwise run for its whole duration and lose every row).
+    So is each of its ``raw/``, ``processed/``, ... (`LAYOUT`) that exists but is a file or
+    cannot be written.
     """
     root = Path(root)
-    if root.exists() and not root.is_dir():
-        msg = f"--out {root} is a file, not a folder"
-        raise CollectorError(msg)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        # An unnamed temp file where the OS has them: nothing is left if we die here.
-        with tempfile.TemporaryFile(dir=root):
-            pass
-    except OSError as e:
-        msg = f"--out {root} is not a folder the collector can write: {e.strerror or e}"
-        raise CollectorError(msg) from e
+    for place in (root, *(root / kind for kind in LAYOUT)):
+        if place is not root and not place.exists():
+            continue
+        named = f"--out {root}" if place is root else f"--out {root}: {place}"
+        if place.exists() and not place.is_dir():
+            msg = f"{named} is a file, not a folder"
+            raise CollectorError(msg)
+        try:
+            place.mkdir(parents=True, exist_ok=True)
+            # An unnamed temp file where the OS has them: nothing is left if we die here.
+            with tempfile.TemporaryFile(dir=place):
+                pass
+        except OSError as e:
+            msg = f"{named} is not a folder the collector can write: {e.strerror or e}"
+            raise CollectorError(msg) from e
 
 
 def _partitions(root: Path, kinds: tuple[str, ...]) -> list[Path]:

@@ -170,8 +170,18 @@ def floats(block: Block, name: str, path: Path, *, empty_ok: bool = False) -> ND
         raise SourceError(path, what, line=block.first_line + i, field=name)
     if empty is not None:
         arr = pc.if_else(empty, pa.scalar(None, pa.string()), arr)
-    out = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
-    return np.asarray(out, dtype=np.float64)
+    out = np.asarray(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    # The pattern takes only finite decimals, but one past float64's range (1e400) casts to inf.
+    inf = np.flatnonzero(np.isinf(out))
+    if inf.size:
+        i = int(inf[0])
+        raise SourceError(
+            path,
+            f"{arr[i].as_py()} is beyond float64's range",
+            line=block.first_line + i,
+            field=name,
+        )
+    return out
 
 
 def texts(block: Block, name: str) -> list[str]:

@@ -194,7 +194,7 @@ def _check(
     px = events["px"]
     qty = events["qty"]
     for name, bad_values in (
-        ("px", depth & ~np.isfinite(px)),
+        ("px", depth & ~(np.isfinite(px) & (px > 0))),
         ("qty", depth & ~(np.isfinite(qty) & (qty >= 0))),
     ):
         idx = np.flatnonzero(bad_values)

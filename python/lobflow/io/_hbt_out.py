@@ -250,9 +250,12 @@ def to_hftbacktest(books: FeedLike) -> NDArray[np.void]:
     `books` is a DataFrame, LazyFrame, NumPy structured array or a Parquet file / hive folder
     of one feed, rows in time order. A `SourceError` names a bad row and column.
     """
-    batches, where = _batches(books)
-    diff = _Diff(where)
-    parts = [diff.events(df) for df in batches]
+    from lobflow._feed import named_read_errors
+
+    with named_read_errors(books):  # a page that fails to decompress: one line naming its file
+        batches, where = _batches(books)
+        diff = _Diff(where)
+        parts = [diff.events(df) for df in batches]
     events = np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
     split = bool((np.diff(events["local_ts"]) < 0).any())
     return _with_flags(events, split)
@@ -265,17 +268,20 @@ def export_hftbacktest(books: FeedLike, out: str | Path) -> ExportReport:
     `ts_local` never goes back; the npz is written whole (`lobflow._files.atomic_write`),
     so a failure leaves no file behind.
     """
+    from lobflow._feed import named_read_errors
+
     out = Path(out)
     if out.suffix != ".npz":
         msg = f"--out must name an .npz file, got {out}"
         raise ValueError(msg)
-    split = _local_goes_back(books)
+    with named_read_errors(books):  # a page that fails to decompress: one line naming its file
+        split = _local_goes_back(books)
     out.parent.mkdir(parents=True, exist_ok=True)
     raw = out.with_name(f".{out.name}.events.tmp")
     diff: _Diff | None = None
     try:
         count = 0
-        with open(raw, "wb") as fh:
+        with open(raw, "wb") as fh, named_read_errors(books):
             batches, where = _batches(books)
             diff = _Diff(where)
             if split:

@@ -45,8 +45,9 @@ def side_columns(
 
     A padded level has the price of the last real level and size 0 (the collector's short
     book, `lobflow.collect.venues.validate`); a side with no level keeps NaN prices, which
-    `keep_changed` counts as an empty side. A negative size, a real level after an absent one,
-    and prices out of order are `SourceError`s naming the line and field.
+    `keep_changed` counts as an empty side. A negative size, a real level's price of zero or
+    below (a contract book's prices are positive, as the collector's are), a real level after
+    an absent one, and prices out of order are `SourceError`s naming the line and field.
     """
     side = "bid" if bid else "ask"
     pxs: list[NDArray[np.float64]] = []
@@ -59,6 +60,7 @@ def side_columns(
             raise SourceError(
                 path, f"negative size {lv.sz[i]}", line=int(lines[i]), field=lv.sz_field
             )
+        check_prices(path, lv.px, ~lv.absent, lines, lv.px_field)
         if prev is not None:
             gap = np.flatnonzero(prev.absent & ~lv.absent)
             if gap.size:
@@ -89,6 +91,26 @@ def side_columns(
         pxs.append(pxs[-1])
         szs.append(np.zeros_like(szs[-1]))
     return pxs, szs
+
+
+def check_prices(
+    path: Path,
+    px: NDArray[np.float64],
+    real: NDArray[np.bool_],
+    lines: NDArray[np.int64],
+    field: str,
+) -> None:
+    """Refuse a price of zero or below where `real`: no contract book holds one.
+
+    Written as a row, such a book was refused by every later stage (the backtest checks each
+    level) or, at level 0, scored as a book below zero.
+    """
+    bad = np.flatnonzero(real & (px <= 0))
+    if bad.size:
+        i = int(bad[0])
+        raise SourceError(
+            path, f"a price must be > 0, got {float(px[i])!r}", line=int(lines[i]), field=field
+        )
 
 
 def check_time(

@@ -28,7 +28,7 @@ from lobflow._schema import LEVELS
 from lobflow.io import _csv
 from lobflow.io._book import Book
 from lobflow.io._errors import SourceError
-from lobflow.io._levels import Level, check_time, keep_changed, side_columns
+from lobflow.io._levels import Level, check_prices, check_time, keep_changed, side_columns
 from lobflow.io._rows import BATCH_ROWS, SCHEMA, Counts, FeedRows
 
 if TYPE_CHECKING:
@@ -177,7 +177,10 @@ def incremental(
         snap = _flags(block, "is_snapshot", ("true", "false"), path)
         bid = _flags(block, "side", ("bid", "ask"), path)
         px_text = _csv.texts(block, "price")
-        px = _csv.floats(block, "price", path).tolist()  # and each is a finite decimal
+        px_values = _csv.floats(block, "price", path)  # each a finite decimal
+        lines = np.arange(block.first_line, block.first_line + block.rows, dtype=np.int64)
+        check_prices(path, px_values, np.ones(block.rows, dtype=np.bool_), lines, "price")
+        px = px_values.tolist()
         amount = _csv.floats(block, "amount", path)
         neg = np.flatnonzero(amount < 0)
         if neg.size:

@@ -7,6 +7,7 @@ default), a wrong type, a value out of range, a duplicate grid value.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 import tomllib
@@ -219,6 +220,9 @@ class _Table:
         if key not in self.raw:
             if default is _REQUIRED:
                 msg = f"{self.source}: [{self.name}] is missing the key `{key}`"
+                near = difflib.get_close_matches(key, [str(k) for k in self.raw], n=1)
+                if near:
+                    msg += f" (it has `{near[0]}`: a typo?)"
                 raise ConfigError(msg)
             return cast("T", default)
         try:

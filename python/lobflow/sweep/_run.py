@@ -102,7 +102,9 @@ def run(
     specs = plan(root, cfg)
     out_dir = Path(out)
     config_file = None if isinstance(config, SweepConfig | Mapping) else config
-    check_output(out_dir, [("the books", data), ("the config", config_file)])
+    # The books are the hive folder found (`data` itself, or its processed/ where `data` is
+    # the collector's output folder): an output folder beside processed/ is not inside them.
+    check_output(out_dir, [("the books", root), ("the config", config_file)])
     store = Store(out_dir)
     if not resume and store.existing():
         msg = (

@@ -266,7 +266,12 @@ def _metric(metrics: object, name: str) -> float | None:
 
 
 def _read_day(spec: TaskSpec, day: Day) -> tuple[pl.DataFrame, int]:
-    """The day's books (contract columns, files in name order) and how many rows were left out."""
+    """The day's books (contract columns, files in time order) and how many rows were left out.
+
+    Files are ordered by their first and last `ts`, not by name: names sort ``part-10``
+    before ``part-2``, and read that way the day would go back in time at each such boundary
+    and lose most of its rows to the contract check.
+    """
     frames = []
     for rel in day.files:
         path = Path(spec.root) / rel
@@ -275,9 +280,19 @@ def _read_day(spec: TaskSpec, day: Day) -> tuple[pl.DataFrame, int]:
         except (pl.exceptions.PolarsError, OSError) as e:
             msg = f"{spec.feed} {day.day}: {path} is not readable books Parquet: {e}"
             raise ValueError(msg) from e
+    frames.sort(key=_time_order)  # stable: files of equal times keep their name order
     books = pl.concat(frames, how="vertical_relaxed")
     kept = _keep_valid(books)
     return kept, books.height - kept.height
+
+
+def _time_order(frame: pl.DataFrame) -> tuple[bool, int, int]:
+    """Sort key of one file's books: empty files last, else by first and last `ts`."""
+    ts = frame["ts"].cast(pl.Int64, strict=False)
+    lo, hi = ts.min(), ts.max()
+    if not isinstance(lo, int) or not isinstance(hi, int):
+        return (True, 0, 0)
+    return (False, lo, hi)
 
 
 def _keep_valid(books: pl.DataFrame) -> pl.DataFrame:
@@ -292,6 +307,7 @@ def _keep_valid(books: pl.DataFrame) -> pl.DataFrame:
         (ts >= 0)
         & bid.is_finite()
         & ask.is_finite()
+        & (bid > 0)
         & (bid < ask)
         & pl.all_horizontal([s.is_finite() & (s >= 0) & (s <= _core.MAX_SIZE) for s in sizes])
     ).fill_null(False)

@@ -67,6 +67,11 @@ def verified_pipeline(folder: Path) -> bytes:
     `ValueError`.
     """
     manifest, pipeline = folder / MANIFEST, folder / PIPELINE
+    if not folder.is_dir():
+        msg = f"model folder {folder} " + (
+            "is not a folder" if folder.exists() else "does not exist"
+        )
+        raise ValueError(msg)
     not_model = f"{folder} is not a model folder written by `lobflow train`"
     if not manifest.is_file():
         msg = f"{not_model}: it has no {MANIFEST}, so its {PIPELINE} (code) is not loaded"

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Same shape as `L2Tick`: 4 × [f32; 5] + u64 = 88 bytes.
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Default)]
 #[repr(C)]
 struct Item {
     px: [[f32; 5]; 4],

@@ -17,7 +17,7 @@ use std::mem::{offset_of, size_of};
 
 /// One top-5 L2 snapshot as the producer hands it to the worker.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct L2Tick {
     /// Bid prices, best first, as quanta from the run's anchor ([`PriceCodec`]).
     pub bid_px: [f32; 5],

@@ -333,15 +333,17 @@ fn a_paced_run_on_one_core_finishes_promptly() {
 
 #[cfg(feature = "test-hooks")]
 #[test]
-fn a_worker_panic_becomes_an_error() {
+fn a_worker_panic_becomes_an_error_and_stops_the_producer() {
+    // 10 000 rows lap the 1 024-slot ring: the producer fills it and waits on a worker that is
+    // gone, until the panic's exit guard stops it.
     let (ts, cols) = books(10_000, 100.0, 0.01, 5);
     let opts = RunOptions {
-        panic_at_row: Some(5_000),
+        panic_in_worker: true,
         ..RunOptions::default()
     };
     let err = run(&ts, &cols, weights(0.0, [10, 20, 50]), &opts).unwrap_err();
     assert!(
-        matches!(&err, Error::WorkerPanicked(m) if m.contains("row 5000")),
+        matches!(&err, Error::WorkerPanicked(m) if m.contains("injected worker panic")),
         "{err}"
     );
 }

@@ -57,7 +57,7 @@ fn sequence_numbers_survive_in_order() {
 }
 
 /// An 88-byte payload, like `L2Tick`, checked field by field so torn writes would show.
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy)]
 #[repr(C)]
 struct Fat {
     words: [u64; 11],

@@ -107,20 +107,19 @@ impl PyEngine {
     }
 }
 
-/// Test hook (feature `test-hooks`): `Engine.run` whose worker panics at `row`, to prove a
-/// worker panic becomes an `EngineError`.
+/// Test hook (feature `test-hooks`): `Engine.run` whose worker panics as it starts, to prove
+/// a worker panic becomes an `EngineError`.
 #[cfg(feature = "test-hooks")]
 #[pyfunction]
 #[allow(clippy::needless_pass_by_value)] // PyO3 extracts arguments by value
-fn _run_panicking_at(
+fn _run_panicking(
     py: Python<'_>,
     engine: &PyEngine,
     ts: PyReadonlyArray1<'_, i64>,
     cols: Vec<PyReadonlyArray1<'_, f64>>,
-    row: usize,
 ) -> PyResult<PyRunOutput> {
     let opts = RunOptions {
-        panic_at_row: Some(row),
+        panic_in_worker: true,
         ..RunOptions::default()
     };
     engine.run_feed(py, &ts, &cols, &opts)
@@ -178,7 +177,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_feature_names, m)?)?;
     m.add_function(wrap_pyfunction!(auto_cores, m)?)?;
     #[cfg(feature = "test-hooks")]
-    m.add_function(wrap_pyfunction!(_run_panicking_at, m)?)?;
+    m.add_function(wrap_pyfunction!(_run_panicking, m)?)?;
     m.add("TICK_SIZE", TICK_SIZE)?;
     m.add("MAX_SIZE", MAX_SIZE)?;
     m.add("TICK_FIELD_OFFSETS", TICK_FIELD_OFFSETS.to_vec())?;

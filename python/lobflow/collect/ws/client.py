@@ -83,6 +83,7 @@ class VenueClient:
         stats: StreamStats,
         stop: asyncio.Event,
         options: Options,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         self.venue = venue
         self.machine = machine
@@ -101,6 +102,10 @@ class VenueClient:
         self._tasks: set[asyncio.Task[None]] = set()
         #: Rows the machine has emitted (the sink counts them), for the latency samples.
         self.emitted = 0
+        #: `clock` read as the frame (or REST answer) being handled was read: the receive
+        #: time its rows carry to a `lobflow.collect.ws.hooks.RowHook` (0 without a clock).
+        self.clock = clock
+        self.read_ns = 0
 
     # -- supervision -----------------------------------------------------------------------
 
@@ -241,7 +246,7 @@ class VenueClient:
         self._do(self.machine.open(conn, ts_local))
 
     async def _read(self, conn: int, ws: aiohttp.ClientWebSocketResponse, silence: float) -> str:
-        stats, machine, record = self.stats, self.machine, self.record
+        stats, machine, record, clock = self.stats, self.machine, self.record, self.clock
         text_type = aiohttp.WSMsgType.TEXT
         live = _Liveness()
         watchdog = asyncio.create_task(_watch(ws, silence, live))
@@ -249,6 +254,8 @@ class VenueClient:
             while True:
                 # No per-read timeout: aiohttp's costs ~4 us a frame; `_watch` finds silence.
                 msg = await ws.receive()
+                if clock is not None:
+                    self.read_ns = clock()
                 ts_local = time.time_ns()
                 t0 = time.perf_counter_ns()
                 if msg.type is text_type or msg.type is aiohttp.WSMsgType.BINARY:
@@ -363,6 +370,8 @@ class VenueClient:
             self.stats.log_once(
                 "rest", f"{self.venue.name} {f.what} {f.symbol or ''}: HTTP {status} {body[:120]!r}"
             )
+        if self.clock is not None:
+            self.read_ns = self.clock()
         ts_local = time.time_ns()
         self.record(ts_local, f.conn, f.what, f.symbol, status, body)
         self._do(self.machine.rest(f.conn, f.what, f.symbol, status, body, ts_local))

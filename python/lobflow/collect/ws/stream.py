@@ -13,6 +13,7 @@ import contextlib
 import signal
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -21,9 +22,12 @@ from lobflow.collect._http import ACCEPT_ENCODING, refuse_redirects
 from lobflow.collect._status import status_loop
 from lobflow.collect.stats import StreamCollectStats, StreamStats
 from lobflow.collect.venues import DEFAULT_EXCHANGE, VENUES, unified_symbol
-from lobflow.collect.writer import PartWriter, check_out, recover
+from lobflow.collect.writer import Discard, PartWriter, check_out, recover
 from lobflow.collect.ws.client import ROTATE_AFTER_S, Options, VenueClient, start_event
 from lobflow.errors import CollectorError
+
+if TYPE_CHECKING:
+    from lobflow.collect.ws.hooks import RowHook
 
 
 async def astream(
@@ -31,7 +35,7 @@ async def astream(
     exchanges: list[str] | tuple[str, ...] = (DEFAULT_EXCHANGE,),
     symbols: list[str] | tuple[str, ...] = ("BTC-USDT",),
     duration_s: float | None = None,
-    out: str | Path = "data",
+    out: str | Path | None = "data",
     base_urls: dict[str, str] | None = None,
     ws_urls: dict[str, str] | None = None,
     flush_every_s: float = 5.0,
@@ -41,6 +45,8 @@ async def astream(
     ping_every_s: float | None = None,
     silence_s: float | None = None,
     timeout_s: float = 10.0,
+    on_row: RowHook | None = None,
+    stats: StreamCollectStats | None = None,
 ) -> StreamCollectStats:
     """Stream `symbols`' books from `exchanges` until `duration_s`, `stop`, or SIGINT/SIGTERM.
 
@@ -48,6 +54,9 @@ async def astream(
     precisions) and `ws_urls` its WebSocket scheme+host+port (KuCoin's endpoint comes from its
     token answer; `ws_urls` replaces that one's host). `rotate_after_s`, `ping_every_s` and
     `silence_s` shorten the connections' life, pings and silence limit (tests).
+    `out=None` records nothing. `on_row` is told of every processed row as it is made
+    (`lobflow.collect.ws.hooks.RowHook`); `stats`, when given, is filled as the run goes
+    (a live view reads it) and returned.
     """
     unknown = [e for e in [*exchanges, *(ws_urls or {}), *(base_urls or {})] if e not in VENUES]
     if unknown:
@@ -62,13 +71,17 @@ async def astream(
             check_positive(name, value)
     if silence_s is not None:
         check_positive("silence_s", silence_s)
-    root = Path(out)
-    check_out(root)
-    recover(root)
-    raw = PartWriter(root, "raw_ws", flush_every_s)
-    processed = PartWriter(root, "processed", flush_every_s)
+    if out is None:
+        raw: PartWriter = Discard("raw_ws")
+        processed: PartWriter = Discard("processed")
+    else:
+        root = Path(out)
+        check_out(root)
+        recover(root)
+        raw = PartWriter(root, "raw_ws", flush_every_s)
+        processed = PartWriter(root, "processed", flush_every_s)
     stop = stop or asyncio.Event()
-    stats = StreamCollectStats()
+    stats = stats if stats is not None else StreamCollectStats()
     options = Options(
         rotate_after_s=rotate_after_s,
         ping_every_s=ping_every_s,
@@ -101,6 +114,7 @@ async def astream(
                 run_id,
                 (base_urls or {}).get(name),
                 (ws_urls or {}).get(name),
+                on_row,
             )
             for name in exchanges
         ]
@@ -146,6 +160,7 @@ def _client(
     run_id: int,
     base_url: str | None,
     ws_url: str | None,
+    on_row: RowHook | None = None,
 ) -> VenueClient:
     venue = VENUES[name]
     st = stats.streams[name] = StreamStats()
@@ -161,11 +176,22 @@ def _client(
     def sink(symbol: str, ts: int, row: tuple[object, ...]) -> None:
         processed.add_row((name, symbol), ts, row)
         client.emitted += 1
+        if on_row is not None:
+            on_row.on_row(name, symbol, row, client.read_ns)
 
     record(time.time_ns(), 0, "start", None, None, start_event(symbols))
     machine = venue.stream(symbols, sink, st)
     client = VenueClient(
-        venue, machine, session, base_url or venue.base_url, ws_url, record, st, stop, options
+        venue,
+        machine,
+        session,
+        base_url or venue.base_url,
+        ws_url,
+        record,
+        st,
+        stop,
+        options,
+        clock=None if on_row is None else on_row.now_ns,
     )
     return client
 

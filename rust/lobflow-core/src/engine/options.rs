@@ -33,10 +33,12 @@ pub struct RunOptions {
     pub pace_ns: Option<u64>,
     /// Raise on the first bad row, or skip and count bad rows.
     pub on_bad: OnBad,
-    /// Test hook (feature `test-hooks`): the worker panics at this row, to prove that a
-    /// panic surfaces as [`crate::Error::WorkerPanicked`].
+    /// Test hook (feature `test-hooks`): the worker panics as it starts, before its loop, to
+    /// prove that a panic surfaces as [`crate::Error::WorkerPanicked`] and that the producer,
+    /// left waiting on a ring nobody drains, is stopped. Outside the loop, so a build with the
+    /// hooks scores with the very loop a release build has.
     #[cfg(feature = "test-hooks")]
-    pub panic_at_row: Option<usize>,
+    pub panic_in_worker: bool,
 }
 
 /// Tick → signal latency percentiles, ns.

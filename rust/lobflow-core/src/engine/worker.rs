@@ -36,6 +36,8 @@ impl Engine {
             every,
             shared_core,
         } = *ctx;
+        #[cfg(feature = "test-hooks")]
+        assert!(!opts.panic_in_worker, "injected worker panic");
         let model = &self.weights;
         // The score comes from its own state whether or not the features are recorded, so a
         // run's scores are the same bit for bit either way; recording adds a second pass of
@@ -91,11 +93,6 @@ impl Engine {
             }
             let tick = buf[next];
             next += 1;
-            #[cfg(feature = "test-hooks")]
-            assert!(
-                opts.panic_at_row != Some(i),
-                "injected worker panic at row {i}"
-            );
             if tick.ts == SKIPPED {
                 scores[i] = f64::NAN;
                 if let Some(out) = features.as_mut() {
