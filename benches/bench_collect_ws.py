@@ -10,13 +10,17 @@ one, so each has a core of the 2-core machine.
 - real rates: 10 symbols on each of the four venues for `LOBFLOW_BENCH_SECONDS` (30 s by
   default), the collector's CPU share of one core;
 - latency: frame read -> processed row queued, p50/p99, beside the time `json.loads` alone
-  takes on the same frames (timed afterwards in this process), and the book machine alone
-  (the recorded frames replayed without sockets).
+  takes on the same frames (timed afterwards in this process), the Rust book machine's
+  `apply` alone on them, and the whole machine (Rust and its Python side) replayed without
+  sockets;
+- the frame reader alone: aiohttp's ``receive`` loop against picows' callback reader on the
+  same burst, each doing nothing but stamp the frame.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -108,23 +112,51 @@ def _parse_times_us(bodies: list[str], parse: Any) -> np.ndarray:
     return out / 1e3
 
 
-def _machine_rate(venue: str, events: pl.DataFrame) -> float:
-    """Frames per second of the book machine alone, on the run's recorded events."""
-    m = VENUES[venue].stream(["BTC-USDT"], lambda *_: None, StreamStats())
+class _TimedApply:
+    """A book machine whose `apply` calls are timed (the Rust part of a frame alone)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.times_ns: list[int] = []
+
+    def apply(self, conn: int, frame: str) -> Any:
+        t0 = time.perf_counter_ns()
+        out = self.inner.apply(conn, frame)
+        self.times_ns.append(time.perf_counter_ns() - t0)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _machine_rate(venue: str, events: pl.DataFrame) -> tuple[float, np.ndarray]:
+    """Frames/s of the book machine alone (Rust + its Python side) on the run's recorded
+    events, and the Rust `apply` times (us) of a second pass."""
     rows = events.select("ts_local", "conn", "event", "symbol", "status", "body").rows()
-    t0 = time.perf_counter()
-    frames = 0
-    for ts_local, conn, event, symbol, status, body in rows:
-        if event == "open":
-            m.open(conn, ts_local)
-        elif event == "frame":
-            m.frame(conn, body, ts_local)
-            frames += 1
-        elif event == "close":
-            m.close(conn, body)
-        elif event != "start":
-            m.rest(conn, event, symbol, status or 0, body, ts_local)
-    return frames / (time.perf_counter() - t0)
+
+    def replay(timed: bool) -> tuple[float, np.ndarray]:
+        m = VENUES[venue].stream(["BTC-USDT"], lambda *_: None, StreamStats())
+        proxy = _TimedApply(m.machine)
+        if timed:
+            m.machine = proxy  # type: ignore[assignment]
+        t0 = time.perf_counter()
+        frames = 0
+        for ts_local, conn, event, symbol, status, body in rows:
+            if event == "open":
+                m.open(conn, ts_local)
+            elif event == "frame":
+                m.frame(conn, body, ts_local)
+                frames += 1
+            elif event == "close":
+                m.close(conn, body)
+            elif event != "start":
+                m.rest(conn, event, symbol, status or 0, body, ts_local)
+        rate = frames / (time.perf_counter() - t0)
+        return rate, np.asarray(proxy.times_ns, dtype=float) / 1e3
+
+    rate, _ = replay(timed=False)
+    _, apply_us = replay(timed=True)
+    return rate, apply_us
 
 
 @pytest.mark.benchmark(group="collector-ws")
@@ -167,6 +199,7 @@ def test_burst_books_per_second(benchmark: Any, sim: int, tmp_path: Path, venue:
     lat = np.asarray(st.latency_ns, dtype=float) / 1e3
     bodies = frames["body"].to_list()[start:]
     parse = _parse_times_us(bodies, json.loads)
+    machine_rate, apply_us = _machine_rate(venue, _events(tmp_path, venue))
     updates_per_frame = result["updates"] / max(result["frames"], 1)
     info = benchmark.extra_info
     info.update(
@@ -176,11 +209,16 @@ def test_burst_books_per_second(benchmark: Any, sim: int, tmp_path: Path, venue:
         sim_frames_per_s=sim_rate,
         sim_updates_per_s=result["updates"] / result["seconds"],
         cpu_share_during_burst=cpu / wall,
+        # The collector's CPU per frame read: what one core could keep up with, whatever the
+        # sender managed on a shared machine.
+        cpu_us_per_frame=cpu / len(burst) * 1e6,
         latency_us_p50=float(np.percentile(lat, 50)),
         latency_us_p99=float(np.percentile(lat, 99)),
         json_loads_us_p50=float(np.percentile(parse, 50)),
         json_loads_us_p99=float(np.percentile(parse, 99)),
-        machine_only_frames_per_s=_machine_rate(venue, _events(tmp_path, venue)),
+        machine_only_frames_per_s=machine_rate,
+        rust_apply_us_p50=float(np.percentile(apply_us, 50)),
+        rust_apply_us_p99=float(np.percentile(apply_us, 99)),
         rows=st.total("rows"),
         gaps=st.total("gaps"),
         max_gap_between_frames_ms=float(gaps[start:].max() / 1e6) if len(gaps) > start else 0.0,
@@ -188,9 +226,11 @@ def test_burst_books_per_second(benchmark: Any, sim: int, tmp_path: Path, venue:
     print(
         f"\n{venue}: {len(burst)} burst frames at {rate:,.0f} frames/s "
         f"({rate * updates_per_frame:,.0f} level updates/s; sim sent {sim_rate:,.0f}"
-        f" frames/s), CPU {cpu / wall:.0%} of a core, frame->row p50/p99 "
+        f" frames/s), CPU {cpu / wall:.0%} of a core = {cpu / len(burst) * 1e6:.1f} us a frame "
+        f"(one core: {len(burst) / cpu:,.0f} frames/s), frame->row p50/p99 "
         f"{info['latency_us_p50']:.1f}/{info['latency_us_p99']:.1f} us vs json.loads "
-        f"{info['json_loads_us_p50']:.1f}/{info['json_loads_us_p99']:.1f} us, machine alone "
+        f"{info['json_loads_us_p50']:.1f}/{info['json_loads_us_p99']:.1f} us, Rust apply "
+        f"{info['rust_apply_us_p50']:.1f}/{info['rust_apply_us_p99']:.1f} us, machine alone "
         f"{info['machine_only_frames_per_s']:,.0f} frames/s, gaps {info['gaps']}"
     )
     assert info["gaps"] == 0
@@ -240,4 +280,93 @@ def test_real_rates_4_venues_10_symbols(benchmark: Any, sim: int, tmp_path: Path
             f"{n} p50/p99 {info[f'{n}_latency_us_p50']:.0f}/{info[f'{n}_latency_us_p99']:.0f} us"
             for n in stats.streams
         )
+    )
+
+
+def _burst_rate(stamps: list[int], started: int) -> tuple[int, float]:
+    """(frames, their span s) of the stamps taken once the burst was asked for."""
+    burst = [t for t in stamps if t >= started]
+    return len(burst), (burst[-1] - burst[0]) / 1e9
+
+
+async def _read_burst_aiohttp(
+    url: str, port: int, frames: int, *, per_read_timeout: bool
+) -> tuple[int, float, float]:
+    """(frames, span s, CPU s) of a bare aiohttp ``receive`` loop during a Bybit burst."""
+    import aiohttp
+
+    stamps: list[int] = []
+    clock = time.time_ns
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        await ws.send_str('{"op":"subscribe","args":["orderbook.50.BTCUSDT"]}')
+        while '"snapshot"' not in str((await ws.receive(timeout=5.0)).data):
+            pass
+        started = clock()
+        burst = asyncio.create_task(asyncio.to_thread(_post_burst, port, "bybit", frames))
+        cpu0 = time.process_time()
+        while len(stamps) < frames:
+            msg = await (ws.receive(timeout=2.0) if per_read_timeout else ws.receive())
+            if msg.type is aiohttp.WSMsgType.TEXT:
+                stamps.append(clock())
+        cpu = time.process_time() - cpu0
+        await burst
+    return (*_burst_rate(stamps, started), cpu)
+
+
+async def _read_burst_picows(url: str, port: int, frames: int) -> tuple[int, float, float]:
+    """The same with picows' callback reader (installed by hand: not a dependency)."""
+    picows = pytest.importorskip("picows")
+
+    stamps: list[int] = []
+    clock = time.time_ns
+    text_type = picows.WSMsgType.TEXT
+    done = asyncio.Event()
+
+    class Reader(picows.WSListener):  # type: ignore[misc,name-defined]
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            if frame.msg_type is text_type:
+                frame.get_payload_as_utf8_text()
+                stamps.append(clock())
+                if len(stamps) >= frames:
+                    done.set()
+
+    transport, _ = await picows.ws_connect(Reader, url)
+    transport.send(picows.WSMsgType.TEXT, b'{"op":"subscribe","args":["orderbook.50.BTCUSDT"]}')
+    await asyncio.sleep(0.5)
+    stamps.clear()
+    started = clock()
+    cpu0 = time.process_time()
+    await asyncio.to_thread(_post_burst, port, "bybit", frames)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(done.wait(), 5)
+    cpu = time.process_time() - cpu0
+    transport.disconnect()
+    return (*_burst_rate(stamps, started), cpu)
+
+
+@pytest.mark.benchmark(group="collector-ws")
+@pytest.mark.parametrize("reader", ["aiohttp-timeout", "aiohttp", "picows"])
+def test_frame_reader_alone(benchmark: Any, sim: int, reader: str) -> None:
+    """A bare frame reader (read + receive stamp, nothing else) during a Bybit burst.
+
+    ``aiohttp-timeout`` reads with ``receive(timeout=...)`` (a timeout context every frame),
+    ``aiohttp`` without, ``picows`` with its callback reader.
+    """
+    if reader == "picows":
+        pytest.importorskip("picows")
+    url = f"ws://127.0.0.1:{sim}/v5/public/spot"
+
+    def read() -> tuple[int, float, float]:
+        if reader == "picows":
+            return asyncio.run(_read_burst_picows(url, sim, BURST_FRAMES))
+        timed = reader == "aiohttp-timeout"
+        coro = _read_burst_aiohttp(url, sim, BURST_FRAMES, per_read_timeout=timed)
+        return asyncio.run(coro)
+
+    n, span, cpu = benchmark.pedantic(read, rounds=1, iterations=1)
+    info = benchmark.extra_info
+    info.update(frames=n, frames_per_s=n / span, cpu_us_per_frame=cpu / max(n, 1) * 1e6)
+    print(
+        f"\n{reader}: {n} frames at {n / span:,.0f} frames/s, "
+        f"{info['cpu_us_per_frame']:.2f} us CPU a frame (reader alone)"
     )

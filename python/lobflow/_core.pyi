@@ -1,7 +1,7 @@
 """Type stubs for the Rust extension `lobflow._core` (hand-written, checked by stubtest)."""
 
 from collections.abc import Sequence
-from typing import final
+from typing import ClassVar, final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,6 +16,7 @@ __all__ = [
     "TICK_SIZE",
     "BackpressureError",
     "BacktestOutput",
+    "BookMachine",
     "C2cReport",
     "Engine",
     "EngineError",
@@ -389,3 +390,48 @@ class Session:
 
 def _session_panicking_at(engine: Engine, update: int) -> Session:
     """Test hook (feature `test-hooks`): a session whose worker panics on update `update`."""
+#: One event of a `BookMachine`: (code, feed, ts, seq, detail). `detail` is the top 5 (20
+#: floats, "empty" or "crossed") or None (unchanged) for BOOK/SYNCED, the reason for
+#: GAP/CHECKSUM/MALFORMED, None otherwise; `feed` is -1 where none applies.
+_BookEvent = tuple[int, int, int, int | None, tuple[float, ...] | str | None]
+
+@final
+class BookMachine:
+    """One venue's exact books for every (connection, feed) of a WebSocket collector."""
+
+    CONTROL: ClassVar[int]
+    BOOK: ClassVar[int]
+    SYNCED: ClassVar[int]
+    STALE: ClassVar[int]
+    GAP: ClassVar[int]
+    CHECKSUM: ClassVar[int]
+    MALFORMED: ClassVar[int]
+    FETCH: ClassVar[int]
+
+    def __new__(
+        cls,
+        venue: str,
+        keys: list[str],
+        scales: list[tuple[int, int] | None],
+        depth: int | None = None,
+    ) -> BookMachine: ...
+    def apply(self, conn: int, frame: str | bytes) -> list[_BookEvent]:
+        """Apply one frame (str or UTF-8 bytes) read from `conn`; its events as tuples."""
+    def snapshot(self, conn: int, feed: int, body: str) -> list[_BookEvent]:
+        """Binance: a REST depth snapshot (its body) for `feed`'s book on `conn`; its events."""
+    def close(self, conn: int) -> None:
+        """`conn` closed: its books are dropped."""
+    def stop(self, feed: int) -> None:
+        """`feed` stops: its books are dropped, its frames ignored."""
+    def reset(self, conn: int, feed: int) -> None:
+        """A gap found by the caller: `feed`'s book on `conn` is cleared and unsynced."""
+    def set_scales(self, feed: int, price: int, size: int) -> None:
+        """`feed`'s (price, size) scales, once known (Kraken's pair precisions)."""
+    def pos(self, conn: int, feed: int) -> int:
+        """How new `feed`'s book on `conn` is (update id, else book time in ns); -1 if none."""
+    def synced(self, conn: int, feed: int) -> bool:
+        """Whether `feed`'s book on `conn` is synced."""
+    def levels(
+        self, conn: int, feed: int
+    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
+        """`feed`'s book on `conn`: (bids, asks) best first in (price, size) units, or None."""

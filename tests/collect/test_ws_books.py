@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,19 @@ import pytest
 
 from lobflow.collect.stats import StreamStats
 from lobflow.collect.venues import VENUES
-from lobflow.collect.venues.kraken import checksum, rfc3339_ns
+from lobflow.collect.venues.kraken import checksum
 from lobflow.collect.ws.feeds import Fetch, Reconnect, Send, VenueStream
 
 WS = Path(__file__).with_name("payloads") / "ws"
 MS = 1_000_000
+
+
+def rfc3339_ns(text: str) -> int:
+    """``2023-10-06T17:35:55.440295Z`` in ns (microseconds, as Kraken sends them)."""
+    return (
+        int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()) * 10**9
+        + int(text[20:26]) * 1000
+    )
 
 
 class Run:

@@ -1,15 +1,14 @@
 """Exact decimal prices and sizes as integer units: no float keys that drift.
 
-A book keys its levels by ``units(text, scale)``, the integer number of ``10**-scale`` in the
-decimal the venue sent, so ``"60650.00000000"`` and ``"60650"`` are the same level and no two
-different prices can collide. Floats appear only in the processed row, converted once from the
-exact integer (``n / 10**scale`` is correctly rounded, so it equals ``float(text)``).
+``units(text, scale)`` is the integer number of ``10**-scale`` in the decimal the venue sent,
+so ``"60650.00000000"`` and ``"60650"`` are the same value. The WebSocket books key their
+levels this way in Rust (`lobflow._core.BookMachine`); here it serves Kraken's checksum as the
+venue defines it (`lobflow.collect.venues.kraken.checksum`) and the simulated venue.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 
 #: No price or size has more digits than this (a larger one is a broken message, and its float
 #: would overflow).
@@ -62,16 +61,6 @@ def _units_slow(text: str, scale: int) -> int:
     return int(scaled)
 
 
-def number_text(x: object) -> str:
-    """The exact text of a JSON number parsed with ``parse_float=str`` (an int or a str)."""
-    if isinstance(x, str):
-        return x
-    if isinstance(x, int) and not isinstance(x, bool):
-        return str(x)
-    msg = f"{x!r} is not a number"
-    raise ValueError(msg)
-
-
 def fixed_text(n: int, scale: int) -> str:
     """``n`` units of ``10**-scale`` as a decimal with exactly ``scale`` decimals.
 
@@ -83,9 +72,3 @@ def fixed_text(n: int, scale: int) -> str:
     sign = "-" if n < 0 else ""
     s = str(abs(n)).rjust(scale + 1, "0")
     return f"{sign}{s[:-scale]}.{s[-scale:]}" if scale else f"{sign}{s}"
-
-
-@lru_cache(maxsize=1 << 16)
-def units_cached(text: str, scale: int) -> int:
-    """`units` remembered: a book's prices (and many sizes) repeat from message to message."""
-    return units(text, scale)

@@ -9,6 +9,7 @@
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod backtest;
+pub mod books;
 pub mod c2c;
 mod clock;
 mod columns;

@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 
 mod backtest;
+mod books;
 mod diagnostics;
 mod engine;
 mod errors;
@@ -23,5 +24,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     diagnostics::register(m)?;
     backtest::register(m)?;
     session::register(m)?;
+    books::register(m)?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lobflow.collect.venues.base import (
     Book,
@@ -17,14 +17,7 @@ from lobflow.collect.venues.base import (
     split_concatenated,
     unified_symbol,
 )
-from lobflow.collect.ws.feeds import (
-    Action,
-    FeedBook,
-    Fetch,
-    VenueStream,
-    price_units,
-    size_units,
-)
+from lobflow.collect.ws.feeds import Action, FeedBook, Fetch, Malformed, VenueStream
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -82,31 +75,17 @@ class Binance(Venue):
 
 #: Depth of the REST snapshot a book is synced from (weight 50).
 SNAPSHOT_LIMIT = "1000"
-#: A 1000-level snapshot is ~70 KB.
-SNAPSHOT_MAX_BYTES = 1 << 20
-#: Events buffered while a snapshot is fetched; more and the feed starts over.
-MAX_BUFFER = 10_000
-
-
-class _Sync:
-    """A book waiting for its snapshot: events buffered, the snapshot when it came."""
-
-    __slots__ = ("buffer", "fetching", "snapshot")
-
-    def __init__(self) -> None:
-        self.buffer: list[dict[str, Any]] = []
-        self.snapshot: dict[str, Any] | None = None
-        self.fetching = False
 
 
 class BinanceStream(VenueStream):
     """Binance's combined diff-depth stream: buffer, snapshot, apply, ``U > id + 1`` = gap.
 
-    The local-book procedure of Binance's docs: buffer events, fetch a REST snapshot, fetch
-    again while its ``lastUpdateId`` is below the first buffered ``U``, drop events with
-    ``u <= lastUpdateId``, check the first one spans ``lastUpdateId + 1``, then apply; an event
-    with ``u`` at or below the book's id is stale, one with ``U`` above the id + 1 a gap (the
-    feed starts over). Book time: the event time ``E``; seq: ``u``.
+    The local-book procedure of Binance's docs (the book machine applies it, buffering events
+    while a snapshot is fetched; at most 10 000 are buffered, then the feed starts over): fetch
+    a REST snapshot, fetch again while its ``lastUpdateId`` is below the first buffered ``U``,
+    drop events with ``u <= lastUpdateId``, check the first one spans ``lastUpdateId + 1``,
+    then apply; an event with ``u`` at or below the book's id is stale, one with ``U`` above
+    the id + 1 a gap (the feed starts over). Book time: the event time ``E``; seq: ``u``.
     """
 
     #: Binance pings every 20 s; aiohttp answers. The client's WebSocket pings (every 20 s)
@@ -115,14 +94,15 @@ class BinanceStream(VenueStream):
     silence_s = 120.0
 
     def setup(self) -> None:  # noqa: D102
-        v = self.venue
-        self.by_stream = {f"{v.ws_symbol(s)}@depth@100ms": s for s in self.symbols}
         self.first_conn: int | None = None
+
+    def book_key(self, symbol: str) -> str:  # noqa: D102
+        return f"{self.venue.ws_symbol(symbol)}@depth@100ms"
 
     def ws_endpoint(self, conn: int, ws_base: str | None) -> str:  # noqa: D102
         ws_base = ws_base or self.venue.ws_url
         live = [s for s, f in self.feeds.items() if not f.stopped]
-        names = "/".join(f"{self.venue.ws_symbol(s)}@depth@100ms" for s in live)
+        names = "/".join(self.book_key(s) for s in live)
         return f"{ws_base.rstrip('/')}/stream?streams={names}"
 
     def on_open(self, conn: int, ts_local: int) -> list[Action]:  # noqa: D102
@@ -142,105 +122,22 @@ class BinanceStream(VenueStream):
             for s in self.symbols
         ]
 
-    @staticmethod
-    def _sync_state(fb: FeedBook) -> _Sync:
-        if not isinstance(fb.state, _Sync):
-            fb.state = _Sync()
-        return fb.state
-
-    def _fetch(self, fb: FeedBook) -> list[Action]:
-        sync = self._sync_state(fb)
-        if sync.fetching:
-            return []
-        sync.fetching = True
+    def fetch_book(self, fb: FeedBook) -> list[Action]:  # noqa: D102
+        if fb.fetching:
+            return []  # at most one in flight
+        fb.fetching = True
         params = (("symbol", self.venue.symbol(fb.symbol)), ("limit", SNAPSHOT_LIMIT))
         return [Fetch(fb.conn, "snapshot", fb.symbol, self.venue.path, params)]
 
-    def on_frame(self, conn: int, text: str, ts_local: int) -> list[Action]:  # noqa: D102
+    def on_control(self, conn: int, text: str, ts_local: int) -> list[Action]:  # noqa: D102
         doc = json.loads(text)
         data = doc.get("data") if isinstance(doc, dict) else None
-        if data is None:
-            if isinstance(doc, dict) and "error" in doc:
-                self.stats.log_once("error", f"{self.venue.name}: {doc['error']}")
-            return []  # {"result": null, "id": 1} and the like
-        symbol = self.by_stream.get(doc.get("stream"))
-        if symbol is None:
-            return []
-        fb = self.feed_book(conn, symbol)
-        if fb is None:
-            return []
-        first, last = int(data["U"]), int(data["u"])
-        if fb.synced:
-            if last <= fb.pos:
-                self.stale(fb)
-                return []
-            if first > fb.pos + 1:
-                actions = self.gap(fb, f"update ids {fb.pos + 1}..{first - 1} missed")
-                self._sync_state(fb).buffer.append(data)  # the first event of the next sync
-                return actions
-            self._apply(fb, data, ts_local)
-            return []
-        sync = self._sync_state(fb)
-        sync.buffer.append(data)
-        if len(sync.buffer) > MAX_BUFFER:
-            del sync.buffer[:-1]
-            sync.snapshot = None
-        actions = self._try_sync(fb, ts_local)
-        if not fb.synced and isinstance(fb.state, _Sync) and fb.state.snapshot is None:
-            actions += self._fetch(fb)  # at most one in flight
-        return actions
-
-    def _try_sync(self, fb: FeedBook, ts_local: int) -> list[Action]:
-        sync = self._sync_state(fb)
-        snap = sync.snapshot
-        if snap is None or not sync.buffer:
-            return []
-        last_id = int(snap["lastUpdateId"])
-        if last_id < int(sync.buffer[0]["U"]):
-            sync.snapshot = None  # older than the stream: fetch again
-            return self._fetch(fb)
-        events = [e for e in sync.buffer if int(e["u"]) > last_id]
-        if not events:
-            sync.buffer.clear()
-            return []  # the snapshot is newer than all buffered events: wait for the next
-        if not int(events[0]["U"]) <= last_id + 1 <= int(events[0]["u"]):
-            sync.buffer.clear()
-            sync.snapshot = None
-            return self._fetch(fb)
-        book = fb.book
-        book.clear()
-        ps, ss = self.book_scales(fb.symbol)
-        for p, q in snap["bids"]:
-            book.set_bid(price_units(p, ps), size_units(q, ss))
-        for p, q in snap["asks"]:
-            book.set_ask(price_units(p, ps), size_units(q, ss))
-        fb.pos = last_id
-        fb.state = None
-        self._apply(fb, events[0], ts_local, sync=True)
-        for i, e in enumerate(events[1:], 1):
-            if int(e["u"]) <= fb.pos:
-                self.stale(fb)
-            elif int(e["U"]) > fb.pos + 1:
-                actions = self.gap(fb, "update ids missed in the buffer")
-                self._sync_state(fb).buffer.extend(events[i:])
-                return actions
-            else:
-                self._apply(fb, e, ts_local)
-        return []
-
-    def _apply(self, fb: FeedBook, e: dict[str, Any], ts_local: int, *, sync: bool = False) -> None:
-        ps, ss = self.book_scales(fb.symbol)
-        book = fb.book
-        for p, q in e["b"]:
-            book.set_bid(price_units(p, ps), size_units(q, ss))
-        for p, q in e["a"]:
-            book.set_ask(price_units(p, ps), size_units(q, ss))
-        fb.pos = int(e["u"])
-        ts = int(e["E"]) * 1_000_000
-        if sync:
-            self.synced(fb, ts, ts_local, fb.pos)
-        else:
-            self.changed(fb, ts, ts_local, fb.pos)
+        if data is not None:
+            msg = "a data frame the book machine could not read"
+            raise Malformed(msg)
+        if isinstance(doc, dict) and "error" in doc:
+            self.stats.log_once("error", f"{self.venue.name}: {doc['error']}")
+        return []  # {"result": null, "id": 1} and the like
 
     def on_rest(  # noqa: D102
         self, conn: int, what: str, symbol: str | None, status: int, body: str, ts_local: int
@@ -255,16 +152,15 @@ class BinanceStream(VenueStream):
         fb = self.books.get((conn, symbol))
         if what != "snapshot" or fb is None or fb.synced:
             return []
-        sync = self._sync_state(fb)
-        sync.fetching = False
+        fb.fetching = False
         if status != 200:
-            return self._fetch(fb)  # the client spaces the retries
-        sync.snapshot = json.loads(body)
-        return self._try_sync(fb, ts_local)
+            return self.fetch_book(fb)  # the client spaces the retries
+        events = self.machine.snapshot(conn, fb.feed, body)
+        return self.events(conn, events, ts_local)
 
     def resync(self, fb: FeedBook) -> list[Action]:  # noqa: D102
-        fb.state = _Sync()
-        return self._fetch(fb)
+        fb.fetching = False
+        return self.fetch_book(fb)
 
 
 VENUE = Binance()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lobflow.collect.venues.base import (
     Book,
@@ -17,7 +17,7 @@ from lobflow.collect.venues.base import (
     split_concatenated,
     unified_symbol,
 )
-from lobflow.collect.ws.feeds import Action, FeedBook, Send, VenueStream, price_units, size_units
+from lobflow.collect.ws.feeds import Action, FeedBook, Malformed, Send, VenueStream
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -94,18 +94,23 @@ class BybitStream(VenueStream):
     A delta whose ``u`` is not the previous ``u + 1`` is a gap: unsubscribe and subscribe
     again for a fresh snapshot (``u == 1`` comes with a snapshot when Bybit restarts). Levels
     beyond the depth are dropped (Bybit sends their deletion too). Book time: ``ts``; seq: ``u``.
-    The client sends ``{"op":"ping"}`` every 20 s, as the docs ask.
+    The book machine applies these rules; the client sends ``{"op":"ping"}`` every 20 s, as
+    the docs ask.
     """
 
     ping_every_s = 20.0
     #: A pong answers each ping: nothing at all for a ping interval and 10 s is a dead socket.
     silence_s = 30.0
+    book_depth = DEPTH
 
     def setup(self) -> None:  # noqa: D102
-        self.topics = {f"orderbook.{DEPTH}.{self.venue.ws_symbol(s)}": s for s in self.symbols}
+        self.topics = {self.book_key(s): s for s in self.symbols}
         self._req = 0
         #: The topic of each request (one topic per request, so a refusal names its feed).
         self.requests: dict[str, str] = {}
+
+    def book_key(self, symbol: str) -> str:  # noqa: D102
+        return f"orderbook.{DEPTH}.{self.venue.ws_symbol(symbol)}"
 
     def ws_endpoint(self, conn: int, ws_base: str | None) -> str:  # noqa: D102
         ws_base = ws_base or self.venue.ws_url
@@ -127,57 +132,22 @@ class BybitStream(VenueStream):
         live = [t for t, s in self.topics.items() if not self.feeds[s].stopped]
         return self._request(conn, "subscribe", live)
 
-    def on_frame(self, conn: int, text: str, ts_local: int) -> list[Action]:  # noqa: D102
+    def on_control(self, conn: int, text: str, ts_local: int) -> list[Action]:  # noqa: D102
         doc = json.loads(text)
-        topic = doc.get("topic")
-        if topic is None:
-            if doc.get("success") is False and doc.get("op") == "subscribe":
-                why = str(doc.get("ret_msg"))
-                named = set(_TOPIC.findall(why))
-                named.add(self.requests.get(str(doc.get("req_id")), ""))
-                for name in named & set(self.topics):
-                    if "already" not in why:
-                        self.stop_feed(self.topics[name], f"Bybit: {why}")
-            return []  # acks and pongs
-        symbol = self.topics.get(topic)
-        fb = self.feed_book(conn, symbol) if symbol is not None else None
-        if fb is None:
-            return []
-        data = doc["data"]
-        u = int(data["u"])
-        kind = doc["type"]
-        if kind == "snapshot":
-            fb.book.clear()
-            self._apply(fb, data)
-            fb.pos = u
-            self.synced(fb, int(doc["ts"]) * 1_000_000, ts_local, u)
-            return []
-        if kind != "delta":
-            return []
-        if not fb.synced:
-            return []  # deltas of a subscription being renewed
-        if u <= fb.pos:
-            self.stale(fb)
-            return []
-        if u != fb.pos + 1:
-            return self.gap(fb, f"u {fb.pos + 1}..{u - 1} missed")
-        self._apply(fb, data)
-        fb.pos = u
-        self.changed(fb, int(doc["ts"]) * 1_000_000, ts_local, u)
-        return []
-
-    def _apply(self, fb: FeedBook, data: dict[str, Any]) -> None:
-        ps, ss = self.book_scales(fb.symbol)
-        book = fb.book
-        for p, q in data["b"]:
-            book.set_bid(price_units(p, ps), size_units(q, ss))
-        for p, q in data["a"]:
-            book.set_ask(price_units(p, ps), size_units(q, ss))
-        book.bids.truncate(DEPTH)
-        book.asks.truncate(DEPTH)
+        if doc.get("topic") is not None:
+            msg = "a data frame the book machine could not read"
+            raise Malformed(msg)
+        if doc.get("success") is False and doc.get("op") == "subscribe":
+            why = str(doc.get("ret_msg"))
+            named = set(_TOPIC.findall(why))
+            named.add(self.requests.get(str(doc.get("req_id")), ""))
+            for name in named & set(self.topics):
+                if "already" not in why:
+                    self.stop_feed(self.topics[name], f"Bybit: {why}")
+        return []  # acks and pongs
 
     def resync(self, fb: FeedBook) -> list[Action]:  # noqa: D102
-        topic = f"orderbook.{DEPTH}.{self.venue.ws_symbol(fb.symbol)}"
+        topic = self.book_key(fb.symbol)
         return self._request(fb.conn, "unsubscribe", [topic]) + self._request(
             fb.conn, "subscribe", [topic]
         )

@@ -22,11 +22,10 @@ from lobflow.collect.ws.feeds import (
     Action,
     FeedBook,
     Fetch,
+    Malformed,
     Reconnect,
     Send,
     VenueStream,
-    price_units,
-    size_units,
 )
 
 if TYPE_CHECKING:
@@ -106,16 +105,18 @@ class KuCoinStream(VenueStream):
     Each connection first asks ``POST /api/v1/bullet-public`` for a token and an endpoint (a
     new token every time: an expired one is refused), connects to
     ``<endpoint>?token=..&connectId=..``, waits for ``welcome``, subscribes, and pings every
-    ``pingInterval`` ms. A message older than the book (by its ``timestamp``) is stale. Book
-    time: ``timestamp``; no sequence.
+    ``pingInterval`` ms. A message older than the book (by its ``timestamp``) is stale (the
+    book machine applies it). Book time: ``timestamp``; no sequence.
     """
 
     def setup(self) -> None:  # noqa: D102
-        self.by_topic = {f"{TOPIC}{self.venue.ws_symbol(s)}": s for s in self.symbols}
         #: (endpoint, token) of each connection, from its bullet answer.
         self.bullets: dict[int, tuple[str, str]] = {}
         #: The symbol of each subscribe request, by its id.
         self.requests: dict[str, str] = {}
+
+    def book_key(self, symbol: str) -> str:  # noqa: D102
+        return TOPIC + self.venue.ws_symbol(symbol)
 
     def connect_fetches(self, conn: int) -> list[Fetch]:  # noqa: D102
         return [Fetch(conn, "bullet", None, BULLET_PATH, method="POST")]
@@ -149,29 +150,12 @@ class KuCoinStream(VenueStream):
     def on_open(self, conn: int, ts_local: int) -> list[Action]:  # noqa: D102
         return []  # the welcome frame says when to subscribe
 
-    def on_frame(self, conn: int, text: str, ts_local: int) -> list[Action]:  # noqa: D102
+    def on_control(self, conn: int, text: str, ts_local: int) -> list[Action]:  # noqa: D102
         doc = json.loads(text)
         kind = doc.get("type")
         if kind == "message":
-            symbol = self.by_topic.get(doc.get("topic"))
-            fb = self.feed_book(conn, symbol) if symbol is not None else None
-            if fb is None:
-                return []
-            data = doc["data"]
-            ts = int(data["timestamp"]) * 1_000_000
-            if ts < fb.pos:
-                self.stale(fb)
-                return []
-            ps, ss = self.book_scales(fb.symbol)
-            book = fb.book
-            book.clear()
-            for p, q in data["bids"]:
-                book.set_bid(price_units(p, ps), size_units(q, ss))
-            for p, q in data["asks"]:
-                book.set_ask(price_units(p, ps), size_units(q, ss))
-            fb.pos = ts
-            self.synced(fb, ts, ts_local, None)
-            return []
+            msg = "a data frame the book machine could not read"
+            raise Malformed(msg)
         if kind == "welcome":
             # One symbol per subscription, so that a refusal names its feed.
             actions: list[Action] = []

@@ -6,6 +6,14 @@ a connection closed) into processed rows. It does no I/O: the live client
 before feeding it, and `lobflow.collect.ws.replay` feeds the same recorded events to a fresh
 machine offline, which therefore writes the same rows.
 
+The books themselves are Rust's (`lobflow._core.BookMachine`, one per stream): each data
+frame goes to it as read, and it parses the frame, applies the venue's sequence, gap and
+checksum rule to the exact book of that (connection, feed) and answers with events: the book's
+top 5 (or that it is unchanged), a stale frame, a gap, a malformed frame, a REST snapshot
+needed, or that the frame is not data (``CONTROL``: acks, errors, welcomes, which the venue's
+`VenueStream.on_control` reads here). What to do about them (resubscribe, refetch, which
+connection feeds a symbol's rows, the row checks) is decided here.
+
 Each (connection, symbol) has its own `FeedBook`. A feed's rows come from one connection at a
 time, its *active* one: a new connection (a reconnect, or a rotation before the venues' 24 h
 limit) becomes active for a symbol once its own book is synced and at least as new as the
@@ -19,8 +27,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lobflow.collect.decimals import units_cached as units
-from lobflow.collect.ws.book import Book
+from lobflow._core import BookMachine
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,6 +35,21 @@ if TYPE_CHECKING:
     from lobflow.collect.stats import FeedStats, StreamStats
     from lobflow.collect.venues.base import Venue
 
+#: What the book machine's events are (`lobflow._core.BookMachine`).
+CONTROL, BOOK, SYNCED, STALE = (
+    BookMachine.CONTROL,
+    BookMachine.BOOK,
+    BookMachine.SYNCED,
+    BookMachine.STALE,
+)
+GAP, CHECKSUM, MALFORMED, FETCH = (
+    BookMachine.GAP,
+    BookMachine.CHECKSUM,
+    BookMachine.MALFORMED,
+    BookMachine.FETCH,
+)
+#: A book's top 5 as the machine reports it: the row's 20 values, or "empty"/"crossed".
+Top = tuple[float, ...] | str
 #: A venue time further than this from the receive time is not a book time (as for REST).
 MAX_CLOCK_SKEW_NS = 3600 * 10**9
 #: Why a connection closed when the run itself ended (not a reconnect).
@@ -70,38 +92,21 @@ class Malformed(ValueError):
     """A frame that is not what the venue documents."""
 
 
-def price_units(text: str, scale: int) -> int:
-    """A price's exact units; `Malformed` unless it is a decimal > 0."""
-    n = units(text, scale)
-    if n <= 0:
-        msg = f"price {text!r} is not > 0"
-        raise Malformed(msg)
-    return n
-
-
-def size_units(text: str, scale: int) -> int:
-    """A size's exact units; `Malformed` if it is negative (0 deletes a level)."""
-    n = units(text, scale)
-    if n < 0:
-        msg = f"size {text!r} is negative"
-        raise Malformed(msg)
-    return n
-
-
 class FeedBook:
-    """One symbol's book as one connection delivers it, and the venue's sync state."""
+    """One symbol's book as one connection delivers it (the book itself is the machine's)."""
 
-    __slots__ = ("book", "conn", "pos", "state", "symbol", "synced")
+    __slots__ = ("conn", "feed", "fetching", "symbol", "synced", "top")
 
-    def __init__(self, conn: int, symbol: str, book: Book) -> None:
+    def __init__(self, conn: int, symbol: str, feed: int) -> None:
         self.conn = conn
         self.symbol = symbol
-        self.book = book
+        #: The symbol's index in the machine.
+        self.feed = feed
         self.synced = False
-        #: How new the book is: the venue's update id, else its book time (ns).
-        self.pos = -1
-        #: The venue's own sync state (Binance's buffer, ...).
-        self.state: object = None
+        #: The top 5 the machine last reported for this book (None before any).
+        self.top: Top | None = None
+        #: A REST snapshot request in flight (Binance).
+        self.fetching = False
 
 
 class _Feed:
@@ -133,8 +138,16 @@ class VenueStream(ABC):
         self.stats = stats
         self.books: dict[tuple[int, str], FeedBook] = {}
         self.feeds = {s: _Feed(stats.feed(s)) for s in symbols}
+        #: Each symbol's index in the book machine.
+        self.index = {s: i for i, s in enumerate(symbols)}
         self.open_conns: set[int] = set()
         self.setup()
+        self.machine = BookMachine(
+            self.protocol or venue.name,
+            [self.book_key(s) for s in symbols],
+            [self.book_scales(s) for s in symbols],
+            self.book_depth,
+        )
 
     def setup(self) -> None:  # noqa: B027 - an optional hook
         """A venue's own state, made once its `symbols` are known."""
@@ -151,7 +164,7 @@ class VenueStream(ABC):
         if conn not in self.open_conns:
             return []
         try:
-            return self.on_frame(conn, text, ts_local)
+            return self.events(conn, self.machine.apply(conn, text), ts_local, text)
         except (Malformed, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
             return self.malformed(conn, None, f"{type(e).__name__}: {e}")
         except RecursionError:
@@ -176,6 +189,7 @@ class VenueStream(ABC):
         A feed left without one counts a reconnect, unless the run is ending (`STOPPED`).
         """
         self.open_conns.discard(conn)
+        self.machine.close(conn)
         for c, symbol in [k for k in self.books if k[0] == conn]:
             del self.books[(c, symbol)]
             feed = self.feeds[symbol]
@@ -216,8 +230,8 @@ class VenueStream(ABC):
         """The frames to send on a new connection (subscriptions), or REST requests."""
 
     @abstractmethod
-    def on_frame(self, conn: int, text: str, ts_local: int) -> list[Action]:
-        """Apply one frame; may raise `Malformed` (counted, and the feed resynced)."""
+    def on_control(self, conn: int, text: str, ts_local: int) -> list[Action]:
+        """A frame the book machine says is not data (acks, errors); may raise `Malformed`."""
 
     def on_rest(
         self, conn: int, what: str, symbol: str | None, status: int, body: str, ts_local: int
@@ -229,31 +243,79 @@ class VenueStream(ABC):
     def resync(self, fb: FeedBook) -> list[Action]:
         """Ask the venue for a fresh book of `fb` (resubscribe, refetch)."""
 
-    def book_scales(self, symbol: str) -> tuple[int, int]:
-        """The (price, size) scales of `symbol`'s book (Kraken: the pair's precisions)."""
+    #: The book machine's protocol (`lobflow._core.BookMachine`); None: the venue's name.
+    protocol: str | None = None
+    #: The depth books are truncated to (the subscribed depth), None for none.
+    book_depth: int | None = None
+
+    @abstractmethod
+    def book_key(self, symbol: str) -> str:
+        """`symbol`'s name as its data frames carry it (stream, topic or venue symbol)."""
+
+    def book_scales(self, symbol: str) -> tuple[int, int] | None:
+        """The (price, size) decimals `symbol`'s book holds exactly; None if not known yet.
+
+        More decimals than this in a price or size makes a frame malformed. Kraken's are the
+        pair's precisions (its checksum is computed at them); the others' are 15, beyond any
+        venue's.
+        """
         return 15, 15
+
+    def fetch_book(self, fb: FeedBook) -> list[Action]:
+        """The REST request for a fresh book of `fb` (Binance's snapshots; others need none)."""
+        return []
 
     # -- helpers for venues ----------------------------------------------------------------
 
-    def feed_book(self, conn: int, symbol: str) -> FeedBook | None:
-        """The book of `symbol` on `conn` (made on first use); None for a symbol not asked for."""
+    def _book(self, conn: int, feed: int) -> FeedBook:
+        symbol = self.symbols[feed]
         fb = self.books.get((conn, symbol))
         if fb is None:
-            feed = self.feeds.get(symbol)
-            if feed is None or feed.stopped:
-                return None
-            fb = self.books[(conn, symbol)] = FeedBook(
-                conn, symbol, Book(*self.book_scales(symbol))
-            )
+            fb = self.books[(conn, symbol)] = FeedBook(conn, symbol, feed)
         return fb
+
+    def events(
+        self,
+        conn: int,
+        events: list[tuple[int, int, int, int | None, Top | None]],
+        ts_local: int,
+        text: str = "",
+    ) -> list[Action]:
+        """Act on the book machine's events for one frame (or REST snapshot) of `conn`."""
+        actions: list[Action] = []
+        for code, feed, ts, seq, detail in events:
+            if code in (BOOK, SYNCED):
+                fb = self._book(conn, feed)
+                if detail is not None:
+                    fb.top = detail
+                if code == BOOK:
+                    self.changed(fb, ts, ts_local, seq)
+                else:
+                    self.synced(fb, ts, ts_local, seq)
+            elif code == CONTROL:
+                actions += self.on_control(conn, text, ts_local)
+            elif code == STALE:
+                self.feeds[self.symbols[feed]].stats.stale += 1
+            elif code in (GAP, CHECKSUM):
+                fb = self._book(conn, feed)
+                actions += self.gap(fb, str(detail), checksum=code == CHECKSUM)
+            elif code == FETCH:
+                actions += self.fetch_book(self._book(conn, feed))
+            elif code == MALFORMED:
+                symbol = self.symbols[feed] if feed >= 0 else None
+                actions += self.malformed(conn, symbol, str(detail))
+        return actions
 
     def synced(self, fb: FeedBook, ts: int, ts_local: int, seq: int | None) -> None:
         """`fb` now holds a whole, checked book: it may become its feed's source; emit."""
         fb.synced = True
+        fb.fetching = False
         feed = self.feeds[fb.symbol]
         active = feed.active
         if active is None or (
-            active != fb.conn and fb.conn > active and fb.pos >= self.books[(active, fb.symbol)].pos
+            active != fb.conn
+            and fb.conn > active
+            and self.machine.pos(fb.conn, fb.feed) >= self.machine.pos(active, fb.feed)
         ):
             self._switch(fb)
         self.changed(fb, ts, ts_local, seq)
@@ -269,8 +331,8 @@ class VenueStream(ABC):
         feed = self.feeds[fb.symbol]
         if feed.active != fb.conn or not fb.synced:
             return
-        top = fb.book.top()
-        if top == feed.last_top:
+        top = fb.top
+        if top is None or top == feed.last_top:
             return
         st = feed.stats
         if isinstance(top, str):
@@ -288,20 +350,16 @@ class VenueStream(ABC):
         self.sink(fb.symbol, ts, (ts, *top, ts_local, seq))
 
     def gap(self, fb: FeedBook, why: str, *, checksum: bool = False) -> list[Action]:
-        """A detected gap: no rows from `fb` until its book is resynced."""
+        """A detected gap: no rows from `fb` until its book is resynced (the machine's is clear)."""
         st = self.feeds[fb.symbol].stats
         st.gaps += 1
         if checksum:
             st.checksum_mismatches += 1
         st.log_once("gap", f"{self.venue.name} {fb.symbol}: {why}; resyncing")
         fb.synced = False
-        fb.book.clear()
+        fb.top = None
         st.resyncs += 1
         return self.resync(fb)
-
-    def stale(self, fb: FeedBook) -> None:
-        """A frame older than the book already holds: ignored, counted."""
-        self.feeds[fb.symbol].stats.stale += 1
 
     def malformed(self, conn: int, symbol: str | None, why: str) -> list[Action]:
         """A frame or answer not as documented: counted and logged once; its feed resyncs."""
@@ -313,7 +371,10 @@ class VenueStream(ABC):
         st = self.feeds[fb.symbol].stats
         st.malformed += 1
         st.log_once("malformed", f"{self.venue.name} {fb.symbol}: malformed ({why})")
-        return self.gap(fb, "malformed frame") if fb.synced else []
+        if not fb.synced:
+            return []
+        self.machine.reset(conn, fb.feed)
+        return self.gap(fb, "malformed frame")
 
     def stop_feed(self, symbol: str, why: str) -> None:
         """The venue says `symbol` does not exist: its feed stops (before any good answer)."""
@@ -323,6 +384,7 @@ class VenueStream(ABC):
             return
         feed.stopped = True
         feed.stats.stopped = why
+        self.machine.stop(self.index[symbol])
         feed.stats.log_once(
             "stop", f"{self.venue.name} {symbol}: {why}; this feed stops", error=True
         )
