@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 import lobflow
+from lobflow._feed import scan_books
 
 if not hasattr(lobflow, "Session"):
     pytest.skip("this build of lobflow._core has no live session", allow_module_level=True)
@@ -92,9 +93,11 @@ def feeds(out: Path) -> list[tuple[Path, pl.DataFrame, pl.DataFrame]]:
     """Per feed: its processed folder, its processed rows, its signals, as written."""
     found = []
     for folder in sorted((out / "processed").glob("exchange=*/symbol=*")):
-        rows = pl.read_parquet(folder, hive_partitioning=False)
+        # Through lobflow's reader: a kill leaves a hidden `.part-*.parquet.tmp` beside the
+        # part files, which a plain `pl.read_parquet(folder)` refuses to mix in.
+        rows = scan_books(folder).collect()
         sig = out / "signals" / folder.parent.name / folder.name
-        signals = pl.read_parquet(sig, hive_partitioning=False) if sig.is_dir() else pl.DataFrame()
+        signals = scan_books(sig).collect() if sig.is_dir() else pl.DataFrame()
         found.append((folder, rows, signals))
     return found
 

@@ -252,7 +252,10 @@ def test_kucoin_expired_token_reconnects_with_a_new_token(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("venue", sorted(VENUES))
 def test_a_closed_socket_reconnects_and_the_feed_resumes(tmp_path: Path, venue: str) -> None:
-    stats = run(tmp_path, [venue], 4.5, fault=lambda s: s.inject(venue, "BTC-USDT", "close"))
+    # A reconnect after a short-lived connection waits up to 1 s (full jitter), and Binance
+    # then fetches a snapshot and waits for its stream to pass it: 5.5 s after the close
+    # leave every feed time to write rows again on a loaded machine.
+    stats = run(tmp_path, [venue], 7.0, fault=lambda s: s.inject(venue, "BTC-USDT", "close"))
     st = stats.streams[venue]
     assert st.reconnects >= 1
     assert st.feeds["BTC-USDT"].reconnects >= 1
