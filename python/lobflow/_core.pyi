@@ -390,6 +390,7 @@ class Session:
 
 def _session_panicking_at(engine: Engine, update: int) -> Session:
     """Test hook (feature `test-hooks`): a session whose worker panics on update `update`."""
+
 #: One event of a `BookMachine`: (code, feed, ts, seq, detail). `detail` is the top 5 (20
 #: floats, "empty" or "crossed") or None (unchanged) for BOOK/SYNCED, the reason for
 #: GAP/CHECKSUM/MALFORMED, None otherwise; `feed` is -1 where none applies.
