@@ -99,7 +99,7 @@ def _live(out: Path, weights: lobflow.Weights, cores: tuple[int, int], seconds: 
         "resident engine session for all 8 feeds (each with its own windows and OFI state).\n"
         f"  wire -> signal p50 {wire.p50_ns / 1e3:.0f} µs, p99 {wire.p99_ns / 1e3:.0f} µs: "
         "from the moment the frame was read off the socket to the moment its score was "
-        "readable by Python (JSON parsing and the exact book in Python, the push, the "
+        "readable by Python (the exact book in Rust, the Python around it, the push, the "
         f"worker's score). The engine's own share (push -> emit) is p50 "
         f"{engine.p50_ns / 1e3:.1f} µs; the rest is Python's per-frame work. p99 is the "
         f"machine's: a worker on a shared or busy core waits for the scheduler "
