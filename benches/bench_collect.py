@@ -87,9 +87,19 @@ def test_collector_4_venues_10_symbols_3hz(benchmark: Any, tmp_path: Path) -> No
     benchmark.extra_info["requests"] = sum(v.requests for v in stats.venues.values())
     benchmark.extra_info["rows_written"] = stats.processed_rows
     benchmark.extra_info["expected_polls"] = int(4 * len(SYMBOLS) * 3 * SECONDS)
+    # Where the requests that wrote no row went (a book that had not moved is a duplicate).
+    venues = stats.venues.values()
+    not_written = {
+        "duplicates": sum(v.duplicates for v in venues),
+        "stale": sum(v.stale for v in venues),
+        "errors": sum(sum(v.errors.values()) for v in venues),
+        "invalid": sum(sum(v.invalid.values()) for v in venues),
+    }
+    benchmark.extra_info.update(not_written)
     print(
         f"\ncollector: CPU {polling_share:.1%} of a core while polling ({cpu_share:.1%} "
         f"with the {stats.shutdown_cpu_s:.1f} s of shutdown compaction), jitter p50 "
         f"{np.percentile(jitter, 50):.2f} ms p99 {np.percentile(jitter, 99):.2f} ms, "
-        f"{stats.processed_rows} rows, {benchmark.extra_info['requests']} requests"
+        f"{stats.processed_rows} rows, {benchmark.extra_info['requests']} requests, "
+        f"not written: {not_written}"
     )

@@ -10,7 +10,10 @@ of 2 training days and 1 test day (so one feed-day is tested per task), 2 window
   the medians of 3 rounds each, alternated; the goal is >= 0.8. The two tables must be equal.
   Each task also records its CPU time: its share of a core (CPU / wall) says how much of the
   machine other processes took, and the CPU time of the whole sweep on 2 workers against 1
-  says what running two at once costs the tasks themselves.
+  says what running two at once costs the tasks themselves. Beside it, in the same run, the
+  machine's own ceiling: the same tasks on a bare `ProcessPoolExecutor` of 1 process, then
+  of 2 (the workers' environment and core claims, no Dask), timed the same way; Dask's
+  efficiency over the pool's is what Dask itself keeps of it.
 - Overhead: on 1 worker, tasks run back to back, so the task phase's wall time less the sum
   of the tasks' own time (measured inside each task) is what Dask and the client add: submit,
   schedule, ship the task and its result, write the task file. The goal is <= 5 % of the
@@ -20,9 +23,11 @@ of 2 training days and 1 test day (so one feed-day is tested per task), 2 window
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 import os
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +37,10 @@ from polars.testing import assert_frame_equal
 from tests.test_sweep_hive import write_hive
 
 from lobflow.sweep import SweepResult, parse_config, run
+from lobflow.sweep._cluster import WORKER_ENV
 from lobflow.sweep._cluster import local_cluster as sweep_cluster
 from lobflow.sweep._cores import claim_core
-from lobflow.sweep._plan import plan, resolve_root
+from lobflow.sweep._plan import TaskSpec, plan, resolve_root
 from lobflow.sweep._task import run_task
 
 pytest.importorskip("distributed", reason="the `cluster` extra is not installed")
@@ -119,6 +125,58 @@ def task_seconds(result: SweepResult, column: str = "elapsed_s") -> float:
 def cpu_share(results: list[SweepResult]) -> list[float]:
     """CPU time over wall time of the tasks: below 1 where other work had the cores."""
     return [task_seconds(r, "cpu_s") / task_seconds(r) for r in results]
+
+
+def _warm_worker(_: int) -> None:
+    """What `local_cluster` does to a Dask worker: import the task's modules, claim a core."""
+    importlib.import_module("lobflow.sweep._task")
+    claim_core()
+    time.sleep(0.5)  # so that each process of the pool takes one of these
+
+
+def _pool_sweep(specs: list[TaskSpec], workers: int) -> float:
+    """Seconds the tasks take on a bare pool of `workers` fresh processes (started before)."""
+    # The worker processes' environment as Dask's nanny gives it (spawned: env at start).
+    env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    saved = dict(os.environ)
+    os.environ.update({**env, **WORKER_ENV})
+    try:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            list(pool.map(_warm_worker, range(workers)))
+            start = time.perf_counter()
+            list(pool.map(run_task, specs))
+            return time.perf_counter() - start
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.mark.benchmark(group="sweep-scaling")
+def test_process_pool_scaling_ceiling(benchmark: Any, hive: Path) -> None:
+    """The same tasks on 1, then 2, bare processes: what two cores of this machine give them.
+
+    Runs before any Dask cluster is up, so the pools' processes claim the cores.
+    """
+    specs = plan(resolve_root(hive), parse_config(CONFIG))
+    one: list[float] = []
+    two: list[float] = []
+
+    def round_() -> None:
+        one.append(_pool_sweep(specs, 1))
+        two.append(_pool_sweep(specs, 2))
+
+    benchmark.pedantic(round_, rounds=3, iterations=1)
+    info = benchmark.extra_info
+    info["tasks"] = len(specs)
+    info["one_process_s"], info["two_processes_s"] = one, two
+    info["efficiency"] = statistics.median(one) / (2 * statistics.median(two))
+    info["load_average_1m_after"] = os.getloadavg()[0]
+    print(
+        f"\n{len(specs)} tasks on a bare process pool: 1 process {statistics.median(one):.2f} s, "
+        f"2 processes {statistics.median(two):.2f} s: efficiency {info['efficiency']:.2f} "
+        "(the machine's ceiling for Dask's figure)"
+    )
 
 
 @pytest.mark.benchmark(group="sweep-scaling")

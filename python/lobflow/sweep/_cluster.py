@@ -31,6 +31,13 @@ if TYPE_CHECKING:
 #: pool per worker as wide as the machine would have them take turns (the engine's own two
 #: threads are placed by `lobflow.sweep._cores`).
 WORKER_ENV = {"POLARS_MAX_THREADS": "1", "RAYON_NUM_THREADS": "1"}
+#: A LocalCluster's workers without Dask's sampling profiler (a stack walk under the GIL every
+#: 10 ms) and its GIL monitor: on a machine whose cores all run tasks, they take the tasks'
+#: time (`benches/bench_sweep.py`). A remote cluster keeps its own configuration.
+WORKER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.gil.enabled": False,
+}
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,7 @@ def local_cluster(workers: int) -> LocalCluster:
     except ImportError as e:
         raise _missing(e) from None
     spawn_env = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **WORKER_ENV}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": spawn_env}):
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": spawn_env, **WORKER_CONFIG}):
         # distributed types its public API only in part (LocalCluster, Client not).
         return LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=workers,
