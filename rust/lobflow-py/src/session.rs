@@ -218,8 +218,8 @@ fn five(obj: &Bound<'_, PyAny>) -> PyResult<[f64; 5]> {
     obj.extract()
 }
 
-/// Test hook (feature `test-hooks`): a session of `engine` whose worker panics on update
-/// `update`, to prove that a panic becomes an `EngineError`.
+/// Test hook (feature `test-hooks`): a session of `engine` whose worker panics on the batch
+/// holding update `update`, to prove that a panic becomes an `EngineError`.
 #[cfg(feature = "test-hooks")]
 #[pyfunction]
 fn _session_panicking_at(

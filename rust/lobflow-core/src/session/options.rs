@@ -22,8 +22,9 @@ pub struct SessionOptions {
     /// model's longest window in memory (32 bytes a book), so an hours-long window over a
     /// busy feed is a memory choice to make on purpose.
     pub max_window_ms: u64,
-    /// Test hook (feature `test-hooks`): the worker panics on this update (counted from 0
-    /// over all feeds), to prove that a panic becomes an error.
+    /// Test hook (feature `test-hooks`): the worker panics on the batch holding this update
+    /// (counted from 0 over all feeds) before scoring it, to prove that a panic becomes an
+    /// error. Checked once a batch, outside the scoring loop.
     #[cfg(feature = "test-hooks")]
     pub panic_at_update: Option<u64>,
 }

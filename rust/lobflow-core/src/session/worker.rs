@@ -120,15 +120,18 @@ impl Worker {
                 continue;
             }
             spins = 0;
-            for (u, o) in inbuf[..n].iter().zip(&mut outbuf) {
-                #[cfg(feature = "test-hooks")]
-                {
+            // Once a batch, not in the scoring loop: a panic loses its whole batch anyway.
+            #[cfg(feature = "test-hooks")]
+            {
+                if let Some(at) = self.panic_at_update {
                     assert!(
-                        self.panic_at_update != Some(seen),
-                        "injected session worker panic at update {seen}"
+                        !(seen..seen + n as u64).contains(&at),
+                        "injected session worker panic at update {at}"
                     );
-                    seen += 1;
                 }
+                seen += n as u64;
+            }
+            for (u, o) in inbuf[..n].iter().zip(&mut outbuf) {
                 *o = states.score(u);
             }
             if !self.publish(&mut output, &mut outbuf[..n]) {
