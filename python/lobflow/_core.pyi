@@ -389,8 +389,7 @@ class Session:
         """Closes: drains, joins the worker; returns the final stats."""
 
 def _session_panicking_at(engine: Engine, update: int) -> Session:
-    """Test hook (feature `test-hooks`): a session whose worker panics on the batch holding
-    update `update`."""
+    """Test hook (feature `test-hooks`): a worker panicking on the batch of update `update`."""
 
 #: One event of a `BookMachine`: (code, feed, ts, seq, detail). `detail` is the top 5 (20
 #: floats, "empty" or "crossed") or None (unchanged) for BOOK/SYNCED, the reason for
