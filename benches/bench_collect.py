@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +16,7 @@ import numpy as np
 import pytest
 
 from lobflow.collect import acollect
+from lobflow.collect.sim.process import sim_exchange_process
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,28 +27,10 @@ SYMBOLS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.benchmark(group="collector")
 def test_collector_4_venues_10_symbols_3hz(benchmark: Any, tmp_path: Path) -> None:
-    port = free_port()
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "lobflow", "sim-exchange", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        url = f"http://127.0.0.1:{port}"
+    with sim_exchange_process() as sim:
+        url = sim.http
         venues = ["kucoin", "kraken", "bybit", "binance"]
 
         def run() -> Any:
@@ -71,9 +51,6 @@ def test_collector_4_venues_10_symbols_3hz(benchmark: Any, tmp_path: Path) -> No
             return stats, (time.process_time() - cpu0) / (time.perf_counter() - wall0)
 
         stats, cpu_share = benchmark.pedantic(run, rounds=1, iterations=1)
-    finally:
-        sim.terminate()
-        sim.wait(10)
     jitter = np.concatenate([np.asarray(v.jitter_ns) for v in stats.venues.values()]) / 1e6
     # Steady state (what a long-running collector costs) and the one-off shutdown separately:
     # the final flush + compaction of 80 small partitions is ~1-2 CPU-seconds whatever the
@@ -88,12 +65,12 @@ def test_collector_4_venues_10_symbols_3hz(benchmark: Any, tmp_path: Path) -> No
     benchmark.extra_info["rows_written"] = stats.processed_rows
     benchmark.extra_info["expected_polls"] = int(4 * len(SYMBOLS) * 3 * SECONDS)
     # Where the requests that wrote no row went (a book that had not moved is a duplicate).
-    venues = stats.venues.values()
+    per_venue = stats.venues.values()
     not_written = {
-        "duplicates": sum(v.duplicates for v in venues),
-        "stale": sum(v.stale for v in venues),
-        "errors": sum(sum(v.errors.values()) for v in venues),
-        "invalid": sum(sum(v.invalid.values()) for v in venues),
+        "duplicates": sum(v.duplicates for v in per_venue),
+        "stale": sum(v.stale for v in per_venue),
+        "errors": sum(sum(v.errors.values()) for v in per_venue),
+        "invalid": sum(sum(v.invalid.values()) for v in per_venue),
     }
     benchmark.extra_info.update(not_written)
     print(

@@ -23,9 +23,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from typing import TYPE_CHECKING, Any
@@ -34,6 +31,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from lobflow.collect.sim.process import sim_exchange_process
 from lobflow.collect.stats import StreamStats
 from lobflow.collect.venues import VENUES
 from lobflow.collect.ws.stream import astream
@@ -49,31 +47,10 @@ SYMBOLS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def sim() -> Iterator[int]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lobflow", "sim-exchange", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with sim_exchange_process() as venue:
+        yield venue.port
 
 
 def _urls(port: int) -> tuple[dict[str, str], dict[str, str]]:

@@ -19,9 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +27,7 @@ import polars as pl
 import pytest
 
 import lobflow
+from lobflow.collect.sim.process import sim_exchange_process
 from lobflow.collect.venues import VENUES
 
 if TYPE_CHECKING:
@@ -46,31 +44,10 @@ CALLS = 1000
 W = lobflow.Weights((100, 500, 2000), 0.05, 0.0, tuple(np.linspace(-0.1, 0.1, 18)))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def sim() -> Iterator[int]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lobflow", "sim-exchange", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with sim_exchange_process() as venue:
+        yield venue.port
 
 
 def _pct(x: np.ndarray, q: float) -> float:

@@ -1,6 +1,6 @@
 """The simulated venue under load: its burst ceiling, and its cost at the venues' real rates.
 
-The simulated venue runs in its own process (``python -m lobflow.collect.sim.cli``), as in the
+The simulated venue runs in its own process (``lobflow sim-exchange``), as in the
 collector's benchmarks. For each venue a raw-socket client (a WebSocket handshake, one
 subscribe frame, then reading 1 MiB at a time without parsing) drains a burst of `FRAMES`
 frames: the server is the bottleneck, and ``POST /sim/burst`` reports its own timing, from the
@@ -21,26 +21,19 @@ import asyncio
 import base64
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from typing import Any
 
 import aiohttp
 import pytest
 
+from lobflow.collect.sim.process import sim_exchange_process
+
 FRAMES = int(os.environ.get("LOBFLOW_BENCH_BURST_FRAMES", "500000"))
 SECONDS = float(os.environ.get("LOBFLOW_BENCH_SECONDS", "20"))
 BASES = ("BTC", "ETH", "SOL", "XRP", "DOGE", "ADA", "LTC", "LINK", "DOT", "AVAX")
 FLOOR_FRAMES_PER_S = 100_000
 VENUES = ("binance", "bybit", "kraken", "kucoin")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _masked(text: str) -> bytes:
@@ -148,19 +141,6 @@ async def _parsed(port: int, venue: str) -> dict[str, Any]:
         return result
 
 
-def _start() -> tuple[int, subprocess.Popen[bytes]]:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "lobflow.collect.sim.cli", "--port", str(port), "--seed", "1"]
-    sim = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    return port, sim
-
-
 def _cpu_s(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -169,8 +149,8 @@ def _cpu_s(pid: int) -> float:
 
 @pytest.mark.benchmark(group="sim")
 def test_burst_rate_of_each_venue(benchmark: Any) -> None:
-    port, sim = _start()
-    try:
+    with sim_exchange_process(1) as sim:
+        port = sim.port
 
         def run() -> dict[str, Any]:
             out: dict[str, Any] = {}
@@ -180,9 +160,6 @@ def test_burst_rate_of_each_venue(benchmark: Any) -> None:
             return out
 
         results = benchmark.pedantic(run, rounds=1, iterations=1)
-    finally:
-        sim.terminate()
-        sim.wait(10)
     for name, r in results.items():
         fps = r["frames"] / r["seconds"]
         ups = r["updates"] / r["seconds"]
@@ -238,18 +215,15 @@ async def _real_rates(port: int) -> dict[str, int]:
 
 @pytest.mark.benchmark(group="sim")
 def test_real_rates_ten_symbols_per_venue(benchmark: Any) -> None:
-    port, sim = _start()
-    try:
+    with sim_exchange_process(1) as sim:
+        pid = sim.process.pid
 
         def run() -> tuple[dict[str, int], float]:
-            cpu0, t0 = _cpu_s(sim.pid), time.perf_counter()
-            counts = asyncio.run(_real_rates(port))
-            return counts, (_cpu_s(sim.pid) - cpu0) / (time.perf_counter() - t0)
+            cpu0, t0 = _cpu_s(pid), time.perf_counter()
+            counts = asyncio.run(_real_rates(sim.port))
+            return counts, (_cpu_s(pid) - cpu0) / (time.perf_counter() - t0)
 
         counts, share = benchmark.pedantic(run, rounds=1, iterations=1)
-    finally:
-        sim.terminate()
-        sim.wait(10)
     benchmark.extra_info["sim_core_share"] = round(share, 4)
     for v, n in counts.items():
         benchmark.extra_info[f"{v}_messages_per_s"] = round(n / SECONDS, 1)

@@ -13,15 +13,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-import pytest
 
 import lobflow
 from lobflow.collect import SimExchange
 from lobflow.collect.venues import VENUES
-
-if not hasattr(lobflow, "Session"):
-    pytest.skip("this build of lobflow._core has no live session", allow_module_level=True)
-
 from lobflow.live import LiveSignal, LiveStats, alive
 
 if TYPE_CHECKING:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,9 +16,7 @@ import pytest
 
 import lobflow
 from lobflow._feed import scan_books
-
-if not hasattr(lobflow, "Session"):
-    pytest.skip("this build of lobflow._core has no live session", allow_module_level=True)
+from lobflow.collect.sim.process import sim_exchange_process
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -33,32 +30,10 @@ FLUSH_S = 1.0
 SLACK_S = 1.5
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def sim() -> Iterator[int]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lobflow", "sim-exchange", "--port", str(port), "--seed", "3"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    with sim_exchange_process(3) as venue:
+        yield venue.port
 
 
 def weights(tmp_path: Path) -> Path:

@@ -7,13 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-import pytest
 
 import lobflow
-
-if not hasattr(lobflow, "Session"):
-    pytest.skip("this build of lobflow._core has no live session", allow_module_level=True)
-
 from lobflow.collect.writer import PartWriter
 from lobflow.live.bridge import Bridge
 

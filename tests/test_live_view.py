@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from rich.console import Console
 
 import lobflow
-
-if not hasattr(lobflow, "Session"):
-    pytest.skip("this build of lobflow._core has no live session", allow_module_level=True)
-
 from lobflow.collect.stats import StreamCollectStats, StreamStats
 from lobflow.live.bridge import Bridge
 from lobflow.live.view import Rates, live_table

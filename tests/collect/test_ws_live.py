@@ -6,8 +6,8 @@ Every run's processed rows are rebuilt from its raw events by `replay_raw` and m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 
 from lobflow.collect import SimExchange
+from lobflow.collect.sim.process import sim_exchange_process
 from lobflow.collect.venues import VENUES
 from lobflow.collect.venues.kraken import checksum
 from lobflow.collect.ws.replay import replay_raw
@@ -43,9 +44,11 @@ def run(
     sim_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> StreamCollectStats:
-    """Stream `venues` from a fresh simulated venue for `seconds`; `fault(sim)` after `at` s."""
+    """Stream `venues` from a fresh simulated venue for `seconds`; `fault(sim)` after `at` s
+    and once every feed has written a row (a drop before a feed's sync is no gap)."""
 
     async def go() -> StreamCollectStats:
+        synced = _EveryFeedRowed({(v, s) for v in venues for s in symbols})
         async with SimExchange(seed=7, **(sim_options or {})) as sim:
             task = asyncio.create_task(
                 astream(
@@ -57,15 +60,34 @@ def run(
                     ws_urls=sim.ws_urls,
                     flush_every_s=0.5,
                     live=False,
+                    on_row=synced,
                     **options,
                 )
             )
             if fault is not None:
                 await asyncio.sleep(at)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(synced.event.wait(), seconds)
                 fault(sim)
             return await task
 
     return asyncio.run(go())
+
+
+class _EveryFeedRowed:
+    """A row hook that sets `event` once each of `feeds` has produced a processed row."""
+
+    def __init__(self, feeds: set[tuple[str, str]]) -> None:
+        self.waiting = set(feeds)
+        self.event = asyncio.Event()
+
+    def now_ns(self) -> int:
+        return time.monotonic_ns()
+
+    def on_row(self, exchange: str, symbol: str, row: tuple[object, ...], recv_ns: int) -> None:
+        self.waiting.discard((exchange, symbol))
+        if not self.waiting:
+            self.event.set()
 
 
 def processed(out: Path) -> pl.DataFrame:
@@ -317,38 +339,15 @@ def test_a_frame_over_the_venues_cap_is_counted_and_the_client_reconnects(
     assert st.connections >= 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_the_cli_streams_with_ws_url_and_base_url(tmp_path: Path) -> None:
-    port = _free_port()
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "lobflow", "sim-exchange", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with sim_exchange_process() as sim:
         args = [sys.executable, "-m", "lobflow", "collect", "--transport", "ws"]
         args += ["--exchange", ",".join(sorted(VENUES)), "--symbol", "BTC-USDT"]
         for v in sorted(VENUES):
-            args += ["--base-url", f"{v}=http://127.0.0.1:{port}"]
-            args += ["--ws-url", f"{v}=ws://127.0.0.1:{port}"]
+            args += ["--base-url", f"{v}={sim.http}", "--ws-url", f"{v}={sim.ws}"]
         args += ["--duration", "4s", "--out", str(tmp_path / "data"), "--no-live"]
         done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode == 0, done.stderr
-    finally:
-        sim.terminate()
-        sim.wait(10)
     rows = processed(tmp_path / "data")
     assert set(rows["exchange"]) == set(VENUES)
     assert_replay_matches(tmp_path / "data")

@@ -24,9 +24,6 @@ import contextlib
 import csv
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -36,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import lobflow
+from lobflow.collect.sim.process import sim_exchange_process
 from lobflow.collect.venues import VENUES
 
 if TYPE_CHECKING:
@@ -83,30 +81,6 @@ def slope_per_hour(t_s: list[float], values: list[float]) -> float:
     if len(t_s) < 2:
         return 0.0
     return float(np.polyfit(np.asarray(t_s) / 3600, np.asarray(values), 1)[0])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _sim(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lobflow", "sim-exchange", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    msg = "the simulated venue did not start within 60 s"
-    raise RuntimeError(msg)
 
 
 def _weights() -> lobflow.Weights:
@@ -159,17 +133,13 @@ def soak(
 ) -> Soak:
     """Run the soak (see the module's docstring) and fit the slope."""
     csv_path = csv_path or Path(f"soak-{time.strftime('%Y%m%dT%H%M%S')}.csv")
-    port = _free_port()
-    sim = _sim(port)
     out = Path(tempfile.mkdtemp(prefix="lobflow-soak-"))
     try:
-        with csv_path.open("w", newline="", buffering=1) as f:
+        with sim_exchange_process() as venue, csv_path.open("w", newline="", buffering=1) as f:
             writer = csv.DictWriter(f, fieldnames=["t_s", "rss_mib"])
             writer.writeheader()
-            t_s, rss, stats = asyncio.run(_run(port, minutes * 60, every_s, out, writer))
+            t_s, rss, stats = asyncio.run(_run(venue.port, minutes * 60, every_s, out, writer))
     finally:
-        sim.terminate()
-        sim.wait(30)
         shutil.rmtree(out, ignore_errors=True)
     return fit(t_s, rss, warmup_min, csv_path, sum(f.rows for f in stats.feeds))
 
