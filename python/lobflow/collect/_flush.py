@@ -1,14 +1,23 @@
-"""Writing while collecting: the periodic flush loop, the final flush, the option checks."""
+"""A collection run's frame, shared by the REST and WebSocket transports.
+
+Its option checks, its signals, the periodic flush loop, the final flush and the run's end.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import signal
 import time
 from typing import TYPE_CHECKING, Any
 
+from lobflow.errors import CollectorError
+
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from lobflow.collect.stats import CollectStats
     from lobflow.collect.writer import PartWriter
 
@@ -95,3 +104,52 @@ def final_flush(writer: PartWriter) -> str | None:
             "compacting %s failed (%s: %s); its parts stay", writer.root, type(e).__name__, e
         )
     return None
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set `stop` inside the block (on the running loop).
+
+    Outside the main thread, or without signal support, nothing is installed: the caller
+    stops the run instead.
+    """
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        yield
+    finally:
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+
+
+def shut_down(
+    stats: CollectStats, raw: PartWriter, processed: PartWriter, cpu0: float, t0: float
+) -> list[str]:
+    """Flush both writers for the last time, once a run's tasks are done; what was lost.
+
+    Records the run's CPU and wall time while collecting, then the final flush's CPU. Raw and
+    processed are flushed independently, so one failing cannot cost the other; the messages
+    returned name what could not be written, one a writer.
+    """
+    stats.polling_cpu_s = time.process_time() - cpu0
+    stats.polling_wall_s = time.monotonic() - t0
+    lost = [m for m in (final_flush(raw), final_flush(processed)) if m is not None]
+    stats.shutdown_cpu_s = time.process_time() - cpu0 - stats.polling_cpu_s
+    return lost
+
+
+def finish(
+    stats: CollectStats, raw: PartWriter, processed: PartWriter, t0: float, lost: list[str]
+) -> None:
+    """The run's totals into `stats`; a `CollectorError` carrying them where rows were lost."""
+    stats.raw_rows = raw.rows_written
+    stats.processed_rows = processed.rows_written
+    stats.elapsed_s = time.monotonic() - t0
+    if lost:
+        err = CollectorError("; ".join(lost))
+        err.stats = stats
+        raise err

@@ -14,11 +14,9 @@ touches the others.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import random
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ import aiohttp
 from aiolimiter import AsyncLimiter
 from yarl import URL
 
-from lobflow.collect._flush import check_positive, final_flush, flush_loop
+from lobflow.collect._flush import check_positive, finish, flush_loop, shut_down, stop_on_signals
 from lobflow.collect._http import ACCEPT_ENCODING, read_capped
 from lobflow.collect._status import status_loop
 from lobflow.collect.stats import CollectStats, VenueStats
@@ -42,7 +40,6 @@ from lobflow.collect.venues import (
     validate,
 )
 from lobflow.collect.writer import PartWriter, check_out, recover
-from lobflow.errors import CollectorError
 
 log = logging.getLogger("lobflow.collect")
 
@@ -415,76 +412,60 @@ async def acollect(
             v, (base_urls or {}).get(e, v.base_url), len(symbols), rate, enforce_budgets
         )
         stats.venues[e] = VenueStats()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        # Outside the main thread (or without signal support) the caller stops us instead.
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
     t0 = time.monotonic()
     cpu0 = time.process_time()
     start = t0 + 0.05
-    async with aiohttp.ClientSession(
-        headers={"User-Agent": "lobflow-collector", "Accept-Encoding": ACCEPT_ENCODING},
-        timeout=aiohttp.ClientTimeout(total=timeout_s),
-        # Unpacked by `read_capped` within the venue's cap: aiohttp's own has no limit.
-        auto_decompress=False,
-    ) as session:
-        # With `spread_feeds`, feeds are phased evenly over a poll period instead of firing
-        # together: jitter p99 drops ~10x (no burst to wait behind) but the loop wakes once per
-        # poll instead of once per burst, which costs CPU (both measured in docs/collector.md).
-        feeds = [(e, s) for e in exchanges for s in symbols]
-        phase = 1.0 / len(feeds) if spread_feeds else 0.0
-        tasks = [
-            asyncio.create_task(
-                _poll_feed(
-                    session,
-                    states[e],
-                    s,
-                    stats.venues[e],
-                    raw,
-                    processed,
-                    start + i * phase / states[e].hz,
-                    stop,
+    lost: list[str] = []
+    with stop_on_signals(stop):
+        async with aiohttp.ClientSession(
+            headers={"User-Agent": "lobflow-collector", "Accept-Encoding": ACCEPT_ENCODING},
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+            # Unpacked by `read_capped` within the venue's cap: aiohttp's own has no limit.
+            auto_decompress=False,
+        ) as session:
+            # With `spread_feeds`, feeds are phased evenly over a poll period instead of firing
+            # together: jitter p99 drops ~10x (no burst to wait behind) but the loop wakes once per
+            # poll instead of once per burst, which costs CPU (both measured in docs/collector.md).
+            feeds = [(e, s) for e in exchanges for s in symbols]
+            phase = 1.0 / len(feeds) if spread_feeds else 0.0
+            tasks = [
+                asyncio.create_task(
+                    _poll_feed(
+                        session,
+                        states[e],
+                        s,
+                        stats.venues[e],
+                        raw,
+                        processed,
+                        start + i * phase / states[e].hz,
+                        stop,
+                    )
                 )
-            )
-            for i, (e, s) in enumerate(feeds)
-        ]
-        flusher = asyncio.create_task(flush_loop(raw, processed, stop, stats))
-        status = asyncio.create_task(status_loop(stats, stop, live))
-        try:
-            if duration_s is not None:
-                try:
-                    await asyncio.wait_for(stop.wait(), duration_s)
-                except TimeoutError:
-                    stop.set()
-            else:
-                await stop.wait()
-            for (e, s), res in zip(
-                feeds, await asyncio.gather(*tasks, return_exceptions=True), strict=True
-            ):
-                if isinstance(res, Exception):
-                    log.error("%s %s: the feed failed: %r", e, s, res)
-        finally:
-            stop.set()
-            for t in (*tasks, status):
-                t.cancel()
-            # The flusher is not cancelled: a write it has started finishes before the last one.
-            await asyncio.gather(*tasks, flusher, status, return_exceptions=True)
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.remove_signal_handler(sig)
-            stats.polling_cpu_s = time.process_time() - cpu0
-            stats.polling_wall_s = time.monotonic() - t0
-            # Raw and processed are flushed independently, so one failing cannot cost the other.
-            lost = [final_flush(w) for w in (raw, processed)]
-            stats.shutdown_cpu_s = time.process_time() - cpu0 - stats.polling_cpu_s
-    stats.raw_rows = raw.rows_written
-    stats.processed_rows = processed.rows_written
-    stats.elapsed_s = time.monotonic() - t0
-    if any(lost):
-        err = CollectorError("; ".join(m for m in lost if m))
-        err.stats = stats
-        raise err
+                for i, (e, s) in enumerate(feeds)
+            ]
+            flusher = asyncio.create_task(flush_loop(raw, processed, stop, stats))
+            status = asyncio.create_task(status_loop(stats, stop, live))
+            try:
+                if duration_s is not None:
+                    try:
+                        await asyncio.wait_for(stop.wait(), duration_s)
+                    except TimeoutError:
+                        stop.set()
+                else:
+                    await stop.wait()
+                for (e, s), res in zip(
+                    feeds, await asyncio.gather(*tasks, return_exceptions=True), strict=True
+                ):
+                    if isinstance(res, Exception):
+                        log.error("%s %s: the feed failed: %r", e, s, res)
+            finally:
+                stop.set()
+                for t in (*tasks, status):
+                    t.cancel()
+                # The flusher is not cancelled: a write it has started finishes before the last one.
+                await asyncio.gather(*tasks, flusher, status, return_exceptions=True)
+                lost = shut_down(stats, raw, processed, cpu0, t0)
+    finish(stats, raw, processed, t0, lost)
     return stats
 
 

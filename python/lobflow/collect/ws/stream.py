@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiohttp
 
-from lobflow.collect._flush import check_positive, final_flush, flush_loop
+from lobflow.collect._flush import check_positive, finish, flush_loop, shut_down, stop_on_signals
 from lobflow.collect._http import ACCEPT_ENCODING, refuse_redirects
 from lobflow.collect._status import status_loop
 from lobflow.collect.stats import StreamCollectStats, StreamStats
 from lobflow.collect.venues import DEFAULT_EXCHANGE, VENUES, unified_symbol
 from lobflow.collect.writer import Discard, PartWriter, check_out, recover
 from lobflow.collect.ws.client import ROTATE_AFTER_S, Options, VenueClient, start_event
-from lobflow.errors import CollectorError
 
 if TYPE_CHECKING:
     from lobflow.collect.ws.hooks import RowHook
@@ -89,62 +87,48 @@ async def astream(
         timeout_s=timeout_s,
     )
     run_id = time.time_ns()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
     t0, cpu0 = time.monotonic(), time.process_time()
-    async with aiohttp.ClientSession(
-        headers={"User-Agent": "lobflow-collector", "Accept-Encoding": ACCEPT_ENCODING},
-        # Per request (REST) and per read (WebSocket): a session-wide total would cut streams.
-        timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout_s),
-        auto_decompress=False,
-        middlewares=(refuse_redirects,),
-    ) as session:
-        clients = [
-            _client(
-                name,
-                symbols,
-                session,
-                raw,
-                processed,
-                stats,
-                stop,
-                options,
-                run_id,
-                (base_urls or {}).get(name),
-                (ws_urls or {}).get(name),
-                on_row,
-            )
-            for name in exchanges
-        ]
-        tasks = [asyncio.create_task(c.run()) for c in clients]
-        flusher = asyncio.create_task(flush_loop(raw, processed, stop, stats))
-        status = asyncio.create_task(status_loop(stats, stop, live))
-        try:
-            if duration_s is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), duration_s)
-            else:
-                await stop.wait()
-        finally:
-            stop.set()
-            status.cancel()
-            await asyncio.gather(*tasks, flusher, status, return_exceptions=True)
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.remove_signal_handler(sig)
-            stats.polling_cpu_s = time.process_time() - cpu0
-            stats.polling_wall_s = time.monotonic() - t0
-            lost = [final_flush(w) for w in (raw, processed)]
-            stats.shutdown_cpu_s = time.process_time() - cpu0 - stats.polling_cpu_s
-    stats.raw_rows = raw.rows_written
-    stats.processed_rows = processed.rows_written
-    stats.elapsed_s = time.monotonic() - t0
-    if any(lost):
-        err = CollectorError("; ".join(m for m in lost if m))
-        err.stats = stats
-        raise err
+    lost: list[str] = []
+    with stop_on_signals(stop):
+        async with aiohttp.ClientSession(
+            headers={"User-Agent": "lobflow-collector", "Accept-Encoding": ACCEPT_ENCODING},
+            # Per request (REST) and per read (WebSocket): a session-wide total would cut streams.
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout_s),
+            auto_decompress=False,
+            middlewares=(refuse_redirects,),
+        ) as session:
+            clients = [
+                _client(
+                    name,
+                    symbols,
+                    session,
+                    raw,
+                    processed,
+                    stats,
+                    stop,
+                    options,
+                    run_id,
+                    (base_urls or {}).get(name),
+                    (ws_urls or {}).get(name),
+                    on_row,
+                )
+                for name in exchanges
+            ]
+            tasks = [asyncio.create_task(c.run()) for c in clients]
+            flusher = asyncio.create_task(flush_loop(raw, processed, stop, stats))
+            status = asyncio.create_task(status_loop(stats, stop, live))
+            try:
+                if duration_s is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), duration_s)
+                else:
+                    await stop.wait()
+            finally:
+                stop.set()
+                status.cancel()
+                await asyncio.gather(*tasks, flusher, status, return_exceptions=True)
+                lost = shut_down(stats, raw, processed, cpu0, t0)
+    finish(stats, raw, processed, t0, lost)
     return stats
 
 
