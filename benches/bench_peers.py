@@ -33,13 +33,13 @@ import polars as pl
 import pytest
 
 from benches.conftest import generated_feed
-from lobflow import _core, backtest
+from lobflow import backtest
 from lobflow._feed import engine_columns
+from lobflow.backtest._run import simulate
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from lobflow._feed import EngineColumns
 
 pytest.importorskip("hftbacktest")
 from lobflow.peers import agreement, prepare
@@ -93,24 +93,6 @@ def _case(name: str) -> Case:
         taker_fee_bps=1.0,
     )
     return Case(name, books, persistent(books.height), cfg)
-
-
-def simulate(cols: EngineColumns, signals: NDArray[np.int8], cfg: backtest.BacktestConfig) -> None:
-    """lobflow's Rust simulator alone, as `backtest.run` calls it."""
-    _core.backtest(
-        cols.ts,
-        cols.cols,
-        signals,
-        mode=cfg.mode,
-        order_size=cfg.order_size,
-        max_position=cfg.max_position,
-        on_zero=cfg.on_zero,
-        min_hold_ns=cfg.min_hold_ns,
-        md_latency_ns=cfg.md_latency_ns,
-        order_latency_ns=cfg.order_latency_ns,
-        taker_fee_bps=cfg.taker_fee_bps,
-        maker_fee_bps=cfg.maker_fee_bps,
-    )
 
 
 @pytest.fixture(scope="module", params=["day", "largest", "generated"])

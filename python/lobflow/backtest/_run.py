@@ -150,7 +150,7 @@ def _run(
     if len(signals) != df.height:
         msg = f"{len(signals)} signals for {df.height} rows"
         raise BacktestError(msg)
-    out = _simulate(cols, signals, cfg)
+    out = simulate(cols, signals, cfg)
     fills = _fills(cols.ts, out)
     bar.update(task, advance=1, description="metrics")
     metrics = _metrics(df, cols.ts, out, fills, cfg)
@@ -184,7 +184,7 @@ def _ring_capacity(rows: int) -> int:
     return min(_RING, max(2, 1 << (rows - 1).bit_length()))
 
 
-def _simulate(
+def simulate(
     cols: EngineColumns, signals: NDArray[np.int8], cfg: BacktestConfig
 ) -> _core.BacktestOutput:
     """The Rust simulator over the engine's columns (it checks every row and signal)."""

@@ -1,6 +1,6 @@
 //! `_core.Engine`, `_core.parse_weights`, `_core.weights_text` and the tick layout constants.
 
-use crate::errors::PyLobflowError;
+use crate::errors::{detached_interruptible, PyLobflowError};
 use crate::outputs::PyRunOutput;
 use lobflow_core::engine::{Engine, EngineConfig, RunOptions, RunOutput};
 use lobflow_core::feed::{Feed, OnBad};
@@ -79,31 +79,13 @@ impl PyEngine {
 
     /// `Engine::run` without the GIL, the calling thread checking for Ctrl-C at 20 Hz while
     /// it waits for the engine's two: a pending signal stops the run and becomes its error.
-    #[allow(clippy::redundant_closure_for_method_calls)] // the path is not general enough
     fn run_interruptible(
         &self,
         py: Python<'_>,
         feed: &Feed<'_>,
         opts: &RunOptions,
     ) -> PyResult<RunOutput> {
-        let mut signal_err: Option<PyErr> = None;
-        let out = py.detach(|| {
-            self.inner.run(
-                feed,
-                opts,
-                &mut || match Python::attach(|py| py.check_signals()) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        signal_err = Some(e);
-                        false
-                    }
-                },
-            )
-        });
-        match signal_err {
-            Some(e) => Err(e),
-            None => Ok(out.map_err(PyLobflowError)?),
-        }
+        detached_interruptible(py, |poll| self.inner.run(feed, opts, poll))
     }
 }
 

@@ -67,6 +67,29 @@ impl From<PyLobflowError> for PyErr {
     }
 }
 
+/// Runs `f` without the GIL, handing it a `poll` that checks for Ctrl-C: a pending signal
+/// makes `poll` answer false (stop waiting) and becomes the error, ahead of `f`'s own.
+#[allow(clippy::redundant_closure_for_method_calls)] // the path is not general enough
+pub fn detached_interruptible<T: Send>(
+    py: Python<'_>,
+    f: impl FnOnce(&mut dyn FnMut() -> bool) -> lobflow_core::Result<T> + Send,
+) -> PyResult<T> {
+    let mut signal_err: Option<PyErr> = None;
+    let out = py.detach(|| {
+        f(&mut || match Python::attach(|py| py.check_signals()) {
+            Ok(()) => true,
+            Err(e) => {
+                signal_err = Some(e);
+                false
+            }
+        })
+    });
+    match signal_err {
+        Some(e) => Err(e),
+        None => Ok(out.map_err(PyLobflowError)?),
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("LobflowError", py.get_type::<LobflowError>())?;

@@ -1,7 +1,7 @@
 //! `_core.Session`: a live session of an engine (conversions, GIL release, error mapping only).
 
 use crate::engine::PyEngine;
-use crate::errors::PyLobflowError;
+use crate::errors::{detached_interruptible, PyLobflowError};
 use crate::session_stats::{PyFeedStats, PySessionStats};
 use lobflow_core::session::{
     Book, Session, SessionOptions, Signal, SIGNAL_FIELD_OFFSETS, SIGNAL_SIZE,
@@ -169,29 +169,12 @@ impl PySession {
 
     /// Runs `f` without the GIL, its `poll` checking for Ctrl-C: a pending signal stops the
     /// wait and becomes the error.
-    #[allow(clippy::redundant_closure_for_method_calls)] // the path is not general enough
     fn waiting<T: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&Session, &mut dyn FnMut() -> bool) -> lobflow_core::Result<T> + Send,
     ) -> PyResult<T> {
-        let mut signal_err: Option<PyErr> = None;
-        let out = py.detach(|| {
-            f(
-                &self.inner,
-                &mut || match Python::attach(|py| py.check_signals()) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        signal_err = Some(e);
-                        false
-                    }
-                },
-            )
-        });
-        match signal_err {
-            Some(e) => Err(e),
-            None => Ok(out.map_err(PyLobflowError)?),
-        }
+        detached_interruptible(py, |poll| f(&self.inner, poll))
     }
 }
 
