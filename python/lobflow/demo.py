@@ -9,8 +9,8 @@
    throughput on a few million generated ticks and paced latency percentiles;
 5. the HTML report (PnL against threshold and fee among its figures);
 6. last, `lobflow live` for 10 seconds against the simulated venue's WebSocket books: the
-   weights scoring every book change of 8 feeds as it arrives, recorded and replayed; and the
-   commands to do each step on your own data.
+   weights scoring every book change of the sample's market on all four venues as it arrives,
+   recorded and replayed; and the commands to do each step on your own data.
 """
 
 from __future__ import annotations
@@ -80,7 +80,9 @@ def _live(out: Path, weights: lobflow.Weights, cores: tuple[int, int], seconds: 
             return await alive(
                 weights,
                 exchanges=["binance", "bybit", "kraken", "kucoin"],
-                symbols=["BTC-USDT", "ETH-USDT"],
+                # The sample's market (price ~100, cent ticks, ~1 unit a level): the model
+                # was trained on it, and scores books of another scale meaninglessly.
+                symbols=["SIM-USDT"],
                 duration_s=seconds,
                 out=out,
                 base_urls=sim.base_urls,
@@ -96,7 +98,8 @@ def _live(out: Path, weights: lobflow.Weights, cores: tuple[int, int], seconds: 
     wire, engine = st.recv_to_emit, st.push_to_emit
     console.print(
         f"  {sum(f.rows for f in stats.feeds):,} book changes scored as they came, one "
-        "resident engine session for all 8 feeds (each with its own windows and OFI state).\n"
+        f"resident engine session for all {len(stats.feeds)} feeds (each with its own windows "
+        "and OFI state).\n"
         f"  wire -> signal p50 {wire.p50_ns / 1e3:.0f} µs, p99 {wire.p99_ns / 1e3:.0f} µs: "
         "from the moment the frame was read off the socket to the moment its score was "
         "readable by Python (the exact book in Rust, the Python around it, the push, the "

@@ -3,9 +3,9 @@
 Prices are held as integer ticks of ``10**-price_decimals`` and sizes as integer lots of
 ``10**-qty_decimals``, so every price and size the venue sends is an exact decimal string
 made from integers (`fixed`, `stripped`), never a float's rounding. The ten symbols of
-`SYMBOLS` carry realistic prices and steps; any other ``BASE-QUOTE`` with a quote the venues
-know (`lobflow.collect.venues.base.QUOTES`) is accepted too (a made-up market around 2 000),
-as the REST venue always did.
+`SYMBOLS` carry realistic prices and steps, and ``SIM-USDT`` is the bundled sample's market;
+any other ``BASE-QUOTE`` with a quote the venues know (`lobflow.collect.venues.base.QUOTES`)
+is accepted too (a made-up market around 2 000), as the REST venue always did.
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ def _inst(base: str, price: str, pd: int, qd: int, notional: float = 20_000.0) -
     return Instrument(base, "USDT", ticks, pd, qd, notional)
 
 
-#: Ten spot markets with realistic prices, ticks and lots: the "10 symbols per venue" set.
+#: Ten spot markets with realistic prices, ticks and lots (the "10 symbols per venue" set of
+#: the benchmarks), and the sample's market.
 SYMBOLS: dict[str, Instrument] = {
     i.unified: i
     for i in (
@@ -121,6 +122,10 @@ SYMBOLS: dict[str, Instrument] = {
         _inst("LINK", "15", 3, 2),
         _inst("DOT", "7", 3, 2),
         _inst("AVAX", "35", 2, 3),
+        # The bundled sample's market (`lobflow.data.make_sample`): near 100 on a cent grid,
+        # about one unit a level, so a model trained on the sample scores its live books on
+        # the scale it was trained on (the demo's live step).
+        _inst("SIM", "100", 2, 4, 100.0),
     )
 }
 
