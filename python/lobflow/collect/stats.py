@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from lobflow.collect.samples import Samples
 
 log = logging.getLogger("lobflow.collect")
 
@@ -39,13 +41,15 @@ class VenueStats:
     redirects: int = 0
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     invalid: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    jitter_ns: list[int] = field(default_factory=list)
-    latency_ns: list[int] = field(default_factory=list)
+    #: Each poll's send time minus its grid time, and each answer's latency, ns (the newest
+    #: `LATENCY_SAMPLES` of each).
+    jitter_ns: Samples = field(default_factory=lambda: Samples(LATENCY_SAMPLES))
+    latency_ns: Samples = field(default_factory=lambda: Samples(LATENCY_SAMPLES))
 
     def pct(self, which: str, q: float) -> float:
         """A percentile of the jitter or latency samples, in ms."""
         xs = self.jitter_ns if which == "jitter" else self.latency_ns
-        return float(np.percentile(xs, q)) / 1e6 if xs else float("nan")
+        return float(np.percentile(np.asarray(xs), q)) / 1e6 if len(xs) else float("nan")
 
 
 @dataclass
@@ -110,7 +114,7 @@ class StreamStats:
     redirects: int = 0
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     #: Frame read -> processed row queued, ns (the newest `LATENCY_SAMPLES`).
-    latency_ns: deque[int] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
+    latency_ns: Samples = field(default_factory=lambda: Samples(LATENCY_SAMPLES))
     logged: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def feed(self, symbol: str) -> FeedStats:
@@ -130,7 +134,8 @@ class StreamStats:
 
     def pct(self, q: float) -> float:
         """A percentile of the frame-to-row latency, in microseconds."""
-        return float(np.percentile(self.latency_ns, q)) / 1e3 if self.latency_ns else float("nan")
+        xs = np.asarray(self.latency_ns)
+        return float(np.percentile(xs, q)) / 1e3 if len(xs) else float("nan")
 
 
 @dataclass

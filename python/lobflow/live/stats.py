@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from lobflow.collect.samples import Samples
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -65,14 +66,13 @@ class FeedLive:
     last_score: float = math.nan
     last_signal: int = 0
     #: Wire-to-signal latency of the newest `LATENCY_SAMPLES` signals, ns.
-    latency_ns: deque[int] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
+    latency_ns: Samples = field(default_factory=lambda: Samples(LATENCY_SAMPLES))
 
     def latency_us(self, q: float) -> float:
         """A percentile of the recent wire-to-signal latency, in µs (NaN before any)."""
-        n = len(self.latency_ns)
-        if not n:
+        if not len(self.latency_ns):
             return math.nan
-        return float(np.percentile(np.fromiter(self.latency_ns, np.int64, n), q)) / 1e3
+        return float(np.percentile(np.asarray(self.latency_ns), q)) / 1e3
 
     def summary(self) -> FeedSummary:
         """A frozen copy of the counts and the latency percentiles."""
