@@ -5,10 +5,9 @@ Both on generated books in the collector's hive layout: 2 feeds x 4 days of
 of 2 training days and 1 test day (so one feed-day is tested per task), 2 windows sets, and
 4 grid points per task (2 horizons x 2 thresholds): 8 tasks.
 
-- Scaling: the same sweep on a LocalCluster of 1 worker, then of 2 (each cluster alone on the
-  machine, warmed before and closed after its timing), timed whole (`run`, the results table
-  and summary included). Efficiency = t(1 worker) / (2 x t(2 workers)), from the medians of 3
-  rounds each, alternated; the goal is >= 0.8. The two tables must be equal.
+- Scaling: the same sweep on a LocalCluster of 1 worker, then of 2, timed whole (`run`, the
+  results table and summary included). Efficiency = t(1 worker) / (2 x t(2 workers)), from
+  the medians of 3 rounds each, alternated; the goal is >= 0.8. The two tables must be equal.
   Each task also records its CPU time: its share of a core (CPU / wall) says how much of the
   machine other processes took, and the CPU time of the whole sweep on 2 workers against 1
   says what running two at once costs the tasks themselves. Beside it, in the same run, the
@@ -109,6 +108,14 @@ def one_worker(hive: Path, tmp_path: Path) -> Iterator[Sweeps]:
         yield Sweeps(hive, tmp_path / "one", address)
 
 
+@pytest.fixture
+def two_then_one(hive: Path, tmp_path: Path) -> Iterator[tuple[Sweeps, Sweeps]]:
+    """A 2-worker and a 1-worker cluster at once (idle workers cost nothing), the 2-worker
+    one started first so that its workers hold the two cores."""
+    with local_cluster(2) as two, local_cluster(1) as one:
+        yield Sweeps(hive, tmp_path / "two", two), Sweeps(hive, tmp_path / "one", one)
+
+
 def task_seconds(result: SweepResult, column: str = "elapsed_s") -> float:
     """The sum over tasks of their own wall time (or, with ``cpu_s``, CPU time)."""
     tasks = pl.read_parquet(result.results_path.parent / "tasks" / "*.parquet")
@@ -173,26 +180,21 @@ def test_process_pool_scaling_ceiling(benchmark: Any, hive: Path) -> None:
 
 
 @pytest.mark.benchmark(group="sweep-scaling")
-def test_sweep_scaling_one_to_two_workers(benchmark: Any, hive: Path, tmp_path: Path) -> None:
-    one_worker = Sweeps(hive, tmp_path / "one", "")
-    two = Sweeps(hive, tmp_path / "two", "")
+def test_sweep_scaling_one_to_two_workers(
+    benchmark: Any, two_then_one: tuple[Sweeps, Sweeps]
+) -> None:
+    two, one_worker = two_then_one
     one: list[float] = []
-    two_s: list[float] = []
 
-    def round_() -> None:
-        # Each sweep on a cluster of its own, started (workers warmed, cores claimed) before
-        # its timing and closed after it, alternating: a neighbour's load on a shared
+    def one_worker_round() -> None:
+        # Rounds alternate (1 worker, then 2, ...): a neighbour's load on this shared
         # machine then falls on both about evenly.
-        for sweeps, times, workers in ((one_worker, one, 1), (two, two_s, 2)):
-            with local_cluster(workers) as address:
-                sweeps.scheduler = address
-                times.append(_timed(sweeps))
+        one.append(_timed(one_worker))
 
-    benchmark.pedantic(round_, rounds=3, iterations=1)
-    result = two.results[-1]
+    result = benchmark.pedantic(two, setup=one_worker_round, rounds=3, iterations=1)
     assert_frame_equal(result.results, one_worker.results[0].results)
     t1 = statistics.median(one)
-    t2 = statistics.median(two_s)
+    t2 = benchmark.stats.stats.median
     tasks1 = statistics.median(r.tasks_s for r in one_worker.results)
     tasks2 = statistics.median(r.tasks_s for r in two.results)
     info = benchmark.extra_info
@@ -200,7 +202,7 @@ def test_sweep_scaling_one_to_two_workers(benchmark: Any, hive: Path, tmp_path: 
     info["day_rows"] = DAY_ROWS
     info["tasks"] = result.tasks
     info["one_worker_s"] = one
-    info["two_workers_s"] = two_s
+    info["two_workers_s"] = [r.elapsed_s for r in two.results]
     info["efficiency"] = t1 / (2 * t2)
     info["task_phase_efficiency"] = tasks1 / (2 * tasks2)
     info["task_work_s_one_worker"] = [task_seconds(r) for r in one_worker.results]
