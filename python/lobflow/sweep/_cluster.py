@@ -30,7 +30,24 @@ if TYPE_CHECKING:
 #: the Rust extension's rayon pool: the workers already use every core between them, and a
 #: pool per worker as wide as the machine would have them take turns (the engine's own two
 #: threads are placed by `lobflow.sweep._cores`).
-WORKER_ENV = {"POLARS_MAX_THREADS": "1", "RAYON_NUM_THREADS": "1"}
+#:
+#: And no transparent huge pages for NumPy's arrays, and glibc's malloc keeping what a task
+#: frees for the next task. NumPy asks the kernel to back each large array (a feed-day's
+#: columns, tens of MiB) with 2 MiB pages, and glibc hands such blocks back to the kernel when
+#: they are freed, so each task faults them in afresh. On a VM, a huge-page fault now and then
+#: costs a task up to a second of system time: one task in four took 1.5-3x its usual time
+#: here, at random, and two workers at once met it more often (`benches/bench_sweep.py`).
+#: Without the huge pages every task takes its usual time; with the memory kept, a worker
+#: holds its largest task's memory, which a worker running task after task of one size needs
+#: anyway, and faults none of it in again.
+WORKER_ENV = {
+    "POLARS_MAX_THREADS": "1",
+    "RAYON_NUM_THREADS": "1",
+    "NUMPY_MADVISE_HUGEPAGE": "0",
+    # Blocks of any size from the heap, not mmap; the heap's free top never given back.
+    "MALLOC_MMAP_THRESHOLD_": str(2**30),
+    "MALLOC_TRIM_THRESHOLD_": str(2**62),
+}
 #: A LocalCluster's workers without Dask's sampling profiler (a stack walk under the GIL every
 #: 10 ms) and its GIL monitor: on a machine whose cores all run tasks, they take the tasks'
 #: time (`benches/bench_sweep.py`). A remote cluster keeps its own configuration.
