@@ -13,6 +13,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
+from lobflow._malloc import pin_mmap_threshold, release_free_memory
 from lobflow.errors import CollectorError
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ async def flush_loop(
     raw: PartWriter, processed: PartWriter, stop: asyncio.Event, stats: CollectStats
 ) -> None:
     """Write both writers' rows every flush interval until `stop` (failures keep the rows)."""
+    # A run of hours: keep its heap from creeping up (see `lobflow._malloc`).
+    pin_mmap_threshold()
     while not stop.is_set():
         await asyncio.sleep(0.2)
         if processed.due():
@@ -75,6 +78,9 @@ def _write_both(raw: PartWriter, processed: PartWriter, batches: tuple[Any, Any]
             writer.write(batch)
         except Exception as e:  # re-raised below, after the other writer had its turn
             first = first or e
+    # The interval's rows, frames and Parquet buffers are freed now: their pages go back to
+    # the system, or a run of hours creeps up in resident memory (see `lobflow._malloc`).
+    release_free_memory()
     if first is not None:
         raise first
 

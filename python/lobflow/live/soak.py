@@ -22,6 +22,8 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import ctypes
+import math
 import os
 import shutil
 import tempfile
@@ -42,6 +44,10 @@ if TYPE_CHECKING:
 SYMBOLS = tuple(
     f"{b}-USDT" for b in ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "AVAX", "DOT", "LINK", "LTC")
 )
+
+
+#: A soak CSV's columns: time, RSS, then where the memory is (see `malloc_mib`, `arrow_mib`).
+COLUMNS = ("t_s", "rss_mib", "malloc_in_use_mib", "malloc_free_mib", "arrow_mib")
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,47 @@ def rss_mib() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def malloc_mib() -> tuple[float, float]:
+    """The bytes glibc's malloc has in use and holds free (all arenas), MiB; NaN off glibc.
+
+    In use growing is a leak in native code (the Rust core, Python's large objects); free
+    growing while in use stays is the allocator keeping freed memory (fragmentation).
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        fn = libc.mallinfo2
+    except (OSError, AttributeError):
+        return math.nan, math.nan
+    fn.restype = _Mallinfo2
+    m = fn()
+    return (m.uordblks + m.hblkhd) / 2**20, m.fordblks / 2**20
+
+
+def arrow_mib() -> float:
+    """Bytes pyarrow's default pool has allocated and not freed, MiB."""
+    import pyarrow as pa
+
+    return float(pa.total_allocated_bytes()) / 2**20
+
+
 def slope_per_hour(t_s: list[float], values: list[float]) -> float:
     """The least-squares slope of `values` against time, per hour (0 with fewer than 2)."""
     if len(t_s) < 2:
@@ -104,7 +151,16 @@ async def _run(
         while not stop.is_set():
             t_s.append(time.monotonic() - t0)
             rss.append(rss_mib())
-            writer.writerow({"t_s": f"{t_s[-1]:.1f}", "rss_mib": f"{rss[-1]:.2f}"})
+            in_use, free = malloc_mib()
+            writer.writerow(
+                {
+                    "t_s": f"{t_s[-1]:.1f}",
+                    "rss_mib": f"{rss[-1]:.2f}",
+                    "malloc_in_use_mib": f"{in_use:.2f}",
+                    "malloc_free_mib": f"{free:.2f}",
+                    "arrow_mib": f"{arrow_mib():.2f}",
+                }
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_s)
 
@@ -136,7 +192,7 @@ def soak(
     out = Path(tempfile.mkdtemp(prefix="lobflow-soak-"))
     try:
         with sim_exchange_process() as venue, csv_path.open("w", newline="", buffering=1) as f:
-            writer = csv.DictWriter(f, fieldnames=["t_s", "rss_mib"])
+            writer = csv.DictWriter(f, fieldnames=list(COLUMNS))
             writer.writeheader()
             t_s, rss, stats = asyncio.run(_run(venue.port, minutes * 60, every_s, out, writer))
     finally:
