@@ -1,8 +1,9 @@
 """Does a live run's memory stay flat? ``python -m lobflow.live.soak --minutes 60`` measures.
 
 A `lobflow.live.alive` run of 40 feeds (4 venues x 10 symbols) against the simulated venue at
-the venues' real rates, recording as ``lobflow live --out`` does, while this process's
-resident memory is sampled every `--every` seconds into a CSV. At the end a straight line is
+the venues' real rates, recording as ``lobflow live --out`` does, while this process's resident
+memory is sampled every `--every` seconds into a CSV, with where it is: the bytes glibc's
+malloc has in use and holds free, and pyarrow's pool (`COLUMNS`). At the end a straight line is
 fitted to RSS against time after the warm-up (the first `--warmup` minutes, 20 by default, in
 which the run's bounded buffers fill: the collector keeps the newest 100 000 frame latencies
 per venue, 17 minutes at Binance's 100 frames/s for 10 symbols; its decimal cache holds 65 536
