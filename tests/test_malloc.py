@@ -46,18 +46,17 @@ def test_trim_returns_the_free_pages_a_fragmented_heap_keeps() -> None:
 _PROBE = """
 import ctypes, sys
 from lobflow._malloc import pin_mmap_threshold
-from lobflow.live.soak import _Mallinfo2
+from lobflow._malloc import mallinfo
 if sys.argv[1] == "pin":
     assert pin_mmap_threshold()
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
-libc.mallinfo2.restype = _Mallinfo2
 libc.free(libc.malloc(8 * 2**20))  # an 8 MiB block: mapped, then freed
-mapped = libc.mallinfo2().hblkhd
+mapped = mallinfo().hblkhd
 block = libc.malloc(2**20)  # then 1 MiB: its own mapping, or a slice of the heap?
-print(libc.mallinfo2().hblkhd - mapped)
+print(mallinfo().hblkhd - mapped)
 """
 
 

@@ -14,18 +14,41 @@ later requests of other sizes do not fill. Two calls keep it flat:
 - `release_free_memory` (``malloc_trim(0)``) returns every whole free page of every arena
   to the system (``madvise(MADV_DONTNEED)``); the flush threads call it once an interval.
 
-On a C library without them (musl, macOS, Windows) both do nothing.
+`malloc_mib` reads how much glibc's malloc has in use and holds free, for the soak.
+
+On a C library without them (musl, macOS, Windows) the calls do nothing.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import math
 
 #: ``mallopt``'s parameter number for the mmap threshold (``M_MMAP_THRESHOLD`` in malloc.h).
 M_MMAP_THRESHOLD = -3
 #: glibc's default threshold: blocks this large or larger get their own mapping.
 DEFAULT_MMAP_THRESHOLD = 128 * 1024
+
+
+class _Mallinfo2(ctypes.Structure):
+    """The ``struct mallinfo2`` of glibc 2.33 and later: sums over every arena."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
 
 
 @functools.cache
@@ -54,3 +77,26 @@ def release_free_memory() -> bool:
     """
     libc = _libc()
     return bool(libc.malloc_trim(0)) if libc else False
+
+
+def mallinfo() -> _Mallinfo2 | None:
+    """The result of glibc's ``mallinfo2()``; None off glibc or before 2.33."""
+    libc = _libc()
+    fn = getattr(libc, "mallinfo2", None) if libc is not None else None
+    if fn is None:
+        return None
+    fn.restype = _Mallinfo2
+    info: _Mallinfo2 = fn()
+    return info
+
+
+def malloc_mib() -> tuple[float, float]:
+    """The bytes glibc's malloc has in use and holds free (all arenas), MiB; NaN off glibc.
+
+    In use growing is a leak in native code (the Rust core, Python's large objects); free
+    growing while in use stays is the allocator keeping freed memory (fragmentation).
+    """
+    m = mallinfo()
+    if m is None:
+        return math.nan, math.nan
+    return (m.uordblks + m.hblkhd) / 2**20, m.fordblks / 2**20

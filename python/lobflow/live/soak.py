@@ -23,8 +23,6 @@ import argparse
 import asyncio
 import contextlib
 import csv
-import ctypes
-import math
 import os
 import shutil
 import tempfile
@@ -36,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import lobflow
+from lobflow._malloc import malloc_mib
 from lobflow.collect.sim.process import sim_exchange_process
 from lobflow.collect.venues import VENUES
 
@@ -81,40 +80,6 @@ def rss_mib() -> float:
     """The resident memory of this process, MiB."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in (
-            "arena",
-            "ordblks",
-            "smblks",
-            "hblks",
-            "hblkhd",
-            "usmblks",
-            "fsmblks",
-            "uordblks",
-            "fordblks",
-            "keepcost",
-        )
-    ]
-
-
-def malloc_mib() -> tuple[float, float]:
-    """The bytes glibc's malloc has in use and holds free (all arenas), MiB; NaN off glibc.
-
-    In use growing is a leak in native code (the Rust core, Python's large objects); free
-    growing while in use stays is the allocator keeping freed memory (fragmentation).
-    """
-    try:
-        libc = ctypes.CDLL(None)
-        fn = libc.mallinfo2
-    except (OSError, AttributeError):
-        return math.nan, math.nan
-    fn.restype = _Mallinfo2
-    m = fn()
-    return (m.uordblks + m.hblkhd) / 2**20, m.fordblks / 2**20
 
 
 def arrow_mib() -> float:
