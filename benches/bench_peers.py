@@ -1,16 +1,26 @@
 """lobflow's taker backtest against hftbacktest running the same strategy on the same books.
 
-Paired rounds: each round times one hftbacktest run and then one `lobflow.backtest.run`, so
-the two meet the same state of the machine, and the ratio is taken within a round. Both get
-their input ready beforehand in their own form: lobflow a polars frame, hftbacktest its event
-array (`lobflow.peers.prepare`, which also compiles the numba strategy once: that time is
-recorded apart as `hbt_compile_s`). The figures land in `extra_info`:
+Paired rounds: each lobflow timing comes right after an hftbacktest run on the same books, so
+the two meet the same state of the machine (the other tool's run has just gone through the
+caches), and each ratio is taken within a round. Both get their input ready beforehand in
+their own form: hftbacktest its event array (`lobflow.peers.prepare`, which also compiles the
+numba strategy once: that time is recorded apart as `hbt_compile_s`), lobflow a polars
+frame, or the frame read and checked into `backtest.Books`. The figures land in
+`extra_info`:
 
 - `lobflow_snapshots_per_s`, `hbt_snapshots_per_s` and `speedup` (median over rounds of the
-  within-round ratio): `backtest.run` end to end (checks, simulation, metrics) against
-  hftbacktest building its backtest over the events and running the strategy;
-- `loops_speedup`: the two simulations alone, lobflow's Rust loop (`_core.backtest` over the
-  engine's columns) against hftbacktest's event loop running the strategy;
+  within-round ratio): `backtest.run` on the frame, end to end (the frame's columns taken and
+  every row checked, the simulation and its metrics), against hftbacktest building its
+  backtest over the events and running the strategy;
+- `books_snapshots_per_s` and `books_speedup`: `backtest.run` on `Books` (the simulation,
+  its metrics and the signals' check; the books were checked once, before), as a sweep over
+  the same books runs;
+- `loops_speedup`: lobflow's Rust call alone (`_core.backtest` over the engine's columns:
+  checks, simulation, metrics) against hftbacktest's event loop running the strategy;
+- `frames_s`: the path replayed from the fills and the fills and per-day frames built, which
+  `BacktestResult` does when they are first read (median of fresh results, one after
+  another). In no figure above: hftbacktest's figure has no per-snapshot path or frame
+  either;
 - the agreement of the run (fills, volume, prices, position, PnL), which must be exact here.
 
 Books: the real Binance day in ../shared/data when present, else the bundled sample; the
@@ -38,6 +48,8 @@ from lobflow._feed import engine_columns
 from lobflow.backtest._run import simulate
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from numpy.typing import NDArray
 
 
@@ -105,38 +117,63 @@ def test_taker_side_by_side(benchmark: Any, case: Case) -> None:
     books, signals, cfg = case.books, case.signals, case.config
     ready = prepare(books, signals, cfg)
     cols = engine_columns(books)
-    peers: list[Any] = []
-    loops: list[float] = []
+    checked = backtest.Books(books)
+    peers: dict[str, list[Any]] = {"loop": [], "books": [], "frame": []}
+    mine: dict[str, list[float]] = {"loop": [], "books": []}
+
+    def timed(f: Callable[[], object]) -> float:
+        t0 = time.perf_counter()
+        f()
+        return time.perf_counter() - t0
 
     def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
-        peers.append(ready.run())
-        t0 = time.perf_counter()
-        simulate(cols, signals, cfg)
-        loops.append(time.perf_counter() - t0)
+        # Each lobflow timing right after an hftbacktest run: the frame's is the benchmark's.
+        peers["loop"].append(ready.run())
+        mine["loop"].append(timed(lambda: simulate(cols, signals, cfg)))
+        peers["books"].append(ready.run())
+        mine["books"].append(timed(lambda: backtest.run(checked, signals, cfg)))
+        peers["frame"].append(ready.run())
         return (books, signals, cfg), {}
 
     result = benchmark.pedantic(backtest.run, setup=setup, rounds=ROUNDS, warmup_rounds=1)
-    mine = benchmark.stats.stats.data
-    theirs = [p.elapsed_s for p in peers[-ROUNDS:]]
-    their_loops = [p.loop_s for p in peers[-ROUNDS:]]
+    frame_s = benchmark.stats.stats.data
+    theirs = {k: [p.elapsed_s for p in v[-ROUNDS:]] for k, v in peers.items()}
+    their_loops = [p.loop_s for p in peers["loop"][-ROUNDS:]]
+    loops, on_books = mine["loop"][-ROUNDS:], mine["books"][-ROUNDS:]
     rows = books.height
-    a = agreement(result, peers[-1], books)
+
+    def ratio(a: list[float], b: list[float]) -> float:
+        return statistics.median(x / y for x, y in zip(a, b, strict=True))
+
+    def read_frames(r: backtest.BacktestResult) -> float:
+        return timed(lambda: (r.fills, r.per_day))
+
+    frames_s = statistics.median(
+        read_frames(backtest.run(checked, signals, cfg)) for _ in range(ROUNDS)
+    )
+    a = agreement(result, peers["frame"][-1], books)
     info = benchmark.extra_info
     info["books"] = case.name
     info["snapshots"] = rows
-    info["hbt_events"] = peers[-1].events
+    info["hbt_events"] = peers["frame"][-1].events
     info["order_size"] = cfg.order_size
-    info["lobflow_snapshots_per_s"] = rows / statistics.median(mine)
-    info["hbt_snapshots_per_s"] = rows / statistics.median(theirs)
-    info["speedup"] = statistics.median(t / m for t, m in zip(theirs, mine, strict=True))
-    info["lobflow_loop_snapshots_per_s"] = rows / statistics.median(loops[-ROUNDS:])
+    info["lobflow_snapshots_per_s"] = rows / statistics.median(frame_s)
+    info["hbt_snapshots_per_s"] = rows / statistics.median(theirs["frame"])
+    info["speedup"] = ratio(theirs["frame"], frame_s)
+    info["books_snapshots_per_s"] = rows / statistics.median(on_books)
+    info["books_speedup"] = ratio(theirs["books"], on_books)
+    info["lobflow_loop_snapshots_per_s"] = rows / statistics.median(loops)
     info["hbt_loop_snapshots_per_s"] = rows / statistics.median(their_loops)
-    info["loops_speedup"] = statistics.median(
-        t / m for t, m in zip(their_loops, loops[-ROUNDS:], strict=True)
-    )
-    info["hbt_compile_s"] = peers[-1].compile_s
+    info["loops_speedup"] = ratio(their_loops, loops)
+    info["frames_s"] = frames_s
+    info["hbt_compile_s"] = peers["frame"][-1].compile_s
     info["fills"] = [a.lobflow.fills, a.peer.fills]
     info["pnl"] = [a.lobflow.pnl, a.peer.pnl]
     info["differences"] = a.differences()
-    # The comparison is only worth its speed figure if both ran the same strategy.
+    # The comparison is only worth its speed figure if both ran the same strategy, on the
+    # frame and on the checked books alike.
     assert a.differences() == []
+    assert (
+        agreement(backtest.run(checked, signals, cfg), peers["books"][-1], books).differences()
+        == []
+    )

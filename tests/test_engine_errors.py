@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 import lobflow
-from lobflow import diagnostics, features
+from lobflow import backtest, diagnostics, features
 from tests.books import make_books
 from tests.oracle import assert_features_close
 
@@ -528,15 +528,7 @@ def test_core_errors_map_to_one_python_exception_each(tmp_path: Path) -> None:
             cols.ts,
             cols.cols,
             np.zeros(10, np.int8),
-            mode="taker",
-            order_size=0.0,
-            max_position=1.0,
-            on_zero="hold",
-            min_hold_ns=0,
-            md_latency_ns=0,
-            order_latency_ns=0,
-            taker_fee_bps=0.0,
-            maker_fee_bps=0.0,
+            backtest.BacktestConfig(order_size=0.0),
         )
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "BacktestOutput",
     "BookMachine",
     "C2cReport",
+    "CheckedBooks",
     "Engine",
     "EngineError",
     "FeedStats",
@@ -34,6 +35,8 @@ __all__ = [
     "_session_panicking_at",
     "auto_cores",
     "backtest",
+    "backtest_checked",
+    "backtest_path",
     "core_to_core_latency",
     "feature_names",
     "handoff_latency",
@@ -191,16 +194,8 @@ class C2cReport:
 
 @final
 class BacktestOutput:
-    """What `_core.backtest` returns: the per-snapshot path and the fills, column by column."""
+    """What `_core.backtest` returns: the fills column by column, and the metrics."""
 
-    @property
-    def position(self) -> NDArray[np.float64]: ...
-    @property
-    def cash(self) -> NDArray[np.float64]: ...
-    @property
-    def equity(self) -> NDArray[np.float64]: ...
-    @property
-    def fees(self) -> NDArray[np.float64]: ...
     @property
     def fill_row(self) -> NDArray[np.int64]: ...
     @property
@@ -217,6 +212,28 @@ class BacktestOutput:
     def requested_qty(self) -> float: ...
     @property
     def unfilled_qty(self) -> float: ...
+    @property
+    def metrics(
+        self,
+    ) -> tuple[
+        float,
+        float,
+        float,
+        float,
+        float,
+        float,
+        float,
+        float,
+        int,
+        float,
+        float,
+        float,
+        float,
+        float,
+        float,
+        int,
+    ]:
+        """`lobflow.backtest.BacktestMetrics`' fields, in its order."""
 
 def parse_weights(text: str, source: str) -> tuple[tuple[int, int, int], float, float, list[float]]:
     """Parses weights-file text with the engine's own parser."""
@@ -243,18 +260,36 @@ def backtest(
     ts: NDArray[np.int64],
     cols: list[NDArray[np.float64]],
     signals: NDArray[np.int8],
-    *,
-    mode: str,
-    order_size: float,
-    max_position: float,
-    on_zero: str,
-    min_hold_ns: int,
-    md_latency_ns: int,
-    order_latency_ns: int,
-    taker_fee_bps: float,
-    maker_fee_bps: float,
+    config: object,
 ) -> BacktestOutput:
-    """Runs the backtest of `signals` against the feed's books."""
+    """Runs the backtest of `signals` against the feed's books.
+
+    `config` is read for `lobflow.backtest.BacktestConfig`'s fields (any object with them).
+    """
+
+def backtest_checked(
+    books: CheckedBooks, signals: NDArray[np.int8], config: object
+) -> BacktestOutput:
+    """Runs the backtest of `signals` against books checked before (`CheckedBooks`)."""
+
+def backtest_path(
+    bids: NDArray[np.float64],
+    asks: NDArray[np.float64],
+    row: NDArray[np.int64],
+    decision_row: NDArray[np.int64],
+    qty: NDArray[np.float64],
+    price: NDArray[np.float64],
+    fee: NDArray[np.float64],
+    slippage: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """The per-snapshot (position, equity, fees) of a run that made these fills."""
+
+@final
+class CheckedBooks:
+    """One feed's books, checked and copied once."""
+
+    def __new__(cls, ts: NDArray[np.int64], cols: list[NDArray[np.float64]]) -> CheckedBooks: ...
+    def __len__(self) -> int: ...
 
 def _run_panicking(
     engine: Engine, ts: NDArray[np.int64], cols: list[NDArray[np.float64]]

@@ -246,6 +246,9 @@ def ts_beyond_int64(lf: pl.LazyFrame, dtype: pl.DataType) -> tuple[int, str] | N
 
 
 def _ts_column(s: pl.Series, *, null_is_bad: bool) -> NDArray[np.int64]:
+    if isinstance(s.dtype, pl.Int64) and not s.null_count():
+        # The contract's own column, the usual case: a view of polars' buffer.
+        return s.to_numpy()
     check_ts_dtype(s.dtype)
     if isinstance(s.dtype, pl.Null):
         s = s.cast(pl.Int64)
@@ -308,11 +311,16 @@ def engine_columns(feed: FeedLike, *, null_ts_is_bad: bool = False) -> EngineCol
         msg = f"feed is missing column(s) {', '.join(f'`{c}`' for c in missing)}"
         raise ValueError(msg)
     check_single_feed(df)
-    _warn_narrow_prices(schema)
     series = dict(zip(df.columns, df.get_columns(), strict=True))
     nulls = {c: series[c].null_count() for c in CONTRACT_COLUMNS}
     ts = _ts_column(series["ts"], null_is_bad=null_ts_is_bad)
-    cols = [_book_column(c, series[c], schema[c], nulls[c]) for c in BOOK_COLUMNS]
+    if all(isinstance(schema[c], pl.Float64) and not nulls[c] for c in BOOK_COLUMNS):
+        # The contract's own columns, the usual case: each a view of polars' buffer (a copy
+        # only where the column is in several chunks), with no test per column beyond this.
+        cols = [series[c].to_numpy() for c in BOOK_COLUMNS]
+    else:
+        _warn_narrow_prices(schema)
+        cols = [_book_column(c, series[c], schema[c], nulls[c]) for c in BOOK_COLUMNS]
     null_rows = {
         c: series[c].is_null().arg_true().cast(pl.Int64).to_numpy() for c in _CHECKED if nulls[c]
     }

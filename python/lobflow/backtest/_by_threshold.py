@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lobflow._choices import Mode
+from lobflow.backtest._books import Books
 from lobflow.backtest._run import run
 
 if TYPE_CHECKING:
@@ -96,6 +97,8 @@ def pnl_by_threshold(
         Called after each backtest (a progress bar's step).
     """
     passive = config.mode == Mode.PASSIVE
+    # Read and checked once for every threshold and fee.
+    checked = Books(books)
     fees = tuple(fees_bps) if fees_bps is not None else (paid_fee_bps(config),)
     pnl = np.zeros((len(fees), len(thresholds)))
     trades = np.zeros((len(fees), len(thresholds)), dtype=np.int64)
@@ -103,7 +106,7 @@ def pnl_by_threshold(
         cfg = replace(config, maker_fee_bps=fee) if passive else replace(config, taker_fee_bps=fee)
         for j, t in enumerate(thresholds):
             signals = (scores > t).astype(np.int8) - (scores < -t).astype(np.int8)
-            m = run(books, signals, cfg).metrics
+            m = run(checked, signals, cfg).metrics
             pnl[i, j], trades[i, j] = m.pnl_bps, m.trades
             if advance is not None:
                 advance()

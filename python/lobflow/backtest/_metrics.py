@@ -1,8 +1,12 @@
-"""The metrics of one backtest, typed: what the strategy made, what it paid, how it traded."""
+"""The metrics of one backtest, typed: what the strategy made, what it paid, how it traded.
+
+The simulator computes them (`rust/lobflow-core/src/backtest_metrics.rs`) in the same call
+that simulates, from the path and fills it has just made; this module gives them their type
+and builds the per-day table when it is read.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -12,7 +16,6 @@ import polars as pl
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-NS_PER_YEAR = 365.25 * 24 * 3600 * 1e9
 NS_PER_DAY = 86_400 * 10**9
 
 
@@ -65,65 +68,6 @@ class BacktestMetrics:
     def as_dict(self) -> dict[str, float | int]:
         """The metrics by name, e.g. for JSON (NaN stays NaN: see `lobflow.train` for JSON)."""
         return asdict(self)
-
-
-def sharpe(ts: np.ndarray, equity: np.ndarray) -> float:
-    """Sharpe of equity changes on a regular grid, annualised by the grid step.
-
-    The grid is 1 s for runs under a day (so a 10-minute run still gets ~600 returns), else
-    1 minute. Returns are PnL per step (quote currency), so this is a PnL Sharpe.
-    """
-    if len(ts) < 2 or ts[-1] <= ts[0]:
-        return float("nan")
-    step = 1e9 if ts[-1] - ts[0] < 86_400e9 else 60e9
-    grid = np.arange(ts[0], ts[-1] + step, step)
-    idx = np.searchsorted(ts, grid, side="right") - 1
-    sampled = equity[np.clip(idx, 0, len(equity) - 1)]
-    r = np.diff(sampled)
-    sd = float(r.std())
-    return float(r.mean() / sd * math.sqrt(NS_PER_YEAR / step)) if sd > 0 else float("nan")
-
-
-def max_drawdown(equity: NDArray[np.float64]) -> float:
-    """Largest fall of equity from a previous peak (0 for an empty path)."""
-    if len(equity) == 0:
-        return 0.0
-    falls = np.maximum.accumulate(equity)
-    # In place: the running peak is not needed after, and a long path is spared a copy.
-    np.subtract(falls, equity, out=falls)
-    return float(falls.max())
-
-
-def round_trips(
-    ts: NDArray[np.int64], rows: NDArray[np.int64], qty: NDArray[np.float64], equity: np.ndarray
-) -> tuple[float, float]:
-    """(hit rate, mean holding ns) over closed round trips (flat → position → flat/flip).
-
-    `rows` and `qty` are the fills' rows and signed quantities, in fill order. A round trip
-    opens on a fill from flat, closes on the fill that makes the position flat or flips it
-    (a flip opens the next one at its row); it won if equity at the closing row is above
-    equity just before the opening row (0 before row 0).
-    """
-    # `cumsum` adds in order, so the positions are those of adding the fills one by one.
-    pos = np.cumsum(qty)
-    before = np.concatenate(([0.0], pos[:-1]))
-    opens = (before == 0.0) & (pos != 0.0)
-    closes = (before != 0.0) & ((pos == 0.0) | (np.sign(pos) != np.sign(before)))
-    trips = int(closes.sum())
-    if trips == 0:
-        return float("nan"), float("nan")
-    # Opens and closes alternate (a position must close before another opens), so each
-    # close belongs to the latest start (an open or a flip) strictly before it.
-    starts = np.flatnonzero(opens | (closes & (pos != 0.0)))
-    ends = np.flatnonzero(closes)
-    open_rows = rows[starts[np.searchsorted(starts, ends) - 1]]
-    close_rows = rows[ends]
-    start_eq = np.where(open_rows > 0, equity[np.maximum(open_rows - 1, 0)], 0.0)
-    wins = int((equity[close_rows] > start_eq).sum())
-    # A running sum, as holding times were added trip by trip (`sum` pairs them otherwise,
-    # which rounds differently past 2^53 ns).
-    held = np.cumsum((ts[close_rows] - ts[open_rows]).astype(np.float64))[-1]
-    return float(wins / trips), float(held / trips)
 
 
 def per_day(ts: NDArray[np.int64], equity: np.ndarray) -> pl.DataFrame:

@@ -1,4 +1,4 @@
-"""`lobflow.backtest.run`: scores from the engine, fills from the Rust simulator, metrics here.
+"""`lobflow.backtest.run`: scores from the engine; fills and metrics from the Rust simulator.
 
 One scorer for research and production: when given weights, the signals come from
 `lobflow.Engine`, never from a second implementation.
@@ -7,7 +7,8 @@ One scorer for research and production: when given weights, the signals come fro
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
@@ -19,13 +20,8 @@ from lobflow._engine import Engine, RunResult
 from lobflow._feed import FeedLike, engine_columns, to_frame
 from lobflow._progress import progress_bar
 from lobflow._schema import finite, int_within
-from lobflow.backtest._metrics import (
-    BacktestMetrics,
-    max_drawdown,
-    per_day,
-    round_trips,
-    sharpe,
-)
+from lobflow.backtest._books import Books
+from lobflow.backtest._metrics import BacktestMetrics, per_day
 from lobflow.backtest._signals import check_signals
 from lobflow.errors import BacktestError
 from lobflow.weights import Weights
@@ -72,21 +68,70 @@ class BacktestConfig:
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """Per-snapshot path, fills, and the metrics of one run."""
+    """Per-snapshot path, fills, and the metrics of one run.
+
+    The simulator returns the fills and the metrics; the per-snapshot path (`position`,
+    `equity`, `fees`) and the `fills` and `per_day` frames are built from them when first
+    read, and kept. A run read for its metrics, as a sweep reads most, does not pay for them.
+    The path is the simulator's own, to the bit: it is replayed from the fills with the
+    simulator's arithmetic.
+    """
 
     ts: np.ndarray
-    position: np.ndarray
-    equity: np.ndarray
-    fees: np.ndarray
     signals: np.ndarray
     scores: np.ndarray | None
-    fills: pl.DataFrame
     metrics: BacktestMetrics
-    per_day: pl.DataFrame
     config: BacktestConfig
     #: The engine's run that scored the feed (throughput, latency, cores); None when the
     #: signals were given.
     engine: RunResult | None = None
+    #: The fills' columns as the simulator gave them, in `fills`' order.
+    _fill_columns: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: The books' level-0 bid and ask prices, which mark the path to its mids.
+    _level0: tuple[np.ndarray, np.ndarray] = field(default=(np.empty(0), np.empty(0)), repr=False)
+
+    @cached_property
+    def _path(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        f = self._fill_columns
+        return _core.backtest_path(
+            *self._level0,
+            f["row"],
+            f["decision_row"],
+            f["qty"],
+            f["price"],
+            f["fee"],
+            f["slippage"],
+        )
+
+    @property
+    def position(self) -> np.ndarray:
+        """Position after each snapshot."""
+        return self._path[0]
+
+    @property
+    def equity(self) -> np.ndarray:
+        """Mark-to-mid equity after each snapshot (cash + position x mid, fees paid)."""
+        return self._path[1]
+
+    @property
+    def fees(self) -> np.ndarray:
+        """Fees paid up to each snapshot."""
+        return self._path[2]
+
+    @cached_property
+    def fills(self) -> pl.DataFrame:
+        """The fills, one row each, in the order the simulator made them.
+
+        Columns: `row` (the snapshot it executed against), `ts`, `decision_row` (the
+        snapshot whose signal sent the order), `qty` (signed), `price`, `fee`, `slippage`.
+        """
+        # From Series: a dict of arrays costs polars a third more to take in.
+        return pl.DataFrame([pl.Series(name, a) for name, a in self._fill_columns.items()])
+
+    @cached_property
+    def per_day(self) -> pl.DataFrame:
+        """Equity at the last snapshot of each UTC day with snapshots, and the day's PnL."""
+        return per_day(self.ts, self.equity)
 
     def frame(self) -> pl.DataFrame:
         """The per-snapshot path as a DataFrame."""
@@ -102,7 +147,7 @@ class BacktestResult:
 
 
 def run(
-    books: FeedLike,
+    books: FeedLike | Books,
     signals_or_weights: Signals | Weights | str | os.PathLike[str],
     config: BacktestConfig | None = None,
     *,
@@ -113,7 +158,8 @@ def run(
     Parameters
     ----------
     books
-        One feed (DataFrame, structured array or Parquet path) in the contract schema.
+        One feed (DataFrame, structured array or Parquet path) in the contract schema, or
+        `Books` read and checked before (for many runs on the same books).
     signals_or_weights
         An array (or list, or polars Series) of -1/0/+1 per row (integers, or floats that are
         exactly these: any other value is a `ValueError` naming its row), or weights (a
@@ -122,21 +168,25 @@ def run(
     config
         Execution assumptions; see `BacktestConfig`.
     progress
-        Show a progress bar on a terminal (scoring, simulating, metrics).
+        Show a progress bar on a terminal (scoring, then simulating).
     """
     with progress_bar(progress) as bar:
         return _run(books, signals_or_weights, config or BacktestConfig(), bar)
 
 
 def _run(
-    books: FeedLike,
+    books: FeedLike | Books,
     signals_or_weights: Signals | Weights | str | os.PathLike[str],
     cfg: BacktestConfig,
     bar: Bar,
 ) -> BacktestResult:
     task = bar.add_task("reading the books", total=4)
-    df = to_frame(books)
-    cols = engine_columns(df)
+    if isinstance(books, Books):
+        df, ts, level0 = books.frame, books.ts, books.level0
+    else:
+        df = to_frame(books)
+        cols = engine_columns(df)
+        ts, level0 = cols.ts, (cols.cols[0], cols.cols[10])
     bar.update(task, advance=1, description="scoring with the engine")
     scores = None
     engine_run = None
@@ -146,27 +196,21 @@ def _run(
         engine = Engine(signals_or_weights, capacity=_ring_capacity(df.height), cores=cfg.cores)
         engine_run = engine.run(df)
         signals, scores = engine_run.signals, engine_run.scores
-    bar.update(task, advance=1, description="simulating fills")
+    bar.update(task, advance=1, description="simulating fills and metrics")
     if len(signals) != df.height:
         msg = f"{len(signals)} signals for {df.height} rows"
         raise BacktestError(msg)
-    out = simulate(cols, signals, cfg)
-    fills = _fills(cols.ts, out)
-    bar.update(task, advance=1, description="metrics")
-    metrics = _metrics(df, cols.ts, out, fills, cfg)
-    bar.update(task, advance=1)
+    out = simulate(books.checked if isinstance(books, Books) else cols, signals, cfg)
+    bar.update(task, advance=2)
     return BacktestResult(
-        cols.ts,
-        out.position,
-        out.equity,
-        out.fees,
+        ts,
         signals,
         scores,
-        fills,
-        metrics,
-        per_day(cols.ts, out.equity),
+        BacktestMetrics(*out.metrics),
         cfg,
         engine_run,
+        _fill_columns(ts, out),
+        level0,
     )
 
 
@@ -185,90 +229,25 @@ def _ring_capacity(rows: int) -> int:
 
 
 def simulate(
-    cols: EngineColumns, signals: NDArray[np.int8], cfg: BacktestConfig
+    books: EngineColumns | _core.CheckedBooks, signals: NDArray[np.int8], cfg: BacktestConfig
 ) -> _core.BacktestOutput:
-    """The Rust simulator over the engine's columns (it checks every row and signal)."""
-    return _core.backtest(
-        cols.ts,
-        cols.cols,
-        signals,
-        mode=cfg.mode,
-        order_size=cfg.order_size,
-        max_position=cfg.max_position,
-        on_zero=cfg.on_zero,
-        min_hold_ns=cfg.min_hold_ns,
-        md_latency_ns=cfg.md_latency_ns,
-        order_latency_ns=cfg.order_latency_ns,
-        taker_fee_bps=cfg.taker_fee_bps,
-        maker_fee_bps=cfg.maker_fee_bps,
-    )
+    """The Rust simulator, its metrics included, over the engine's columns.
+
+    It checks every row and signal; on `CheckedBooks`, checked before, the signals only.
+    """
+    if isinstance(books, _core.CheckedBooks):
+        return _core.backtest_checked(books, signals, cfg)
+    return _core.backtest(books.ts, books.cols, signals, cfg)
 
 
-def _fills(ts: NDArray[np.int64], out: _core.BacktestOutput) -> pl.DataFrame:
-    """The fills, one row each, in the order the simulator made them."""
-    rows = out.fill_row
-    columns = {
-        "row": rows,
-        "ts": ts[rows],
+def _fill_columns(ts: NDArray[np.int64], out: _core.BacktestOutput) -> dict[str, np.ndarray]:
+    """The fills' columns, one row per fill, in the order the simulator made them."""
+    return {
+        "row": out.fill_row,
+        "ts": ts[out.fill_row],
         "decision_row": out.fill_decision_row,
         "qty": out.fill_qty,
         "price": out.fill_price,
         "fee": out.fill_fee,
         "slippage": out.fill_slippage,
     }
-    # From Series: a dict of arrays costs polars a third more to take in, on every run.
-    return pl.DataFrame([pl.Series(name, a) for name, a in columns.items()])
-
-
-def _metrics(
-    df: pl.DataFrame,
-    ts: NDArray[np.int64],
-    out: _core.BacktestOutput,
-    fills: pl.DataFrame,
-    cfg: BacktestConfig,
-) -> BacktestMetrics:
-    """The metrics of the simulated path and fills (see `BacktestMetrics`)."""
-    equity, position, rows, qty = out.equity, out.position, out.fill_row, out.fill_qty
-    # A fill that takes the position through zero is two trades (close, then open).
-    flips = np.sign(position[rows]) * np.sign(position[rows] - qty) < 0
-    hit, hold = round_trips(ts, rows, qty, equity)
-    filled = float(np.abs(qty).sum())
-    pnl = float(equity[-1]) if len(equity) else 0.0
-    gross_pnl = float(equity[-1] + out.fees[-1]) if len(equity) else 0.0
-    slippage = float(fills["slippage"].sum())
-    notional = cfg.order_size * _mean_mid(df)
-    return BacktestMetrics(
-        pnl=pnl,
-        pnl_bps=pnl / notional * 1e4 if notional > 0 else float("nan"),
-        gross_pnl=gross_pnl,
-        edge=gross_pnl + slippage,
-        fees=float(out.fees[-1]) if len(equity) else 0.0,
-        slippage=slippage,
-        sharpe=sharpe(ts, equity),
-        max_drawdown=max_drawdown(equity),
-        trades=int(fills.height + int(flips.sum())),
-        turnover=_turnover(qty, out.fill_price),
-        hit_rate=hit,
-        avg_holding_s=hold / 1e9,
-        fill_ratio=filled / out.requested_qty if out.requested_qty > 0 else float("nan"),
-        unfilled_qty=out.unfilled_qty,
-        elapsed_s=float((ts[-1] - ts[0]) / 1e9) if len(ts) else 0.0,
-        snapshots=len(ts),
-    )
-
-
-def _turnover(qty: NDArray[np.float64], price: NDArray[np.float64]) -> float:
-    """Notional traded, summed by polars (NumPy's sum pairs the terms otherwise)."""
-    # |qty| * price rounds alike in NumPy and polars, and NumPy's `abs` skips polars' call
-    # overhead, which was larger than the sum's on every run.
-    return float(pl.Series(np.abs(qty) * price).sum())
-
-
-def _mean_mid(df: pl.DataFrame) -> float:
-    """The mean level-0 mid of the feed (0 without rows).
-
-    In the input's own dtype, as polars adds it. The simulator has refused any row whose
-    level-0 price is null, NaN, infinite or not positive, so there is nothing to drop first.
-    """
-    mid = ((df["bid_px_0"] + df["ask_px_0"]) / 2).mean() if df.height else None
-    return float(mid) if isinstance(mid, int | float) and mid > 0 else 0.0

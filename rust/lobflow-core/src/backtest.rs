@@ -6,8 +6,12 @@
 //! executes against the first snapshot whose `ts` is at or after the arrival — never against
 //! the snapshot that produced the signal unless both latencies are zero.
 
+pub use crate::backtest_books::CheckedBooks;
+use crate::backtest_books::{check_inputs, check_signals};
+use crate::backtest_metrics::{PathStats, RowEnd};
+pub use crate::backtest_path::{path, path_of_mids, Path};
 use crate::error::{Error, Result};
-use crate::feed::{Feed, ASK_PX, ASK_SZ, BID_PX, BID_SZ, BOOK_COLUMNS};
+use crate::feed::Feed;
 use std::collections::VecDeque;
 
 /// How orders execute.
@@ -84,17 +88,15 @@ pub struct Fill {
     pub slippage: f64,
 }
 
-/// Per-snapshot state and the fills.
+/// The fills, and what the metrics need of the per-snapshot path.
+///
+/// The path itself (position, equity and fees after each snapshot) is not kept: a run that
+/// is read for its metrics does not pay for three arrays as long as the feed. [`path`]
+/// rebuilds it from the fills, to the bit.
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
-    /// Position after each snapshot.
-    pub position: Vec<f64>,
-    /// Cash after each snapshot (fees included).
-    pub cash: Vec<f64>,
-    /// Mark-to-mid equity after each snapshot: cash + position · mid.
-    pub equity: Vec<f64>,
-    /// Cumulative fees after each snapshot.
-    pub fees: Vec<f64>,
+    /// The path's summary for the metrics, gathered snapshot by snapshot.
+    pub stats: PathStats,
     /// Every fill, in time order.
     pub fills: Vec<Fill>,
     /// Quantity asked for by all orders.
@@ -120,7 +122,25 @@ struct Order {
 /// [`Error::Config`] for non-positive sizes or non-finite fees, [`Error::FeedShape`] when the
 /// signals do not line up with the feed.
 pub fn run(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Result<Outcome> {
-    let n = feed.len();
+    check_config(feed.len(), signals, cfg)?;
+    check_inputs(feed, signals)?;
+    Ok(simulate(feed, signals, cfg))
+}
+
+/// Runs the backtest of `signals` on books checked before ([`CheckedBooks`]): only the
+/// signals and the configuration are checked here, which is what a sweep of many signals
+/// or configurations over the same books saves on each run.
+///
+/// # Errors
+/// As [`run`], for the signals and the configuration.
+pub fn run_checked(books: &CheckedBooks, signals: &[i8], cfg: &Config) -> Result<Outcome> {
+    check_config(books.len(), signals, cfg)?;
+    check_signals(signals)?;
+    Ok(simulate(&books.feed(), signals, cfg))
+}
+
+/// The signals line up with `n` rows, the sizes are finite and positive, the fees finite.
+fn check_config(n: usize, signals: &[i8], cfg: &Config) -> Result<()> {
     if signals.len() != n {
         return Err(Error::FeedShape(format!(
             "{} signals for {n} rows",
@@ -136,7 +156,12 @@ pub fn run(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Result<Outcome> {
     if !cfg.taker_fee_bps.is_finite() || !cfg.maker_fee_bps.is_finite() {
         return Err(Error::Config("fees must be finite".into()));
     }
-    check_inputs(feed, signals)?;
+    Ok(())
+}
+
+/// The simulation proper, over inputs that have passed the checks.
+fn simulate(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Outcome {
+    let n = feed.len();
     let c = &feed.cols;
     // Saturating: latencies summing past 2^64 ns, or a u64 past i64, would wrap to ~0 and
     // fill orders at the very snapshot that decided them. Saturated, they never arrive.
@@ -144,10 +169,7 @@ pub fn run(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Result<Outcome> {
         i64::try_from(cfg.md_latency_ns.saturating_add(cfg.order_latency_ns)).unwrap_or(i64::MAX);
     let min_hold = i64::try_from(cfg.min_hold_ns).unwrap_or(i64::MAX);
     let mut out = Outcome {
-        position: Vec::with_capacity(n),
-        cash: Vec::with_capacity(n),
-        equity: Vec::with_capacity(n),
-        fees: Vec::with_capacity(n),
+        stats: PathStats::new(feed.ts),
         ..Outcome::default()
     };
     let mut acct = Account::default();
@@ -197,74 +219,22 @@ pub fn run(feed: &Feed<'_>, signals: &[i8], cfg: &Config) -> Result<Outcome> {
         }
         // 2. Orders that have reached the venue by this snapshot (including one just sent with
         //    zero latency) execute against it.
+        let first_fill = out.fills.len();
         if execute_due(feed, j, cfg, &mut inflight, &mut acct, &mut out) {
             last_fill_ts = ts;
         }
-        out.position.push(acct.pos);
-        out.cash.push(acct.cash);
-        out.equity.push(acct.cash + acct.pos * mid);
-        out.fees.push(acct.fees);
+        // 3. The snapshot's end state, marked to its mid (as `path` rebuilds it).
+        let equity = acct.cash + acct.pos * mid;
+        let row = RowEnd {
+            mid,
+            equity,
+            position: acct.pos,
+            fees: acct.fees,
+        };
+        out.stats.row(feed.ts, j, &row, &out.fills[first_fill..]);
     }
     out.unfilled_qty += inflight.iter().map(|o| o.qty.abs()).sum::<f64>();
-    Ok(out)
-}
-
-/// The backtest's input checks, the first failure named by its row: every row passes the
-/// engine's own checks ([`Feed::check_row`]: finite positive level-0 prices, an uncrossed
-/// book, finite non-negative sizes, time never going back), a deeper level that holds size
-/// has a finite positive price (a taker order walks into it), and every signal is −1, 0 or 1.
-/// `signals` is as long as the feed (checked before).
-fn check_inputs(feed: &Feed<'_>, signals: &[i8]) -> Result<()> {
-    // Clean inputs, the usual case, are settled by vectorised passes over each column; only
-    // where one fails does the walk below look for the first bad row and say why.
-    let clean = feed.rows_clean(0..feed.len(), i64::MIN)
-        && depth_clean(feed)
-        && signals.iter().fold(true, |ok, s| ok & (-1..=1).contains(s));
-    if clean {
-        return Ok(());
-    }
-    let mut last_ts = i64::MIN;
-    for (j, &signal) in signals.iter().enumerate() {
-        if let Some(bad) = feed.check_row(j, last_ts) {
-            return Err(feed.first_bad_at(j, bad));
-        }
-        last_ts = feed.ts[j];
-        for (px, sz) in [(BID_PX, BID_SZ), (ASK_PX, ASK_SZ)] {
-            for k in 1..5 {
-                let p = feed.cols[px + k][j];
-                if feed.cols[sz + k][j] > 0.0 && !(p.is_finite() && p > 0.0) {
-                    return Err(Error::Feed {
-                        column: BOOK_COLUMNS[px + k].to_string(),
-                        row: j,
-                        msg: format!("price {p} of a level that holds size is not finite and > 0"),
-                    });
-                }
-            }
-        }
-        if !(-1..=1).contains(&signal) {
-            return Err(Error::Feed {
-                column: "signal".to_string(),
-                row: j,
-                msg: format!("signal {signal} is not -1, 0 or 1"),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// True when every deeper level that holds size has a finite positive price.
-#[allow(clippy::needless_bitwise_bool)] // branch-free, so the pass over a column vectorises
-fn depth_clean(feed: &Feed<'_>) -> bool {
-    [(BID_PX, BID_SZ), (ASK_PX, ASK_SZ)]
-        .iter()
-        .all(|&(px, sz)| {
-            (1..5).all(|k| {
-                let (prices, sizes) = (feed.cols[px + k], feed.cols[sz + k]);
-                prices.iter().zip(sizes).fold(true, |ok, (&p, &q)| {
-                    ok & (q <= 0.0 || (p > 0.0 && p < f64::INFINITY))
-                })
-            })
-        })
+    out
 }
 
 /// Position, cash and fees paid so far.
@@ -402,6 +372,7 @@ fn level_size(feed: &Feed<'_>, j: usize, px: usize, sz: usize, price: f64) -> f6
 #[allow(clippy::float_cmp)] // hand-computed cases use exactly representable numbers
 mod tests {
     use super::*;
+    use crate::feed::{ASK_PX, ASK_SZ, BID_PX};
 
     /// Books with bid = mid − 0.5, ask = mid + 0.5, 1 unit per level, levels 1 apart.
     fn books(mids: &[f64], ts: &[i64]) -> (Vec<i64>, Vec<Vec<f64>>) {
@@ -434,8 +405,35 @@ mod tests {
         assert_eq!(out.fills.len(), 2);
         assert_eq!(out.fills[0].price, 100.5);
         assert_eq!(out.fills[1].price, 103.5);
-        assert_eq!(out.equity, vec![-0.5, 1.5, 3.0, 3.0]);
-        assert_eq!(out.position, vec![1.0, 1.0, 0.0, 0.0]);
+        let p = path(&f, &out.fills);
+        assert_eq!(p.equity, vec![-0.5, 1.5, 3.0, 3.0]);
+        assert_eq!(p.position, vec![1.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn the_rebuilt_path_is_the_one_the_metrics_saw() {
+        let mids: Vec<f64> = (0..200).map(|i| 100.0 + f64::from((i * 37) % 11)).collect();
+        let (ts, cols) = books(&mids, &(0..200).map(|i| i * 7).collect::<Vec<_>>());
+        let f = feed(&ts, &cols);
+        let signals: Vec<i8> = (0..200).map(|i| [1, 1, 0, -1, -1, 0, 1][i % 7]).collect();
+        let cfg = Config {
+            order_latency_ns: 10,
+            on_zero: OnZero::Flatten,
+            taker_fee_bps: 2.0,
+            ..Config::default()
+        };
+        let out = run(&f, &signals, &cfg).unwrap();
+        let p = path(&f, &out.fills);
+        let m = crate::backtest_metrics::metrics(&f, &out, cfg.order_size);
+        assert!(out.fills.len() > 10);
+        assert_eq!(Some(&m.pnl), p.equity.last());
+        assert_eq!(Some(&m.fees), p.fees.last());
+        let mut peak = f64::NEG_INFINITY;
+        let dd = p.equity.iter().fold(0.0f64, |d, &e| {
+            peak = peak.max(e);
+            d.max(peak - e)
+        });
+        assert_eq!(m.max_drawdown, dd);
     }
 
     #[test]
@@ -474,7 +472,7 @@ mod tests {
         };
         // Held "forever": the first fill is never undone.
         let out = run(&f, &[1, 0, 0], &cfg).unwrap();
-        assert_eq!(out.position, vec![1.0, 1.0, 1.0]);
+        assert_eq!(path(&f, &out.fills).position, vec![1.0, 1.0, 1.0]);
     }
 
     #[test]
@@ -506,7 +504,9 @@ mod tests {
         assert!((out.fills[0].price - vwap).abs() < 1e-12);
         let fee = 2.5 * vwap * 10.0 * 1e-4;
         assert!((out.fills[0].fee - fee).abs() < 1e-12);
-        assert!((out.cash[0] - (-(2.5 * vwap) - fee)).abs() < 1e-9);
+        // Equity is cash marked to the mid (100): cash = equity − position · mid.
+        let cash = path(&f, &out.fills).equity[0] - 2.5 * 100.0;
+        assert!((cash - (-(2.5 * vwap) - fee)).abs() < 1e-9);
     }
 
     #[test]
@@ -530,30 +530,33 @@ mod tests {
         let f = feed(&ts, &cols);
         let out = run(&f, &[1, -1], &Config::default()).unwrap();
         assert_eq!(out.fills[1].qty, -2.0);
-        assert_eq!(out.position, vec![1.0, -1.0]);
+        assert_eq!(path(&f, &out.fills).position, vec![1.0, -1.0]);
     }
 
     /// Taker mode, 15 ns of order latency: each order fills one or two snapshots after it is
     /// sent, so the next decision finds it still in flight.
-    fn in_flight(ts: &[i64], signals: &[i8], on_zero: OnZero) -> Outcome {
+    fn in_flight(ts: &[i64], signals: &[i8], on_zero: OnZero) -> (Outcome, Path) {
         let (ts, cols) = books(&vec![100.0; ts.len()], ts);
         let cfg = Config {
             order_latency_ns: 15,
             on_zero,
             ..Config::default()
         };
-        run(&feed(&ts, &cols), signals, &cfg).unwrap()
+        let f = feed(&ts, &cols);
+        let out = run(&f, signals, &cfg).unwrap();
+        let p = path(&f, &out.fills);
+        (out, p)
     }
 
     #[test]
     fn a_flip_counts_the_order_in_flight() {
         // The buy sent at row 0 fills at row 2; the sell sent at row 1 must be -2, not -1.
-        let out = in_flight(
+        let (out, p) = in_flight(
             &[0, 10, 20, 30, 40, 50],
             &[1, -1, -1, -1, -1, -1],
             OnZero::Hold,
         );
-        assert_eq!(out.position, vec![0.0, 0.0, 1.0, -1.0, -1.0, -1.0]);
+        assert_eq!(p.position, vec![0.0, 0.0, 1.0, -1.0, -1.0, -1.0]);
         let qty: Vec<f64> = out.fills.iter().map(|f| f.qty).collect();
         assert_eq!(qty, vec![1.0, -2.0]);
     }
@@ -561,24 +564,26 @@ mod tests {
     #[test]
     fn a_flatten_counts_the_order_in_flight() {
         // The buy from row 0 is still on its way at row 1: flattening sells it there.
-        let out = in_flight(
+        let (out, p) = in_flight(
             &[0, 10, 20, 30, 40, 50],
             &[1, 0, 0, 0, 0, 0],
             OnZero::Flatten,
         );
-        assert_eq!(out.position, vec![0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+        assert_eq!(p.position, vec![0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+        assert_eq!(out.fills.len(), 2);
     }
 
     #[test]
     fn orders_in_flight_never_take_the_position_past_its_limit() {
         // Short, then a flatten still in flight when the signal turns long.
-        let out = in_flight(
+        let (out, p) = in_flight(
             &[0, 20, 30, 40, 60, 80],
             &[-1, -1, 0, 1, 1, 1],
             OnZero::Flatten,
         );
-        assert_eq!(out.position, vec![0.0, -1.0, -1.0, -1.0, 1.0, 1.0]);
-        assert!(out.position.iter().all(|p| p.abs() <= 1.0));
+        assert_eq!(p.position, vec![0.0, -1.0, -1.0, -1.0, 1.0, 1.0]);
+        assert!(p.position.iter().all(|x| x.abs() <= 1.0));
+        assert!(!out.fills.is_empty());
     }
 
     #[test]
@@ -590,7 +595,7 @@ mod tests {
             ..Config::default()
         };
         let out = run(&f, &[1, -1, -1], &cfg).unwrap();
-        assert_eq!(out.position, vec![1.0, 1.0, -1.0]);
+        assert_eq!(path(&f, &out.fills).position, vec![1.0, 1.0, -1.0]);
     }
 
     #[test]

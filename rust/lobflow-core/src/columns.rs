@@ -40,6 +40,34 @@ pub(crate) fn widest(x: (f64, f64), y: (f64, f64)) -> (f64, f64) {
     (x.0.min(y.0), x.1.max(y.1))
 }
 
+/// Defines a pass compiled twice: with AVX2 where the CPU has it (found once, then cached by
+/// `is_x86_feature_detected!`), else for the target's baseline (SSE2 on x86-64). A baseline
+/// build holds two f64 per vector register and spills the lanes of a two-column pass; AVX2
+/// holds four and keeps them. The passes compare, add, subtract and take minima and maxima:
+/// operations that IEEE 754 rounds alike in either instruction set, so both give the same
+/// answer to the bit.
+macro_rules! dispatched {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty $body:block) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) -> $ret {
+            #[inline(always)]
+            fn portable($($arg: $ty),*) -> $ret $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2")]
+            fn avx2($($arg: $ty),*) -> $ret {
+                portable($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: a `target_feature(enable = "avx2")` function asks only that the CPU
+                // runs AVX2 instructions, which the line above has just found it does.
+                return unsafe { avx2($($arg),*) };
+            }
+            portable($($arg),*)
+        }
+    };
+}
+
 /// Lane minima and poison sums of a slice, folded.
 #[derive(Clone, Copy)]
 struct Lanes {
@@ -55,7 +83,9 @@ impl Lanes {
         poison: [0.0; LANES],
     };
 
-    #[inline]
+    // Always: a pass's AVX2 clone uses AVX2 only for what is inlined into it.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn fold(&mut self, x: f64, l: usize) {
         self.poison[l] += x * 0.0;
         // A NaN `x` leaves min and max as they were; `poison` has caught it.
@@ -77,29 +107,31 @@ impl Lanes {
     }
 }
 
-/// `(min bid, max ask)` when every row's book is usable (`0 < ask − bid < ∞`, which is false
-/// for NaN and infinities too), else `None`.
-pub(crate) fn min_max_if_all_usable(bids: &[f64], asks: &[f64]) -> Option<(f64, f64)> {
-    // One pass over both columns: for the codec fit they are each a few tens of MB.
-    let (mut spread, mut b, mut a) = (Lanes::EMPTY, Lanes::EMPTY, Lanes::EMPTY);
-    let mut fold = |x: f64, y: f64, l: usize| {
-        spread.fold(y - x, l);
-        b.fold(x, l);
-        a.fold(y, l);
-    };
-    let (cb, ca) = (bids.chunks_exact(LANES), asks.chunks_exact(LANES));
-    let (rb, ra) = (cb.remainder(), ca.remainder());
-    for (x, y) in cb.zip(ca) {
-        for (l, (&x, &y)) in x.iter().zip(y).enumerate() {
-            fold(x, y, l);
+dispatched! {
+    /// `(min bid, max ask)` when every row's book is usable (`0 < ask − bid < ∞`, which is false
+    /// for NaN and infinities too), else `None`.
+    pub(crate) fn min_max_if_all_usable(bids: &[f64], asks: &[f64]) -> Option<(f64, f64)> {
+        // One pass over both columns: for the codec fit they are each a few tens of MB.
+        let (mut spread, mut b, mut a) = (Lanes::EMPTY, Lanes::EMPTY, Lanes::EMPTY);
+        let mut fold = |x: f64, y: f64, l: usize| {
+            spread.fold(y - x, l);
+            b.fold(x, l);
+            a.fold(y, l);
+        };
+        let (cb, ca) = (bids.chunks_exact(LANES), asks.chunks_exact(LANES));
+        let (rb, ra) = (cb.remainder(), ca.remainder());
+        for (x, y) in cb.zip(ca) {
+            for (l, (&x, &y)) in x.iter().zip(y).enumerate() {
+                fold(x, y, l);
+            }
         }
+        for (&x, &y) in rb.iter().zip(ra) {
+            fold(x, y, 0);
+        }
+        // A finite spread implies two finite prices (two equal infinities give NaN, caught too);
+        // a positive bid below the ask makes both prices positive.
+        (spread.finite() && spread.min() > 0.0 && b.min() > 0.0).then(|| (b.min(), a.max()))
     }
-    for (&x, &y) in rb.iter().zip(ra) {
-        fold(x, y, 0);
-    }
-    // A finite spread implies two finite prices (two equal infinities give NaN, caught too);
-    // a positive bid below the ask makes both prices positive.
-    (spread.finite() && spread.min() > 0.0 && b.min() > 0.0).then(|| (b.min(), a.max()))
 }
 
 /// `(min bid, max ask)` over the rows whose book is usable (`0 < bid < ask`, both finite).
@@ -128,21 +160,33 @@ pub(crate) fn min_max_of_usable(bids: &[f64], asks: &[f64]) -> (f64, f64) {
     )
 }
 
-/// True when every element is a size an f32 tick carries (a usable size column): finite,
-/// ≥ 0 and at most [`MAX_SIZE`] (the maximum costs nothing: the lanes keep it anyway).
-pub(crate) fn all_sizes_carried(xs: &[f64]) -> bool {
-    let mut lanes = Lanes::EMPTY;
-    let chunks = xs.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (l, &x) in c.iter().enumerate() {
-            lanes.fold(x, l);
-        }
+dispatched! {
+    /// True when every element is a size an f32 tick carries (a usable size column): finite,
+    /// ≥ 0 and at most [`MAX_SIZE`]: two comparisons a row, which NaN and infinities fail,
+    /// OR-ed into one flag without a branch.
+    #[allow(clippy::needless_bitwise_bool, clippy::manual_range_contains)] // branch-free: it vectorises
+    pub(crate) fn all_sizes_carried(xs: &[f64]) -> bool {
+        let bad = xs
+            .iter()
+            .fold(0u64, |bad, &q| bad | u64::from(!((q >= 0.0) & (q <= MAX_SIZE))));
+        bad == 0
     }
-    for &x in rest {
-        lanes.fold(x, 0);
+}
+
+dispatched! {
+    /// True when a deeper level's sizes are all carried (as [`all_sizes_carried`]) and every
+    /// row of it that holds size (> 0) has a finite positive price: a taker order walks into
+    /// it. One pass over both columns; each row's tests are comparisons combined without a
+    /// branch (a NaN fails every comparison), OR-ed into one flag.
+    #[allow(clippy::needless_bitwise_bool, clippy::manual_range_contains)] // branch-free: it vectorises
+    pub(crate) fn level_usable(prices: &[f64], sizes: &[f64]) -> bool {
+        let bad = prices.iter().zip(sizes).fold(0u64, |bad, (&p, &q)| {
+            let size_ok = (q >= 0.0) & (q <= MAX_SIZE);
+            let priced = (q <= 0.0) | ((p > 0.0) & (p < f64::INFINITY));
+            bad | u64::from(!(size_ok & priced))
+        });
+        bad == 0
     }
-    lanes.finite() && lanes.min() >= 0.0 && lanes.max() <= MAX_SIZE
 }
 
 /// `(max |d − p|, max (|d − p| − ulps · |p|))` over pairs of decoded and original prices:
@@ -202,6 +246,30 @@ mod tests {
                 let serial = min_max_of_usable(&bids, &asks);
                 assert_eq!(in_halves(&bids, &asks, min_max_of_usable, widest), serial);
                 asks[row] = keep;
+            }
+        }
+    }
+
+    #[test]
+    fn a_level_is_usable_when_its_sizes_are_carried_and_held_rows_are_priced() {
+        let prices: Vec<f64> = (0..19).map(|i| 100.0 + f64::from(i)).collect();
+        let sizes: Vec<f64> = (0..19).map(f64::from).collect();
+        assert!(level_usable(&prices, &sizes));
+        assert!(level_usable(&[], &[]));
+        // Rows in the vectorised body (3) and in the remainder (17).
+        for row in [3, 17] {
+            // Any price on a row that holds nothing: a short book's padding.
+            for pad in [f64::NAN, f64::INFINITY, 0.0, -1.0] {
+                let (mut p, mut q) = (prices.clone(), sizes.clone());
+                (p[row], q[row]) = (pad, 0.0);
+                assert!(level_usable(&p, &q), "{pad} at {row} holds nothing");
+                q[row] = 0.5;
+                assert!(!level_usable(&p, &q), "{pad} at {row} holds size");
+            }
+            for bad in [f64::NAN, -0.5, f64::INFINITY, MAX_SIZE * 2.0] {
+                let mut q = sizes.clone();
+                q[row] = bad;
+                assert!(!level_usable(&prices, &q), "size {bad} at {row}");
             }
         }
     }

@@ -30,12 +30,7 @@ impl Feed<'_> {
     /// # Panics
     /// If the rows run past the end of the feed.
     pub fn rows_clean(&self, rows: std::ops::Range<usize>, last_ts: i64) -> bool {
-        let ts = &self.ts[rows.clone()];
-        // Non-negative and never going back: the first row against the last valid one (and 0),
-        // then each against the one before it.
-        let first_ok = ts.first().map_or(true, |&t| t >= last_ts.max(0));
-        let back = ts.windows(2).fold(0u32, |n, w| n + u32::from(w[1] < w[0]));
-        if !first_ok || back != 0 {
+        if !times_clean(&self.ts[rows.clone()], last_ts) {
             return false;
         }
         let (bids, asks) = (
@@ -141,6 +136,13 @@ impl Feed<'_> {
             lines(c.as_ptr().cast());
         }
     }
+}
+
+/// True when the times are non-negative and never go back: the first against `last_ts` (the
+/// previous valid row's, and 0), then each against the one before it.
+pub(crate) fn times_clean(ts: &[i64], last_ts: i64) -> bool {
+    let first_ok = ts.first().map_or(true, |&t| t >= last_ts.max(0));
+    first_ok && ts.windows(2).fold(0u32, |n, w| n + u32::from(w[1] < w[0])) == 0
 }
 
 #[cfg(test)]

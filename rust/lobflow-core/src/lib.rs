@@ -9,6 +9,9 @@
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod backtest;
+mod backtest_books;
+pub mod backtest_metrics;
+mod backtest_path;
 pub mod books;
 pub mod c2c;
 mod clock;
