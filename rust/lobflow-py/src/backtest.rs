@@ -1,5 +1,6 @@
 //! `_core.backtest`: simulated execution of signals against one feed's books.
 
+use crate::engine::slices;
 use crate::errors::PyLobflowError;
 use lobflow_core::backtest::{
     path_of_mids, run, run_checked, CheckedBooks, Config, Fill, Mode, OnZero, Outcome,
@@ -264,14 +265,7 @@ fn feed<'a>(
     ts: &'a PyReadonlyArray1<'_, i64>,
     cols: &'a [PyReadonlyArray1<'_, f64>],
 ) -> PyResult<Feed<'a>> {
-    let slices: Vec<&[f64]> = cols
-        .iter()
-        .map(|c| c.as_slice())
-        .collect::<Result<_, _>>()?;
-    let cols: [&[f64]; 20] = slices.try_into().map_err(|v: Vec<_>| {
-        PyValueError::new_err(format!("expected 20 book columns, got {}", v.len()))
-    })?;
-    Ok(Feed::new(ts.as_slice()?, cols).map_err(PyLobflowError)?)
+    Ok(Feed::new(ts.as_slice()?, slices(cols)?).map_err(PyLobflowError)?)
 }
 
 fn parse_mode(mode: &str) -> PyResult<Mode> {

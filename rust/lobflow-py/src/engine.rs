@@ -108,7 +108,7 @@ fn _run_panicking(
 }
 
 /// The columns' data, borrowed: exactly 20 contiguous columns.
-fn slices<'a>(cols: &'a [PyReadonlyArray1<'_, f64>]) -> PyResult<[&'a [f64]; 20]> {
+pub(crate) fn slices<'a>(cols: &'a [PyReadonlyArray1<'_, f64>]) -> PyResult<[&'a [f64]; 20]> {
     let v: Vec<&[f64]> = cols
         .iter()
         .map(|c| c.as_slice())
