@@ -97,9 +97,10 @@ def pnl_by_threshold(
         Called after each backtest (a progress bar's step).
     """
     passive = config.mode == Mode.PASSIVE
-    # Read and checked once for every threshold and fee.
-    checked = Books(books)
     fees = tuple(fees_bps) if fees_bps is not None else (paid_fee_bps(config),)
+    # Read and checked once for every threshold and fee; a single run reads the frame itself
+    # (the copy `Books` makes would cost it more than it saves).
+    checked = Books(books) if len(fees) * len(thresholds) > 1 else books
     pnl = np.zeros((len(fees), len(thresholds)))
     trades = np.zeros((len(fees), len(thresholds)), dtype=np.int64)
     for i, fee in enumerate(fees):
